@@ -1,0 +1,1 @@
+"""Careline's shared contracts: event models and subjects. Imported, never run."""

@@ -1,0 +1,59 @@
+"""Every subject and stream name in Careline, in one place.
+
+Subjects follow ``<domain>.<entity>.<verb>``. Events about one caregiver are published
+under a partition suffix (``sms.inbound.received.3``) so that each partition can be read
+by a single in-flight consumer: that is how the actor rule holds across replicas.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+PARTITIONS = 8
+"""Number of per-caregiver partitions of each user-scoped subject. Changing it re-shards."""
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A JetStream stream: its name, owner service and the subject filter it captures."""
+
+    name: str
+    owner: str
+    subjects: tuple[str, ...]
+
+
+# Streams, each declared by the service that owns (publishes) its subjects.
+SMS = Stream("SMS", "ingress", ("sms.inbound.received.*", "sms.status.updated.*"))
+STRIPE = Stream("STRIPE", "ingress", ("stripe.event.received.*",))
+USERS = Stream("USERS", "ingress", ("user.registered.*",))
+CONVERSATION = Stream("CONVERSATION", "conversation", ("conversation.>",))
+BILLING = Stream("BILLING", "billing", ("billing.>",))
+PROFILE = Stream("PROFILE", "profile", ("profile.>",))
+DEAD_LETTERS = Stream("DEAD_LETTERS", "shared", ("deadletter.>",))
+SANDBOX = Stream("SANDBOX", "conversation", ("sandbox.sms.sent",))
+
+ALL_STREAMS = (SMS, STRIPE, USERS, CONVERSATION, BILLING, PROFILE, DEAD_LETTERS, SANDBOX)
+
+# Base subjects (without the partition suffix).
+SMS_INBOUND_RECEIVED = "sms.inbound.received"
+SMS_STATUS_UPDATED = "sms.status.updated"
+STRIPE_EVENT_RECEIVED = "stripe.event.received"
+USER_REGISTERED = "user.registered"
+SANDBOX_SMS_SENT = "sandbox.sms.sent"
+DEAD_LETTER_PREFIX = "deadletter"
+
+
+def partition_of(key: str, partitions: int = PARTITIONS) -> int:
+    """Stable partition number of a key (a user id, or a phone number before one exists)."""
+    return zlib.crc32(key.encode()) % partitions
+
+
+def partitioned(base: str, key: str, partitions: int = PARTITIONS) -> str:
+    """The concrete subject for an event about ``key``."""
+    return f"{base}.{partition_of(key, partitions)}"
+
+
+def dead_letter_subject(service: str, base: str) -> str:
+    """Where a service parks a message it gave up on."""
+    return f"{DEAD_LETTER_PREFIX}.{service}.{base}"

@@ -1,0 +1,242 @@
+"""JetStream plumbing shared by every service: streams, a publisher, and durable consumers.
+
+Consumers are durable pull consumers with an explicit ack policy, one per partition of a
+subject and ``max_ack_pending=1``: within a partition one message is in flight at a time,
+in stream order, whichever replica fetched it. That is the actor rule: a caregiver always
+hashes to the same partition, different caregivers spread across partitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from nats.js.errors import NotFoundError
+from pydantic import BaseModel, ValidationError
+
+from careline_contracts import subjects
+from careline_contracts.base import Event
+from careline_contracts.deadletter import DeadLetter
+from careline_platform.logging import fingerprint, get_logger
+from careline_platform.mongo import AlreadyProcessed
+
+log = get_logger(__name__)
+
+DUPLICATE_WINDOW_S = 120.0
+"""JetStream's de-duplication window; later duplicates are caught by each consumer's inbox."""
+
+
+class PublishFailed(Exception):
+    """The broker did not acknowledge the message: it is not durable, the caller must say so."""
+
+
+async def declare_streams(js: JetStreamContext, streams: tuple[subjects.Stream, ...]) -> None:
+    """Create (or update) the streams a service owns, with the duplicate window set."""
+    for stream in streams:
+        config = js_api.StreamConfig(
+            name=stream.name,
+            subjects=list(stream.subjects),
+            storage=js_api.StorageType.FILE,
+            retention=js_api.RetentionPolicy.LIMITS,
+            duplicate_window=DUPLICATE_WINDOW_S,
+            max_age=14 * 24 * 3600.0,
+        )
+        try:
+            await js.stream_info(stream.name)
+            await js.update_stream(config)
+        except NotFoundError:
+            await js.add_stream(config)
+
+
+async def wait_for_stream(js: JetStreamContext, name: str, timeout_s: float = 60.0) -> None:
+    """Block until another service declared the stream we consume from."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            await js.stream_info(name)
+            return
+        except NotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            log.info("stream.waiting", stream=name)
+            await asyncio.sleep(0.5)
+
+
+class Publisher:
+    """Publishes events to JetStream with a ``Nats-Msg-Id`` and waits for the broker's ack."""
+
+    def __init__(self, broker: NatsBroker, timeout_s: float = 2.0) -> None:
+        self.broker = broker
+        self.timeout_s = timeout_s
+
+    async def publish_raw(
+        self, subject: str, payload: bytes, msg_id: str, stream: str,
+        headers: dict[str, str] | None = None,
+    ) -> bool:
+        """Publish bytes; returns True if JetStream saw it as a duplicate."""
+        try:
+            ack = await self.broker.publish(
+                payload, subject=subject, stream=stream, timeout=self.timeout_s,
+                headers={"Nats-Msg-Id": msg_id, **(headers or {})},
+            )
+        except Exception as exc:  # timeouts, no responders, disconnects: all mean "not durable"
+            raise PublishFailed(type(exc).__name__) from exc
+        return bool(getattr(ack, "duplicate", False))
+
+    async def publish(
+        self, event: Event, *, msg_id: str, key: str, stream: subjects.Stream,
+    ) -> bool:
+        """Publish an event about ``key`` (a user id) to its partitioned subject."""
+        return await self.publish_raw(
+            subjects.partitioned(event.subject, key), event.to_bytes(), msg_id, stream.name,
+            headers={"Correlation-Id": event.correlation_id} if event.correlation_id else None,
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a handler learns about the message besides its payload."""
+
+    msg_id: str
+    subject: str
+    deliveries: int
+    received_at: datetime
+
+
+Handler = Callable[[Any, Delivery], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """One durable consumer: which stream and subject, which model, which handler."""
+
+    service: str
+    stream: subjects.Stream
+    base_subject: str
+    durable: str
+    model: type[BaseModel]
+    handler: Handler
+    partitioned: bool = True
+    max_deliver: int = 8
+    ack_wait_s: float = 30.0
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 60.0
+
+    def redelivery_delay(self, deliveries: int) -> float:
+        return min(self.backoff_cap_s, self.backoff_base_s * 2 ** (deliveries - 1))
+
+
+def _msg_id(msg: NatsMessage) -> str:
+    headers = msg.raw_message.headers or {}
+    if "Nats-Msg-Id" in headers:
+        return headers["Nats-Msg-Id"]
+    meta = msg.raw_message.metadata
+    return f"{meta.stream}:{meta.sequence.stream}"
+
+
+class ConsumerRunner:
+    """Runs one message through validation, the handler, and the ack decision."""
+
+    def __init__(self, spec: ConsumerSpec, publisher: Publisher) -> None:
+        self.spec = spec
+        self.publisher = publisher
+
+    async def __call__(self, msg: NatsMessage) -> None:
+        spec = self.spec
+        raw = msg.raw_message
+        deliveries = raw.metadata.num_delivered
+        msg_id = _msg_id(msg)
+        started = time.perf_counter()
+        bound = log.bind(subject=raw.subject, durable=spec.durable, msg=fingerprint(msg_id),
+                         delivery=deliveries)
+        try:
+            event = spec.model.model_validate_json(raw.data)
+        except ValidationError as exc:
+            await self._dead_letter(msg, msg_id, f"invalid payload: {exc.error_count()} errors")
+            await msg.reject()
+            bound.warning("message.poison", errors=exc.error_count())
+            return
+        delivery = Delivery(msg_id, raw.subject, deliveries, datetime.now(UTC))
+        try:
+            await spec.handler(event, delivery)
+        except AlreadyProcessed:
+            await msg.ack()
+            bound.info("message.duplicate")
+            return
+        except Exception as exc:  # the handler failed; decide between retry and dead letter
+            if deliveries >= spec.max_deliver:
+                await self._dead_letter(msg, msg_id, f"{type(exc).__name__} after {deliveries}")
+                await msg.reject()
+                bound.error("message.dead", error=type(exc).__name__)
+            else:
+                delay = spec.redelivery_delay(deliveries)
+                await msg.nack(delay=delay)
+                bound.warning("message.retry", error=type(exc).__name__, delay_s=delay)
+            return
+        await msg.ack()
+        bound.info("message.handled", ms=round((time.perf_counter() - started) * 1000, 1))
+
+    async def _dead_letter(self, msg: NatsMessage, msg_id: str, reason: str) -> None:
+        raw = msg.raw_message
+        letter = DeadLetter(
+            service=self.spec.service, subject=raw.subject, msg_id=msg_id, reason=reason,
+            deliveries=raw.metadata.num_delivered, payload=raw.data.decode(errors="replace"),
+            dead_at=datetime.now(UTC),
+        )
+        await self.publisher.publish_raw(
+            subjects.dead_letter_subject(self.spec.service, self.spec.base_subject),
+            letter.model_dump_json().encode(), f"dead:{self.spec.durable}:{msg_id}",
+            subjects.DEAD_LETTERS.name,
+        )
+
+
+async def ensure_consumers(js: JetStreamContext, spec: ConsumerSpec) -> list[tuple[str, str]]:
+    """Create the durable consumers of a spec; returns (subject, durable) pairs."""
+    pairs = (
+        [(f"{spec.base_subject}.{p}", f"{spec.durable}-p{p}") for p in range(subjects.PARTITIONS)]
+        if spec.partitioned
+        else [(f"{spec.base_subject}.>", spec.durable)]
+    )
+    await wait_for_stream(js, spec.stream.name)
+    for subject, durable in pairs:
+        config = js_api.ConsumerConfig(
+            durable_name=durable, name=durable, filter_subject=subject,
+            ack_policy=js_api.AckPolicy.EXPLICIT, ack_wait=spec.ack_wait_s,
+            max_deliver=spec.max_deliver + 1, max_ack_pending=1 if spec.partitioned else 64,
+            deliver_policy=js_api.DeliverPolicy.ALL,
+        )
+        await js.add_consumer(spec.stream.name, config=config)
+    return pairs
+
+
+def _subscriber_function(runner: ConsumerRunner) -> Callable[..., Awaitable[None]]:
+    """FastStream's entry: the raw message goes to the runner, which owns every ack decision."""
+
+    async def consume(body: Any, msg: NatsMessage) -> None:
+        await runner(msg)
+
+    return consume
+
+
+def register_consumer(broker: NatsBroker, spec: ConsumerSpec, publisher: Publisher,
+                      pairs: list[tuple[str, str]]) -> None:
+    """Wire a spec's durable consumers to FastStream pull subscribers with manual acks."""
+    consume = _subscriber_function(ConsumerRunner(spec, publisher))
+    for subject, durable in pairs:
+        broker.subscriber(
+            subject,
+            stream=JStream(spec.stream.name, declare=False),
+            durable=durable,
+            pull_sub=PullSub(batch_size=1, timeout=5.0),
+            config=ConsumerConfig(durable_name=durable),
+            ack_policy=AckPolicy.MANUAL,
+            title=durable,
+        )(consume)

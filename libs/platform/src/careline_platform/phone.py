@@ -1,0 +1,30 @@
+"""Phone numbers in E.164, the one form identities are keyed by."""
+
+from __future__ import annotations
+
+import re
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+class InvalidPhoneNumber(ValueError):
+    """The text is not a phone number we can key an identity by."""
+
+
+def to_e164(raw: str, default_country_code: str = "1") -> str:
+    """Normalise a phone number to E.164; 10-digit numbers are taken as North American."""
+    text = raw.strip()
+    digits = re.sub(r"\D", "", text)
+    if text.startswith("+"):
+        candidate = "+" + digits
+    elif text.startswith("00"):
+        candidate = "+" + digits[2:]
+    elif len(digits) == 10:
+        candidate = f"+{default_country_code}{digits}"
+    elif len(digits) == 11 and digits.startswith(default_country_code):
+        candidate = "+" + digits
+    else:
+        candidate = "+" + digits
+    if not _E164.match(candidate):
+        raise InvalidPhoneNumber("not a phone number")
+    return candidate

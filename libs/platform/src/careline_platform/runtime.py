@@ -1,0 +1,166 @@
+"""The skeleton every service process shares: connect once, declare, consume, work, stop.
+
+A service describes itself (name, owned streams, consumers, job types) and the runtime does
+the plumbing in a fixed order: MongoDB, NATS, streams it owns, consumers it reads, the job
+worker; on SIGTERM/SIGINT it stops fetching, lets in-flight work finish, then disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from careline_contracts import subjects
+from careline_contracts.deadletter import DeadLetter
+from careline_platform import mongo
+from careline_platform.clock import Clock, SystemClock
+from careline_platform.jobs import JobStore, JobType, JobWorker
+from careline_platform.logging import get_logger
+from careline_platform.messaging import (
+    ConsumerSpec,
+    Publisher,
+    declare_streams,
+    ensure_consumers,
+    register_consumer,
+)
+from careline_platform.settings import Settings
+
+log = get_logger(__name__)
+Document = dict[str, Any]
+
+
+def instance_name(service: str) -> str:
+    """A name for this replica, unique enough to tell lease owners apart."""
+    return f"{service}@{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Infrastructure:
+    """The connections a service holds for its lifetime."""
+
+    settings: Settings
+    service: str
+    client: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    broker: NatsBroker
+    publisher: Publisher
+    clock: Clock
+    jobs: JobStore
+    uow: mongo.UnitOfWork
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.broker.config.connection_state.stream
+
+
+async def connect_infrastructure(
+    settings: Settings, service: str, clock: Clock | None = None
+) -> Infrastructure:
+    """Connect to MongoDB and NATS, and prepare the service's jobs collection and inbox."""
+    clock = clock or SystemClock()
+    client = mongo.connect(settings.mongodb_uri)
+    db = client[settings.database_name(service)]
+    broker = NatsBroker(
+        settings.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
+        logger=logging.getLogger("faststream"), connect_timeout=5,
+    )
+    await broker.connect()
+    jobs = JobStore(db.jobs, clock)
+    await jobs.ensure_indexes()
+    await mongo.ensure_inbox(db)
+    return Infrastructure(
+        settings=settings, service=service, client=client, db=db, broker=broker,
+        publisher=Publisher(broker, settings.publish_timeout_s), clock=clock, jobs=jobs,
+        uow=mongo.UnitOfWork(client, db),
+    )
+
+
+@dataclass
+class ServiceDefinition:
+    """What a service is: its streams, its consumers, its job types, its start-up steps."""
+
+    name: str
+    owned_streams: tuple[subjects.Stream, ...] = ()
+    consumers: list[ConsumerSpec] = field(default_factory=list)
+    job_types: dict[str, JobType] = field(default_factory=dict)
+    on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    worker_concurrency: int = 4
+
+
+async def publish_dead_job(infra: Infrastructure, doc: Document) -> None:
+    """Publish the dead-letter event of a job that ran out of attempts."""
+    letter = DeadLetter(
+        service=infra.service, subject=f"job.{doc['type']}", msg_id=doc["_id"],
+        reason=str(doc.get("last_error")), deliveries=doc["attempts"], payload="",
+        dead_at=infra.clock.now(),
+    )
+    await infra.publisher.publish_raw(
+        subjects.dead_letter_subject(infra.service, f"job.{doc['type']}"),
+        letter.model_dump_json().encode(), f"deadjob:{infra.service}:{doc['_id']}:{doc['attempts']}",
+        subjects.DEAD_LETTERS.name,
+    )
+
+
+class ServiceRuntime:
+    """Starts and stops one service process around its definition."""
+
+    def __init__(self, infra: Infrastructure, definition: ServiceDefinition) -> None:
+        self.infra = infra
+        self.definition = definition
+        self.worker: JobWorker | None = None
+
+    def wake_worker(self) -> None:
+        """Tell the job worker a job was just committed, so it starts without waiting a poll."""
+        if self.worker is not None:
+            self.worker.wake()
+
+    async def start(self) -> None:
+        infra, definition = self.infra, self.definition
+        await declare_streams(infra.js, (*definition.owned_streams, subjects.DEAD_LETTERS))
+        for step in definition.on_start:
+            await step()
+        for spec in definition.consumers:
+            pairs = await ensure_consumers(infra.js, spec)
+            register_consumer(infra.broker, spec, infra.publisher, pairs)
+        await infra.broker.start()
+        if definition.job_types:
+            self.worker = JobWorker(
+                infra.jobs, definition.job_types, owner=instance_name(definition.name),
+                dead_letter_sink=lambda doc: publish_dead_job(infra, doc),
+                concurrency=definition.worker_concurrency, lease_s=infra.settings.jobs_lease_s,
+                poll_interval_s=infra.settings.jobs_poll_interval_s,
+            )
+            self.worker.start()
+        log.info("service.started", consumers=len(definition.consumers),
+                 job_types=sorted(definition.job_types))
+
+    async def stop(self) -> None:
+        await self.infra.broker.stop()
+        if self.worker is not None:
+            await self.worker.stop()
+        await self.infra.client.close()
+        log.info("service.stopped")
+
+    async def run_until_signalled(self) -> None:
+        """Run until SIGTERM or SIGINT, then shut down gracefully."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        await stop.wait()
+        log.info("service.stopping")
+        await self.stop()

@@ -1,0 +1,57 @@
+"""One typed settings object for every service, read from the environment (or `.env`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of a Careline process. Built once by the entrypoint and passed in."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    ingress_port: int = 8080
+    ingress_host: str = "127.0.0.1"
+    public_base_url: str = "http://127.0.0.1:8080"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str = "+15550000000"
+    twilio_api_base_url: str | None = None
+
+    stripe_api_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_price_id: str | None = None
+    stripe_api_base: str | None = None
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    admin_user_ids: str = ""
+    admin_jwt_secret: SecretStr | None = None
+
+    db_prefix: str = Field(default="careline", description="database names are <prefix>_<service>")
+    log_format: str = Field(default="console", description="console or json")
+    log_level: str = "INFO"
+    publish_timeout_s: float = 2.0
+    jobs_poll_interval_s: float = 0.2
+    jobs_lease_s: float = 30.0
+    trial_days: int = 14
+    sandbox_auth_token: str = Field(
+        default="sandbox-auth-token",
+        description="token ingress checks Twilio signatures with when TWILIO_AUTH_TOKEN is unset",
+    )
+
+    def database_name(self, service: str) -> str:
+        return f"{self.db_prefix}_{service}"
+
+    @property
+    def twilio_signing_token(self) -> str:
+        """The token Twilio signs webhooks with; the sandbox token when none is configured."""
+        if self.twilio_auth_token is not None:
+            return self.twilio_auth_token.get_secret_value()
+        return self.sandbox_auth_token

@@ -1,0 +1,83 @@
+"""The four Careline services as real processes, as `make run` and the e2e tests start them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from careline_testing.servers import free_port, wait_for_port
+
+SERVICES = ("ingress", "conversation", "billing", "profile")
+
+
+@dataclass
+class ServiceProcess:
+    name: str
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", f"careline_{self.name}"], stdout=log, stderr=subprocess.STDOUT,
+            env=self.env, start_new_session=True)
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def kill(self) -> None:
+        self.signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait()
+
+
+@dataclass
+class Cluster:
+    """All four services against given backends; ``env`` overrides settings for every one."""
+
+    nats_url: str
+    mongodb_uri: str
+    log_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    ingress_port: int = field(default_factory=free_port)
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.ingress_port}"
+
+    def service_env(self) -> dict[str, str]:
+        return {
+            **os.environ, "NATS_URL": self.nats_url, "MONGODB_URI": self.mongodb_uri,
+            "INGRESS_PORT": str(self.ingress_port), "PUBLIC_BASE_URL": self.base_url,
+            "LOG_FORMAT": "json", "JOBS_POLL_INTERVAL_S": "0.1", **self.env,
+        }
+
+    def start(self, names: tuple[str, ...] = SERVICES) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            proc = ServiceProcess(name, self.service_env(), self.log_dir / f"{name}.log")
+            proc.start()
+            self.processes[name] = proc
+        if "ingress" in names:
+            wait_for_port(self.ingress_port, timeout_s=60, proc=self.processes["ingress"].proc)
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            proc.stop()

@@ -1,0 +1,131 @@
+"""Real NATS (JetStream) and MongoDB-wire servers on free ports, for tests and `make run`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout_s: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on port {port} after {timeout_s}s")
+
+
+def _bin(name: str) -> str:
+    """A console script of the current environment (the venv's bin dir first)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} is not installed; run `make install`")
+    return found
+
+
+@dataclass
+class ServerProcess:
+    """A server we started; ``restart`` keeps its port and data."""
+
+    name: str
+    port: int
+    args: list[str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **self.env}, start_new_session=True)
+        wait_for_port(self.port, proc=self.proc)
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def nats_server(data_dir: Path, port: int | None = None) -> ServerProcess:
+    port = port or free_port()
+    store = data_dir / "nats"
+    store.mkdir(parents=True, exist_ok=True)
+    return ServerProcess(
+        "nats", port,
+        [_bin("nats-server"), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)],
+        data_dir / "nats.log",
+    )
+
+
+def mongo_server(data_dir: Path, port: int | None = None) -> ServerProcess:
+    port = port or free_port()
+    store = data_dir / "mongo"
+    store.mkdir(parents=True, exist_ok=True)
+    return ServerProcess(
+        "mongodb", port,
+        [_bin("secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
+         "--storage-path", str(store), "--log-level", "WARNING"],
+        data_dir / "mongo.log",
+    )
+
+
+@dataclass
+class Backends:
+    """A NATS server and a MongoDB-wire server, both started and owned by the caller."""
+
+    nats: ServerProcess
+    mongo: ServerProcess
+    data_dir: Path
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.nats.port}"
+
+    @property
+    def mongodb_uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.mongo.port}/?directConnection=true"
+
+    def stop(self) -> None:
+        self.nats.stop()
+        self.mongo.stop()
+
+
+def start_backends(data_dir: Path | None = None) -> Backends:
+    data = data_dir or Path(tempfile.mkdtemp(prefix="careline-"))
+    backends = Backends(nats_server(data), mongo_server(data), data)
+    backends.nats.start()
+    backends.mongo.start()
+    return backends

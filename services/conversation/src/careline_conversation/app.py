@@ -1,0 +1,48 @@
+"""Composition root of the conversation service."""
+
+from __future__ import annotations
+
+from careline_contracts import subjects
+from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
+from careline_conversation import handlers
+from careline_conversation.integrations.sms import SandboxSender, SmsSender, TwilioSender
+from careline_conversation.repository import ConversationRepository
+from careline_platform.clock import Clock
+from careline_platform.jobs import JobType, RetryPolicy
+from careline_platform.messaging import ConsumerSpec, Publisher
+from careline_platform.runtime import ServiceDefinition, ServiceRuntime, connect_infrastructure
+from careline_platform.settings import Settings
+
+NAME = "conversation"
+
+
+def build_sender(settings: Settings, publisher: Publisher) -> SmsSender:
+    """Twilio when an account is configured, else the local sandbox."""
+    if settings.twilio_account_sid and settings.twilio_auth_token:
+        return TwilioSender(
+            settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
+            settings.twilio_from_number, settings.twilio_api_base_url)
+    return SandboxSender(publisher)
+
+
+async def create_service(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
+    infra = await connect_infrastructure(settings, NAME, clock)
+    repo = ConversationRepository(infra.db)
+    definition = ServiceDefinition(
+        name=NAME, owned_streams=(subjects.CONVERSATION, subjects.SANDBOX),
+        on_start=[repo.ensure_indexes],
+    )
+    runtime = ServiceRuntime(infra, definition)
+    deps = handlers.Deps(
+        uow=infra.uow, repo=repo, jobs=infra.jobs, clock=infra.clock,
+        sender=build_sender(settings, infra.publisher), wake_worker=runtime.wake_worker,
+    )
+    definition.consumers = [
+        ConsumerSpec(NAME, subjects.SMS, subjects.SMS_INBOUND_RECEIVED, "conversation-sms-inbound",
+                     SmsReceived, lambda e, d: handlers.on_sms_received(e, d, deps)),
+        ConsumerSpec(NAME, subjects.SMS, subjects.SMS_STATUS_UPDATED, "conversation-sms-status",
+                     SmsStatusUpdated, lambda e, d: handlers.on_sms_status(e, d, deps)),
+    ]
+    definition.job_types[handlers.SEND_SMS] = JobType(
+        lambda job: handlers.send_sms(job, deps), RetryPolicy(max_attempts=6))
+    return runtime

@@ -1,0 +1,28 @@
+"""What the line says: pure functions from what we know to the text of a reply."""
+
+from __future__ import annotations
+
+WELCOME = (
+    "Hi, this is Careline, a text line for family caregivers. I'm here to listen and help you "
+    "find support. I'm not an emergency service: in an emergency call 911. "
+    "Reply HELP for help, STOP to opt out."
+)
+
+_ACKS = (
+    ("tired", "That sounds exhausting. Rest matters for you too."),
+    ("overwhelm", "That sounds like a lot to carry at once."),
+    ("thank", "You're welcome. I'm glad you reached out."),
+    ("stress", "Caregiving stress is real, and it makes sense you feel it."),
+)
+
+
+def rules_reply(body: str) -> str:
+    """A warm, short reply without AI: acknowledge, reflect, offer a next step."""
+    lowered = body.lower()
+    for word, ack in _ACKS:
+        if word in lowered:
+            return f"{ack} Would a quick check-in on how you're doing help? Reply CHECK IN."
+    return (
+        "Thanks for telling me. Caring for someone takes a lot. "
+        "Would a quick check-in on how you're doing help? Reply CHECK IN."
+    )

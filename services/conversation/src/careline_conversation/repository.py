@@ -1,0 +1,82 @@
+"""Conversation's own data: ``conversation_state`` and ``outbound_messages``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+Document = dict[str, Any]
+RECENT_WINDOW = 12
+
+# Twilio statuses in the order they can follow each other; a later callback never lowers it.
+STATUS_RANK = {
+    "accepted": 1, "queued": 1, "scheduled": 1, "sending": 2, "sent": 3,
+    "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5,
+}
+
+
+class ConversationRepository:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.states = db.conversation_state
+        self.outbound = db.outbound_messages
+
+    async def ensure_indexes(self) -> None:
+        await self.outbound.create_index("user_id")
+
+    async def record_inbound(
+        self, user_id: str, body: str, message_sid: str, now: datetime,
+        session: AsyncClientSession,
+    ) -> Document | None:
+        """Append the inbound message; returns the state as it was before (None if new)."""
+        return await self.states.find_one_and_update(
+            {"_id": user_id},
+            {
+                "$setOnInsert": {"conversation_started_at": now, "summary": ""},
+                "$push": {"recent_messages": {
+                    "$each": [{"dir": "in", "sid": message_sid, "text": body, "at": now}],
+                    "$slice": -RECENT_WINDOW}},
+                "$inc": {"total_interactions": 1},
+                "$set": {"updated_at": now, "last_inbound_at": now},
+            },
+            upsert=True, return_document=ReturnDocument.BEFORE, session=session,
+        )
+
+    async def record_reply(
+        self, user_id: str, text: str, now: datetime, session: AsyncClientSession
+    ) -> None:
+        await self.states.update_one(
+            {"_id": user_id},
+            {"$push": {"recent_messages": {
+                "$each": [{"dir": "out", "text": text, "at": now}], "$slice": -RECENT_WINDOW}}},
+            session=session,
+        )
+
+    async def record_sent(self, sid: str, user_id: str | None, job_key: str, status: str,
+                          now: datetime) -> None:
+        """Remember an outbound message the provider accepted (status callbacks may precede)."""
+        await self.outbound.update_one(
+            {"_id": sid},
+            {"$setOnInsert": {"status": status, "rank": STATUS_RANK.get(status, 0)},
+             "$set": {"user_id": user_id, "job_key": job_key, "sent_at": now}},
+            upsert=True,
+        )
+
+    async def apply_status(self, sid: str, status: str, error_code: str | None,
+                           now: datetime, session: AsyncClientSession) -> bool:
+        """Move a message's status forward; an older or repeated callback changes nothing."""
+        rank = STATUS_RANK.get(status, 0)
+        try:
+            res = await self.outbound.update_one(
+                {"_id": sid, "rank": {"$lt": rank}},
+                {"$set": {"status": status, "rank": rank, "error_code": error_code,
+                          "status_at": now}},
+                upsert=True, session=session,
+            )
+        except DuplicateKeyError:  # the message exists with a status at least as advanced
+            return False
+        return res.modified_count == 1 or res.upserted_id is not None

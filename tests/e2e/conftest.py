@@ -1,0 +1,49 @@
+"""A whole Careline (four service processes) against the session's servers and a fake Twilio."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from careline_testing.fakes import FakeTwilio, ThreadedServer
+from careline_testing.processes import Cluster
+from careline_testing.servers import Backends, ServerProcess, nats_server
+
+TWILIO_TOKEN = "e2e-twilio-auth-token"
+STRIPE_SECRET = "whsec_e2e_secret"
+_prefixes = itertools.count()
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[tuple[FakeTwilio, str]]:
+    fake = FakeTwilio()
+    with ThreadedServer(fake.app()) as server:
+        yield fake, server.url
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A NATS server of the test's own: streams and consumers start empty."""
+    server = nats_server(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster(backends: Backends, nats: ServerProcess, fake_twilio: tuple[FakeTwilio, str],
+            tmp_path: Path) -> Iterator[Cluster]:
+    """The four services on the test's own NATS and its own databases (a name prefix)."""
+    _fake, url = fake_twilio
+    running = Cluster(
+        f"nats://127.0.0.1:{nats.port}", backends.mongodb_uri, tmp_path / "logs",
+        env={"DB_PREFIX": f"e2e{next(_prefixes)}", "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+             "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_API_BASE_URL": url,
+             "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET},
+    )
+    running.start()
+    yield running
+    running.stop()
