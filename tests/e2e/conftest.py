@@ -34,15 +34,22 @@ def nats(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def cluster(backends: Backends, nats: ServerProcess, fake_twilio: tuple[FakeTwilio, str],
-            tmp_path: Path) -> Iterator[Cluster]:
+def cluster(
+    backends: Backends, nats: ServerProcess, fake_twilio: tuple[FakeTwilio, str], tmp_path: Path
+) -> Iterator[Cluster]:
     """The four services on the test's own NATS and its own databases (a name prefix)."""
     _fake, url = fake_twilio
     running = Cluster(
-        f"nats://127.0.0.1:{nats.port}", backends.mongodb_uri, tmp_path / "logs",
-        env={"DB_PREFIX": f"e2e{next(_prefixes)}", "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
-             "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_API_BASE_URL": url,
-             "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET},
+        f"nats://127.0.0.1:{nats.port}",
+        backends.mongodb_uri,
+        tmp_path / "logs",
+        env={
+            "DB_PREFIX": f"e2e{next(_prefixes)}",
+            "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+            "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "TWILIO_API_BASE_URL": url,
+            "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+        },
     )
     running.start()
     yield running

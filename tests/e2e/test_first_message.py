@@ -67,7 +67,9 @@ async def test_first_message_creates_user_slices_and_one_reply(
         assert await slices() == (1, 1, 1)
         account = await mongo[f"{prefix}_billing"].billing_accounts.find_one({"_id": user_id})
         assert account["status"] == "trialing"
-        outbound = await mongo[f"{prefix}_conversation"].outbound_messages.find({"user_id": user_id}).to_list()
+        outbound = (
+            await mongo[f"{prefix}_conversation"].outbound_messages.find({"user_id": user_id}).to_list()
+        )
         assert [m["_id"] for m in outbound] == [fake.to("+14155550101")[0].sid]
     finally:
         await mongo.close()

@@ -10,6 +10,7 @@ jitter; permanent errors and exhausted attempts end in ``dead`` and a dead-lette
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -57,11 +58,16 @@ class RetryPolicy:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         raw = min(self.cap_s, self.base_s * 2 ** (attempt - 1))
         spread = raw * self.jitter
-        return raw + (rng or random).uniform(-spread, spread)
+        return float(raw + (rng or random).uniform(-spread, spread))
 
 
 def new_job(
-    key: str, type_: str, payload: Mapping[str, Any], *, now: datetime, max_attempts: int = 5,
+    key: str,
+    type_: str,
+    payload: Mapping[str, Any],
+    *,
+    now: datetime,
+    max_attempts: int = 5,
     actor: str | None = None,
 ) -> Document:
     """A pending job document, to be inserted together with the state change that wants it."""
@@ -100,9 +106,14 @@ class Job:
     @classmethod
     def from_doc(cls, doc: Document) -> Job:
         return cls(
-            key=doc["_id"], type=doc["type"], payload=doc["payload"], attempts=doc["attempts"],
-            max_attempts=doc["max_attempts"], progress=doc.get("progress") or {},
-            token=doc["lease"]["token"], actor=doc.get("actor"),
+            key=doc["_id"],
+            type=doc["type"],
+            payload=doc["payload"],
+            attempts=doc["attempts"],
+            max_attempts=doc["max_attempts"],
+            progress=doc.get("progress") or {},
+            token=doc["lease"]["token"],
+            actor=doc.get("actor"),
         )
 
 
@@ -135,8 +146,10 @@ class JobStore:
         now = self.clock.now()
         due: Document = {
             "$or": [
-                {"status": {"$in": [JobStatus.PENDING.value, JobStatus.FAILED.value]},
-                 "next_attempt_at": {"$lte": now}},
+                {
+                    "status": {"$in": [JobStatus.PENDING.value, JobStatus.FAILED.value]},
+                    "next_attempt_at": {"$lte": now},
+                },
                 {"status": JobStatus.PROCESSING.value, "lease.expires_at": {"$lte": now}},
             ]
         }
@@ -148,8 +161,7 @@ class JobStore:
             {
                 "$set": {
                     "status": JobStatus.PROCESSING.value,
-                    "lease": {"token": token, "owner": owner,
-                              "expires_at": now + timedelta(seconds=lease_s)},
+                    "lease": {"token": token, "owner": owner, "expires_at": now + timedelta(seconds=lease_s)},
                 },
                 "$inc": {"attempts": 1},
             },
@@ -173,30 +185,63 @@ class JobStore:
 
     async def complete(self, job: Job, result: Any = None) -> None:
         now = self.clock.now()
-        await self._guarded(job, {"$set": {
-            "status": JobStatus.COMPLETED.value, "result": result, "completed_at": now,
-            "lease": None, "last_error": None}})
+        await self._guarded(
+            job,
+            {
+                "$set": {
+                    "status": JobStatus.COMPLETED.value,
+                    "result": result,
+                    "completed_at": now,
+                    "lease": None,
+                    "last_error": None,
+                }
+            },
+        )
 
     async def fail(self, job: Job, error: str, *, permanent: bool, policy: RetryPolicy) -> JobStatus:
         """Record a failed attempt; schedule the next one or declare the job dead."""
         now = self.clock.now()
         if permanent or job.attempts >= job.max_attempts:
-            await self._guarded(job, {"$set": {
-                "status": JobStatus.DEAD.value, "last_error": error[:500], "lease": None,
-                "dead_at": now, "dead_letter_published": False}})
+            await self._guarded(
+                job,
+                {
+                    "$set": {
+                        "status": JobStatus.DEAD.value,
+                        "last_error": error[:500],
+                        "lease": None,
+                        "dead_at": now,
+                        "dead_letter_published": False,
+                    }
+                },
+            )
             return JobStatus.DEAD
         delay = policy.delay_after(job.attempts)
-        await self._guarded(job, {"$set": {
-            "status": JobStatus.FAILED.value, "last_error": error[:500], "lease": None,
-            "next_attempt_at": now + timedelta(seconds=delay)}})
+        await self._guarded(
+            job,
+            {
+                "$set": {
+                    "status": JobStatus.FAILED.value,
+                    "last_error": error[:500],
+                    "lease": None,
+                    "next_attempt_at": now + timedelta(seconds=delay),
+                }
+            },
+        )
         return JobStatus.FAILED
 
     async def retry(self, key: str) -> bool:
         """Put a dead or failed job back in the queue with a fresh attempt budget."""
         res = await self.col.update_one(
             {"_id": key, "status": {"$in": [JobStatus.DEAD.value, JobStatus.FAILED.value]}},
-            {"$set": {"status": JobStatus.PENDING.value, "attempts": 0, "lease": None,
-                      "next_attempt_at": self.clock.now(), "dead_letter_published": None}},
+            {
+                "$set": {
+                    "status": JobStatus.PENDING.value,
+                    "attempts": 0,
+                    "lease": None,
+                    "next_attempt_at": self.clock.now(),
+                    "dead_letter_published": None,
+                }
+            },
         )
         return res.modified_count == 1
 
@@ -229,8 +274,14 @@ class JobWorker:
     """
 
     def __init__(
-        self, store: JobStore, types: Mapping[str, JobType], *, owner: str,
-        dead_letter_sink: DeadLetterSink, concurrency: int = 4, lease_s: float = 30.0,
+        self,
+        store: JobStore,
+        types: Mapping[str, JobType],
+        *,
+        owner: str,
+        dead_letter_sink: DeadLetterSink,
+        concurrency: int = 4,
+        lease_s: float = 30.0,
         poll_interval_s: float = 0.2,
     ) -> None:
         self.store = store
@@ -276,12 +327,20 @@ class JobWorker:
             permanent = isinstance(exc, spec.permanent)
             try:
                 status = await self.store.fail(
-                    job, f"{type(exc).__name__}: {exc}", permanent=permanent, policy=spec.policy)
+                    job, f"{type(exc).__name__}: {exc}", permanent=permanent, policy=spec.policy
+                )
             except LeaseLost:
                 log.warning("job.lease_lost", job=job.key, type=job.type)
                 return
-            log.warning("job.failed", job=job.key, type=job.type, attempt=job.attempts,
-                        status=status.value, error=type(exc).__name__, permanent=permanent)
+            log.warning(
+                "job.failed",
+                job=job.key,
+                type=job.type,
+                attempt=job.attempts,
+                status=status.value,
+                error=type(exc).__name__,
+                permanent=permanent,
+            )
             if status is JobStatus.DEAD:
                 self._wake.set()
             return
@@ -307,10 +366,8 @@ class JobWorker:
             if ran:
                 continue
             self._wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
-            except TimeoutError:
-                pass
 
     async def _dead_letter_loop(self) -> None:
         """Publish a dead-letter event for every job that died (retried until it lands)."""

@@ -17,8 +17,21 @@ import structlog
 
 SENSITIVE_KEYS = frozenset(
     {
-        "body", "text", "message", "phone", "from", "from_", "to", "token", "secret",
-        "password", "authorization", "signature", "auth_token", "api_key", "email",
+        "body",
+        "text",
+        "message",
+        "phone",
+        "from",
+        "from_",
+        "to",
+        "token",
+        "secret",
+        "password",
+        "authorization",
+        "signature",
+        "auth_token",
+        "api_key",
+        "email",
     }
 )
 _PHONE = re.compile(

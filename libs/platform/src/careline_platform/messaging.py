@@ -38,7 +38,11 @@ class PublishFailed(Exception):
     """The broker did not acknowledge the message: it is not durable, the caller must say so."""
 
 
-async def declare_streams(js: JetStreamContext, streams: tuple[subjects.Stream, ...]) -> None:
+async def declare_streams(
+    js: JetStreamContext,
+    streams: tuple[subjects.Stream, ...],
+    duplicate_window_s: float = DUPLICATE_WINDOW_S,
+) -> None:
     """Create (or update) the streams a service owns, with the duplicate window set."""
     for stream in streams:
         config = js_api.StreamConfig(
@@ -46,7 +50,7 @@ async def declare_streams(js: JetStreamContext, streams: tuple[subjects.Stream, 
             subjects=list(stream.subjects),
             storage=js_api.StorageType.FILE,
             retention=js_api.RetentionPolicy.LIMITS,
-            duplicate_window=DUPLICATE_WINDOW_S,
+            duplicate_window=duplicate_window_s,
             max_age=14 * 24 * 3600.0,
         )
         try:
@@ -78,13 +82,20 @@ class Publisher:
         self.timeout_s = timeout_s
 
     async def publish_raw(
-        self, subject: str, payload: bytes, msg_id: str, stream: str,
+        self,
+        subject: str,
+        payload: bytes,
+        msg_id: str,
+        stream: str,
         headers: dict[str, str] | None = None,
     ) -> bool:
         """Publish bytes; returns True if JetStream saw it as a duplicate."""
         try:
             ack = await self.broker.publish(
-                payload, subject=subject, stream=stream, timeout=self.timeout_s,
+                payload,
+                subject=subject,
+                stream=stream,
+                timeout=self.timeout_s,
                 headers={"Nats-Msg-Id": msg_id, **(headers or {})},
             )
         except Exception as exc:  # timeouts, no responders, disconnects: all mean "not durable"
@@ -92,11 +103,19 @@ class Publisher:
         return bool(getattr(ack, "duplicate", False))
 
     async def publish(
-        self, event: Event, *, msg_id: str, key: str, stream: subjects.Stream,
+        self,
+        event: Event,
+        *,
+        msg_id: str,
+        key: str,
+        stream: subjects.Stream,
     ) -> bool:
         """Publish an event about ``key`` (a user id) to its partitioned subject."""
         return await self.publish_raw(
-            subjects.partitioned(event.subject, key), event.to_bytes(), msg_id, stream.name,
+            subjects.partitioned(event.subject, key),
+            event.to_bytes(),
+            msg_id,
+            stream.name,
             headers={"Correlation-Id": event.correlation_id} if event.correlation_id else None,
         )
 
@@ -131,7 +150,7 @@ class ConsumerSpec:
     backoff_cap_s: float = 60.0
 
     def redelivery_delay(self, deliveries: int) -> float:
-        return min(self.backoff_cap_s, self.backoff_base_s * 2 ** (deliveries - 1))
+        return float(min(self.backoff_cap_s, self.backoff_base_s * 2 ** (deliveries - 1)))
 
 
 def _msg_id(msg: NatsMessage) -> str:
@@ -155,8 +174,9 @@ class ConsumerRunner:
         deliveries = raw.metadata.num_delivered
         msg_id = _msg_id(msg)
         started = time.perf_counter()
-        bound = log.bind(subject=raw.subject, durable=spec.durable, msg=fingerprint(msg_id),
-                         delivery=deliveries)
+        bound = log.bind(
+            subject=raw.subject, durable=spec.durable, msg=fingerprint(msg_id), delivery=deliveries
+        )
         try:
             event = spec.model.model_validate_json(raw.data)
         except ValidationError as exc:
@@ -187,13 +207,18 @@ class ConsumerRunner:
     async def _dead_letter(self, msg: NatsMessage, msg_id: str, reason: str) -> None:
         raw = msg.raw_message
         letter = DeadLetter(
-            service=self.spec.service, subject=raw.subject, msg_id=msg_id, reason=reason,
-            deliveries=raw.metadata.num_delivered, payload=raw.data.decode(errors="replace"),
+            service=self.spec.service,
+            subject=raw.subject,
+            msg_id=msg_id,
+            reason=reason,
+            deliveries=raw.metadata.num_delivered,
+            payload=raw.data.decode(errors="replace"),
             dead_at=datetime.now(UTC),
         )
         await self.publisher.publish_raw(
             subjects.dead_letter_subject(self.spec.service, self.spec.base_subject),
-            letter.model_dump_json().encode(), f"dead:{self.spec.durable}:{msg_id}",
+            letter.model_dump_json().encode(),
+            f"dead:{self.spec.durable}:{msg_id}",
             subjects.DEAD_LETTERS.name,
         )
 
@@ -208,9 +233,13 @@ async def ensure_consumers(js: JetStreamContext, spec: ConsumerSpec) -> list[tup
     await wait_for_stream(js, spec.stream.name)
     for subject, durable in pairs:
         config = js_api.ConsumerConfig(
-            durable_name=durable, name=durable, filter_subject=subject,
-            ack_policy=js_api.AckPolicy.EXPLICIT, ack_wait=spec.ack_wait_s,
-            max_deliver=spec.max_deliver + 1, max_ack_pending=1 if spec.partitioned else 64,
+            durable_name=durable,
+            name=durable,
+            filter_subject=subject,
+            ack_policy=js_api.AckPolicy.EXPLICIT,
+            ack_wait=spec.ack_wait_s,
+            max_deliver=spec.max_deliver + 1,
+            max_ack_pending=1 if spec.partitioned else 64,
             deliver_policy=js_api.DeliverPolicy.ALL,
         )
         await js.add_consumer(spec.stream.name, config=config)
@@ -226,8 +255,9 @@ def _subscriber_function(runner: ConsumerRunner) -> Callable[..., Awaitable[None
     return consume
 
 
-def register_consumer(broker: NatsBroker, spec: ConsumerSpec, publisher: Publisher,
-                      pairs: list[tuple[str, str]]) -> None:
+def register_consumer(
+    broker: NatsBroker, spec: ConsumerSpec, publisher: Publisher, pairs: list[tuple[str, str]]
+) -> None:
     """Wire a spec's durable consumers to FastStream pull subscribers with manual acks."""
     consume = _subscriber_function(ConsumerRunner(spec, publisher))
     for subject, durable in pairs:

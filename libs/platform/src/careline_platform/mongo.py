@@ -50,20 +50,15 @@ class UnitOfWork:
         self.db = db
 
     @asynccontextmanager
-    async def transaction(
-        self, msg_id: str | None, now: datetime
-    ) -> AsyncIterator[AsyncClientSession]:
+    async def transaction(self, msg_id: str | None, now: datetime) -> AsyncIterator[AsyncClientSession]:
         """Yield a session inside a transaction; raise AlreadyProcessed for a seen ``msg_id``.
 
         Everything written with the session commits together, or not at all.
         """
-        async with self.client.start_session() as session:
-            async with await session.start_transaction():
-                if msg_id is not None:
-                    try:
-                        await self.db.processed_messages.insert_one(
-                            {"_id": msg_id, "at": now}, session=session
-                        )
-                    except DuplicateKeyError as exc:
-                        raise AlreadyProcessed(msg_id) from exc
-                yield session
+        async with self.client.start_session() as session, await session.start_transaction():
+            if msg_id is not None:
+                try:
+                    await self.db.processed_messages.insert_one({"_id": msg_id, "at": now}, session=session)
+                except DuplicateKeyError as exc:
+                    raise AlreadyProcessed(msg_id) from exc
+            yield session

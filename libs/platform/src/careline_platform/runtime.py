@@ -62,7 +62,8 @@ class Infrastructure:
 
     @property
     def js(self) -> JetStreamContext:
-        return self.broker.config.connection_state.stream
+        stream: JetStreamContext = self.broker.config.connection_state.stream
+        return stream
 
 
 async def connect_infrastructure(
@@ -73,16 +74,25 @@ async def connect_infrastructure(
     client = mongo.connect(settings.mongodb_uri)
     db = client[settings.database_name(service)]
     broker = NatsBroker(
-        settings.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-        logger=logging.getLogger("faststream"), connect_timeout=5,
+        settings.nats_url,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+        logger=logging.getLogger("faststream"),
+        connect_timeout=5,
     )
     await broker.connect()
     jobs = JobStore(db.jobs, clock)
     await jobs.ensure_indexes()
     await mongo.ensure_inbox(db)
     return Infrastructure(
-        settings=settings, service=service, client=client, db=db, broker=broker,
-        publisher=Publisher(broker, settings.publish_timeout_s), clock=clock, jobs=jobs,
+        settings=settings,
+        service=service,
+        client=client,
+        db=db,
+        broker=broker,
+        publisher=Publisher(broker, settings.publish_timeout_s),
+        clock=clock,
+        jobs=jobs,
         uow=mongo.UnitOfWork(client, db),
     )
 
@@ -102,13 +112,18 @@ class ServiceDefinition:
 async def publish_dead_job(infra: Infrastructure, doc: Document) -> None:
     """Publish the dead-letter event of a job that ran out of attempts."""
     letter = DeadLetter(
-        service=infra.service, subject=f"job.{doc['type']}", msg_id=doc["_id"],
-        reason=str(doc.get("last_error")), deliveries=doc["attempts"], payload="",
+        service=infra.service,
+        subject=f"job.{doc['type']}",
+        msg_id=doc["_id"],
+        reason=str(doc.get("last_error")),
+        deliveries=doc["attempts"],
+        payload="",
         dead_at=infra.clock.now(),
     )
     await infra.publisher.publish_raw(
         subjects.dead_letter_subject(infra.service, f"job.{doc['type']}"),
-        letter.model_dump_json().encode(), f"deadjob:{infra.service}:{doc['_id']}:{doc['attempts']}",
+        letter.model_dump_json().encode(),
+        f"deadjob:{infra.service}:{doc['_id']}:{doc['attempts']}",
         subjects.DEAD_LETTERS.name,
     )
 
@@ -128,7 +143,9 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         infra, definition = self.infra, self.definition
-        await declare_streams(infra.js, (*definition.owned_streams, subjects.DEAD_LETTERS))
+        await declare_streams(
+            infra.js, (*definition.owned_streams, subjects.DEAD_LETTERS), infra.settings.duplicate_window_s
+        )
         for step in definition.on_start:
             await step()
         for spec in definition.consumers:
@@ -137,14 +154,18 @@ class ServiceRuntime:
         await infra.broker.start()
         if definition.job_types:
             self.worker = JobWorker(
-                infra.jobs, definition.job_types, owner=instance_name(definition.name),
+                infra.jobs,
+                definition.job_types,
+                owner=instance_name(definition.name),
                 dead_letter_sink=lambda doc: publish_dead_job(infra, doc),
-                concurrency=definition.worker_concurrency, lease_s=infra.settings.jobs_lease_s,
+                concurrency=definition.worker_concurrency,
+                lease_s=infra.settings.jobs_lease_s,
                 poll_interval_s=infra.settings.jobs_poll_interval_s,
             )
             self.worker.start()
-        log.info("service.started", consumers=len(definition.consumers),
-                 job_types=sorted(definition.job_types))
+        log.info(
+            "service.started", consumers=len(definition.consumers), job_types=sorted(definition.job_types)
+        )
 
     async def stop(self) -> None:
         await self.infra.broker.stop()

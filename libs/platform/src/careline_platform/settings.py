@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     log_format: str = Field(default="console", description="console or json")
     log_level: str = "INFO"
     publish_timeout_s: float = 2.0
+    duplicate_window_s: float = 120.0
     jobs_poll_interval_s: float = 0.2
     jobs_lease_s: float = 30.0
     trial_days: int = 14

@@ -54,27 +54,45 @@ class FakeTwilio:
             if self.fail_next > 0:
                 self.fail_next -= 1
                 return JSONResponse(
-                    {"code": self.fail_code, "message": "fake failure", "status": self.fail_status,
-                     "more_info": "https://www.twilio.com/docs/errors"},
-                    status_code=self.fail_status)
+                    {
+                        "code": self.fail_code,
+                        "message": "fake failure",
+                        "status": self.fail_status,
+                        "more_info": "https://www.twilio.com/docs/errors",
+                    },
+                    status_code=self.fail_status,
+                )
             sid = f"SM{next(self._ids):032x}"
-            msg = SentSms(sid, str(form.get("To")), str(form.get("From")), str(form.get("Body")),
-                          time.monotonic())
+            msg = SentSms(
+                sid, str(form.get("To")), str(form.get("From")), str(form.get("Body")), time.monotonic()
+            )
             self.messages.append(msg)
         account = request.path_params["account"]
-        return JSONResponse({
-            "sid": sid, "account_sid": account, "to": msg.to, "from": msg.from_, "body": msg.body,
-            "status": "queued", "num_segments": "1", "direction": "outbound-api",
-            "date_created": None, "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
-        }, status_code=201)
+        return JSONResponse(
+            {
+                "sid": sid,
+                "account_sid": account,
+                "to": msg.to,
+                "from": msg.from_,
+                "body": msg.body,
+                "status": "queued",
+                "num_segments": "1",
+                "direction": "outbound-api",
+                "date_created": None,
+                "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
+            },
+            status_code=201,
+        )
 
     def to(self, phone: str) -> list[SentSms]:
         return [m for m in self.messages if m.to == phone]
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/2010-04-01/Accounts/{account}/Messages.json", self._create, methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/2010-04-01/Accounts/{account}/Messages.json", self._create, methods=["POST"]),
+            ]
+        )
 
 
 class ThreadedServer:
@@ -82,8 +100,7 @@ class ThreadedServer:
 
     def __init__(self, app: Callable[..., Any], port: int | None = None) -> None:
         self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="off")
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -24,8 +24,12 @@ class ServiceProcess:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"careline_{self.name}"], stdout=log, stderr=subprocess.STDOUT,
-            env=self.env, start_new_session=True)
+            [sys.executable, "-m", f"careline_{self.name}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            start_new_session=True,
+        )
 
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -64,9 +68,14 @@ class Cluster:
 
     def service_env(self) -> dict[str, str]:
         return {
-            **os.environ, "NATS_URL": self.nats_url, "MONGODB_URI": self.mongodb_uri,
-            "INGRESS_PORT": str(self.ingress_port), "PUBLIC_BASE_URL": self.base_url,
-            "LOG_FORMAT": "json", "JOBS_POLL_INTERVAL_S": "0.1", **self.env,
+            **os.environ,
+            "NATS_URL": self.nats_url,
+            "MONGODB_URI": self.mongodb_uri,
+            "INGRESS_PORT": str(self.ingress_port),
+            "PUBLIC_BASE_URL": self.base_url,
+            "LOG_FORMAT": "json",
+            "JOBS_POLL_INTERVAL_S": "0.1",
+            **self.env,
         }
 
     def start(self, names: tuple[str, ...] = SERVICES) -> None:

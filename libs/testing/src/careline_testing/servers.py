@@ -55,8 +55,13 @@ class ServerProcess:
 
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **self.env}, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+            start_new_session=True,
+        )
         wait_for_port(self.port, proc=self.proc)
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -84,7 +89,8 @@ def nats_server(data_dir: Path, port: int | None = None) -> ServerProcess:
     store = data_dir / "nats"
     store.mkdir(parents=True, exist_ok=True)
     return ServerProcess(
-        "nats", port,
+        "nats",
+        port,
         [_bin("nats-server"), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)],
         data_dir / "nats.log",
     )
@@ -95,9 +101,19 @@ def mongo_server(data_dir: Path, port: int | None = None) -> ServerProcess:
     store = data_dir / "mongo"
     store.mkdir(parents=True, exist_ok=True)
     return ServerProcess(
-        "mongodb", port,
-        [_bin("secantusd-py"), "--host", "127.0.0.1", "--port", str(port),
-         "--storage-path", str(store), "--log-level", "WARNING"],
+        "mongodb",
+        port,
+        [
+            _bin("secantusd-py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--storage-path",
+            str(store),
+            "--log-level",
+            "WARNING",
+        ],
         data_dir / "mongo.log",
     )
 

@@ -63,14 +63,15 @@ async def on_stripe_event(event: StripeEventReceived, delivery: Delivery, deps: 
             if not user_id:
                 return  # not one of ours; nothing to link
             await deps.repo.link_checkout(
-                user_id, obj.get("customer"), obj.get("subscription"), created, now, session)
+                user_id, obj.get("customer"), obj.get("subscription"), created, now, session
+            )
         elif event.type.startswith("customer.subscription."):
             user_id = await deps.repo.user_for_customer(obj.get("customer"), session) or (
-                (obj.get("metadata") or {}).get("user_id"))
+                (obj.get("metadata") or {}).get("user_id")
+            )
             if not user_id:
                 raise UnknownCustomer("subscription event before its checkout")
             fields = subscription_fields(obj)
             if event.type == "customer.subscription.deleted":
                 fields["status"] = "canceled"
-            await deps.repo.apply_subscription(
-                user_id, obj.get("customer"), fields, created, now, session)
+            await deps.repo.apply_subscription(user_id, obj.get("customer"), fields, created, now, session)

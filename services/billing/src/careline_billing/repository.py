@@ -20,43 +20,70 @@ class BillingRepository:
         await self.accounts.create_index("stripe_customer_id", sparse=True)
         await self.accounts.create_index([("status", ASCENDING)])
 
-    async def open_trial(self, user_id: str, now: datetime, trial_end: datetime,
-                         session: AsyncClientSession) -> None:
+    async def open_trial(
+        self, user_id: str, now: datetime, trial_end: datetime, session: AsyncClientSession
+    ) -> None:
         await self.accounts.update_one(
             {"_id": user_id},
-            {"$setOnInsert": {"status": "trialing", "trial_end": trial_end, "created_at": now,
-                              "stripe_customer_id": None, "stripe_subscription_id": None,
-                              "last_event_at": None, "updated_at": now}},
-            upsert=True, session=session,
+            {
+                "$setOnInsert": {
+                    "status": "trialing",
+                    "trial_end": trial_end,
+                    "created_at": now,
+                    "stripe_customer_id": None,
+                    "stripe_subscription_id": None,
+                    "last_event_at": None,
+                    "updated_at": now,
+                }
+            },
+            upsert=True,
+            session=session,
         )
 
-    async def user_for_customer(self, customer: str | None,
-                                session: AsyncClientSession) -> str | None:
+    async def user_for_customer(self, customer: str | None, session: AsyncClientSession) -> str | None:
         if not customer:
             return None
-        doc = await self.accounts.find_one({"stripe_customer_id": customer}, {"_id": 1},
-                                           session=session)
+        doc = await self.accounts.find_one({"stripe_customer_id": customer}, {"_id": 1}, session=session)
         return doc["_id"] if doc else None
 
-    async def link_checkout(self, user_id: str, customer: str | None, subscription: str | None,
-                            created: datetime, now: datetime, session: AsyncClientSession) -> None:
+    async def link_checkout(
+        self,
+        user_id: str,
+        customer: str | None,
+        subscription: str | None,
+        created: datetime,
+        now: datetime,
+        session: AsyncClientSession,
+    ) -> None:
         """Link the Stripe customer; the subscription's own events set its status."""
         await self.accounts.update_one(
             {"_id": user_id},
-            {"$set": {"stripe_customer_id": customer, "updated_at": now,
-                      "stripe_subscription_id": subscription, "checkout_completed_at": created},
-             "$setOnInsert": {"created_at": now, "status": "none", "last_event_at": None}},
-            upsert=True, session=session,
+            {
+                "$set": {
+                    "stripe_customer_id": customer,
+                    "updated_at": now,
+                    "stripe_subscription_id": subscription,
+                    "checkout_completed_at": created,
+                },
+                "$setOnInsert": {"created_at": now, "status": "none", "last_event_at": None},
+            },
+            upsert=True,
+            session=session,
         )
 
-    async def apply_subscription(self, user_id: str, customer: str | None, fields: Document,
-                                 created: datetime, now: datetime,
-                                 session: AsyncClientSession) -> bool:
+    async def apply_subscription(
+        self,
+        user_id: str,
+        customer: str | None,
+        fields: Document,
+        created: datetime,
+        now: datetime,
+        session: AsyncClientSession,
+    ) -> bool:
         """Apply subscription fields unless a newer event was applied already."""
         res = await self.accounts.update_one(
             {"_id": user_id, "$or": [{"last_event_at": None}, {"last_event_at": {"$lte": created}}]},
-            {"$set": {**fields, "stripe_customer_id": customer, "last_event_at": created,
-                      "updated_at": now}},
+            {"$set": {**fields, "stripe_customer_id": customer, "last_event_at": created, "updated_at": now}},
             session=session,
         )
         return res.modified_count == 1

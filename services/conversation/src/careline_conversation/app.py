@@ -20,8 +20,11 @@ def build_sender(settings: Settings, publisher: Publisher) -> SmsSender:
     """Twilio when an account is configured, else the local sandbox."""
     if settings.twilio_account_sid and settings.twilio_auth_token:
         return TwilioSender(
-            settings.twilio_account_sid, settings.twilio_auth_token.get_secret_value(),
-            settings.twilio_from_number, settings.twilio_api_base_url)
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            settings.twilio_from_number,
+            settings.twilio_api_base_url,
+        )
     return SandboxSender(publisher)
 
 
@@ -29,20 +32,38 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
     infra = await connect_infrastructure(settings, NAME, clock)
     repo = ConversationRepository(infra.db)
     definition = ServiceDefinition(
-        name=NAME, owned_streams=(subjects.CONVERSATION, subjects.SANDBOX),
+        name=NAME,
+        owned_streams=(subjects.CONVERSATION, subjects.SANDBOX),
         on_start=[repo.ensure_indexes],
     )
     runtime = ServiceRuntime(infra, definition)
     deps = handlers.Deps(
-        uow=infra.uow, repo=repo, jobs=infra.jobs, clock=infra.clock,
-        sender=build_sender(settings, infra.publisher), wake_worker=runtime.wake_worker,
+        uow=infra.uow,
+        repo=repo,
+        jobs=infra.jobs,
+        clock=infra.clock,
+        sender=build_sender(settings, infra.publisher),
+        wake_worker=runtime.wake_worker,
     )
     definition.consumers = [
-        ConsumerSpec(NAME, subjects.SMS, subjects.SMS_INBOUND_RECEIVED, "conversation-sms-inbound",
-                     SmsReceived, lambda e, d: handlers.on_sms_received(e, d, deps)),
-        ConsumerSpec(NAME, subjects.SMS, subjects.SMS_STATUS_UPDATED, "conversation-sms-status",
-                     SmsStatusUpdated, lambda e, d: handlers.on_sms_status(e, d, deps)),
+        ConsumerSpec(
+            NAME,
+            subjects.SMS,
+            subjects.SMS_INBOUND_RECEIVED,
+            "conversation-sms-inbound",
+            SmsReceived,
+            lambda e, d: handlers.on_sms_received(e, d, deps),
+        ),
+        ConsumerSpec(
+            NAME,
+            subjects.SMS,
+            subjects.SMS_STATUS_UPDATED,
+            "conversation-sms-status",
+            SmsStatusUpdated,
+            lambda e, d: handlers.on_sms_status(e, d, deps),
+        ),
     ]
     definition.job_types[handlers.SEND_SMS] = JobType(
-        lambda job: handlers.send_sms(job, deps), RetryPolicy(max_attempts=6))
+        lambda job: handlers.send_sms(job, deps), RetryPolicy(max_attempts=6)
+    )
     return runtime

@@ -32,15 +32,22 @@ async def on_sms_received(event: SmsReceived, delivery: Delivery, deps: Deps) ->
     """Record the caregiver's message and owe them exactly one reply (as a job)."""
     now = deps.clock.now()
     async with deps.uow.transaction(delivery.msg_id, now) as session:
-        before = await deps.repo.record_inbound(
-            event.user_id, event.body, event.message_sid, now, session)
+        before = await deps.repo.record_inbound(event.user_id, event.body, event.message_sid, now, session)
         text = replies.WELCOME if before is None else replies.rules_reply(event.body)
         await deps.repo.record_reply(event.user_id, text, now, session)
         await deps.jobs.enqueue(
-            new_job(f"sms:reply:{event.message_sid}", SEND_SMS,
-                    {"to": event.phone, "body": text, "user_id": event.user_id,
-                     "correlation_id": event.correlation_id},
-                    now=now, actor=event.user_id),
+            new_job(
+                f"sms:reply:{event.message_sid}",
+                SEND_SMS,
+                {
+                    "to": event.phone,
+                    "body": text,
+                    "user_id": event.user_id,
+                    "correlation_id": event.correlation_id,
+                },
+                now=now,
+                actor=event.user_id,
+            ),
             session=session,
         )
     deps.wake_worker()
@@ -57,8 +64,7 @@ async def send_sms(job: Job, deps: Deps) -> dict[str, Any]:
     """Send one outbound SMS; an attempt that already got a provider id does not send again."""
     sid = job.progress.get("sid")
     if sid is None:
-        sent = await deps.sender.send(
-            to=job.payload["to"], body=job.payload["body"], idempotency_key=job.key)
+        sent = await deps.sender.send(to=job.payload["to"], body=job.payload["body"], idempotency_key=job.key)
         await deps.jobs.record_progress(job, sid=sent.sid)
         sid, status = sent.sid, sent.status
     else:

@@ -15,8 +15,16 @@ RECENT_WINDOW = 12
 
 # Twilio statuses in the order they can follow each other; a later callback never lowers it.
 STATUS_RANK = {
-    "accepted": 1, "queued": 1, "scheduled": 1, "sending": 2, "sent": 3,
-    "delivered": 4, "undelivered": 4, "failed": 4, "canceled": 4, "read": 5,
+    "accepted": 1,
+    "queued": 1,
+    "scheduled": 1,
+    "sending": 2,
+    "sent": 3,
+    "delivered": 4,
+    "undelivered": 4,
+    "failed": 4,
+    "canceled": 4,
+    "read": 5,
 }
 
 
@@ -29,7 +37,11 @@ class ConversationRepository:
         await self.outbound.create_index("user_id")
 
     async def record_inbound(
-        self, user_id: str, body: str, message_sid: str, now: datetime,
+        self,
+        user_id: str,
+        body: str,
+        message_sid: str,
+        now: datetime,
         session: AsyncClientSession,
     ) -> Document | None:
         """Append the inbound message; returns the state as it was before (None if new)."""
@@ -37,45 +49,58 @@ class ConversationRepository:
             {"_id": user_id},
             {
                 "$setOnInsert": {"conversation_started_at": now, "summary": ""},
-                "$push": {"recent_messages": {
-                    "$each": [{"dir": "in", "sid": message_sid, "text": body, "at": now}],
-                    "$slice": -RECENT_WINDOW}},
+                "$push": {
+                    "recent_messages": {
+                        "$each": [{"dir": "in", "sid": message_sid, "text": body, "at": now}],
+                        "$slice": -RECENT_WINDOW,
+                    }
+                },
                 "$inc": {"total_interactions": 1},
                 "$set": {"updated_at": now, "last_inbound_at": now},
             },
-            upsert=True, return_document=ReturnDocument.BEFORE, session=session,
-        )
-
-    async def record_reply(
-        self, user_id: str, text: str, now: datetime, session: AsyncClientSession
-    ) -> None:
-        await self.states.update_one(
-            {"_id": user_id},
-            {"$push": {"recent_messages": {
-                "$each": [{"dir": "out", "text": text, "at": now}], "$slice": -RECENT_WINDOW}}},
+            upsert=True,
+            return_document=ReturnDocument.BEFORE,
             session=session,
         )
 
-    async def record_sent(self, sid: str, user_id: str | None, job_key: str, status: str,
-                          now: datetime) -> None:
+    async def record_reply(self, user_id: str, text: str, now: datetime, session: AsyncClientSession) -> None:
+        await self.states.update_one(
+            {"_id": user_id},
+            {
+                "$push": {
+                    "recent_messages": {
+                        "$each": [{"dir": "out", "text": text, "at": now}],
+                        "$slice": -RECENT_WINDOW,
+                    }
+                }
+            },
+            session=session,
+        )
+
+    async def record_sent(
+        self, sid: str, user_id: str | None, job_key: str, status: str, now: datetime
+    ) -> None:
         """Remember an outbound message the provider accepted (status callbacks may precede)."""
         await self.outbound.update_one(
             {"_id": sid},
-            {"$setOnInsert": {"status": status, "rank": STATUS_RANK.get(status, 0)},
-             "$set": {"user_id": user_id, "job_key": job_key, "sent_at": now}},
+            {
+                "$setOnInsert": {"status": status, "rank": STATUS_RANK.get(status, 0)},
+                "$set": {"user_id": user_id, "job_key": job_key, "sent_at": now},
+            },
             upsert=True,
         )
 
-    async def apply_status(self, sid: str, status: str, error_code: str | None,
-                           now: datetime, session: AsyncClientSession) -> bool:
+    async def apply_status(
+        self, sid: str, status: str, error_code: str | None, now: datetime, session: AsyncClientSession
+    ) -> bool:
         """Move a message's status forward; an older or repeated callback changes nothing."""
         rank = STATUS_RANK.get(status, 0)
         try:
             res = await self.outbound.update_one(
                 {"_id": sid, "rank": {"$lt": rank}},
-                {"$set": {"status": status, "rank": rank, "error_code": error_code,
-                          "status_at": now}},
-                upsert=True, session=session,
+                {"$set": {"status": status, "rank": rank, "error_code": error_code, "status_at": now}},
+                upsert=True,
+                session=session,
             )
         except DuplicateKeyError:  # the message exists with a status at least as advanced
             return False

@@ -76,8 +76,12 @@ class Ingress:
             params = parse_qsl(raw.decode(), keep_blank_values=True, strict_parsing=bool(raw))
         except (UnicodeDecodeError, ValueError) as exc:
             raise BadRequest("body is not a form") from exc
-        verify_twilio(self.infra.settings.twilio_signing_token,
-                      request.headers.get("x-twilio-signature"), self.signed_url(request), params)
+        verify_twilio(
+            self.infra.settings.twilio_signing_token,
+            request.headers.get("x-twilio-signature"),
+            self.signed_url(request),
+            params,
+        )
         return params
 
     async def accept_sms(self, params: dict[str, str], correlation_id: str) -> None:
@@ -92,25 +96,41 @@ class Ingress:
         user, _created = await self.users.find_or_create(phone, now)
         if not user.get("registered_published"):
             await self.infra.publisher.publish(
-                UserRegistered(occurred_at=now, correlation_id=correlation_id,
-                               user_id=user["_id"], phone=phone),
-                msg_id=f"user.registered:{user['_id']}", key=user["_id"], stream=subjects.USERS)
+                UserRegistered(
+                    occurred_at=now, correlation_id=correlation_id, user_id=user["_id"], phone=phone
+                ),
+                msg_id=f"user.registered:{user['_id']}",
+                key=user["_id"],
+                stream=subjects.USERS,
+            )
             await self.users.mark_registered_published(user["_id"])
-        event = SmsReceived(occurred_at=now, correlation_id=correlation_id, message_sid=sid,
-                            user_id=user["_id"], phone=phone, to=params.get("To", ""),
-                            body=params.get("Body", "")[:1600])
+        event = SmsReceived(
+            occurred_at=now,
+            correlation_id=correlation_id,
+            message_sid=sid,
+            user_id=user["_id"],
+            phone=phone,
+            to=params.get("To", ""),
+            body=params.get("Body", "")[:1600],
+        )
         await self.infra.publisher.publish(
-            event, msg_id=f"twilio:{sid}", key=user["_id"], stream=subjects.SMS)
+            event, msg_id=f"twilio:{sid}", key=user["_id"], stream=subjects.SMS
+        )
 
     async def accept_status(self, params: dict[str, str], correlation_id: str) -> None:
         sid, status = params.get("MessageSid"), params.get("MessageStatus")
         if not sid or not status:
             raise BadRequest("MessageSid and MessageStatus are required")
-        event = SmsStatusUpdated(occurred_at=self.infra.clock.now(), correlation_id=correlation_id,
-                                 message_sid=sid, status=status.lower(),
-                                 error_code=params.get("ErrorCode") or None)
+        event = SmsStatusUpdated(
+            occurred_at=self.infra.clock.now(),
+            correlation_id=correlation_id,
+            message_sid=sid,
+            status=status.lower(),
+            error_code=params.get("ErrorCode") or None,
+        )
         await self.infra.publisher.publish(
-            event, msg_id=f"twilio-status:{sid}:{event.status}", key=sid, stream=subjects.SMS)
+            event, msg_id=f"twilio-status:{sid}:{event.status}", key=sid, stream=subjects.SMS
+        )
 
     async def accept_stripe(self, request: Request, correlation_id: str) -> None:
         raw = await request.body()
@@ -121,14 +141,19 @@ class Ingress:
             payload: Any = json.loads(raw)
             obj = payload["data"]["object"]
             event = StripeEventReceived(
-                occurred_at=self.infra.clock.now(), correlation_id=correlation_id,
-                event_id=payload["id"], type=payload["type"], created=payload["created"],
-                data=payload["data"])
+                occurred_at=self.infra.clock.now(),
+                correlation_id=correlation_id,
+                event_id=payload["id"],
+                type=payload["type"],
+                created=payload["created"],
+                data=payload["data"],
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise BadRequest("body is not a Stripe event") from exc
         key = (obj.get("customer") or obj.get("id")) if isinstance(obj, dict) else None
         await self.infra.publisher.publish(
-            event, msg_id=f"stripe:{event.event_id}", key=str(key or event.event_id), stream=subjects.STRIPE)
+            event, msg_id=f"stripe:{event.event_id}", key=str(key or event.event_id), stream=subjects.STRIPE
+        )
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
@@ -140,8 +165,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         infra = await connect_infrastructure(settings, NAME, clock)
         users = Users(infra.db)
         await users.ensure_indexes()
-        await declare_streams(infra.js, (subjects.SMS, subjects.STRIPE, subjects.USERS,
-                                         subjects.DEAD_LETTERS))
+        await declare_streams(
+            infra.js,
+            (subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.DEAD_LETTERS),
+            settings.duplicate_window_s,
+        )
         state["ingress"] = Ingress(infra, users)
         log.info("service.started", port=settings.ingress_port)
         yield
@@ -162,8 +190,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             outcome, status = f"bad request: {exc}", 400
         except (PublishFailed, PyMongoError) as exc:
             outcome, status = f"unavailable: {type(exc).__name__}", 503
-        log.info("webhook", kind=kind, status=status, outcome=outcome,
-                 correlation_id=correlation_id, ms=round((time.perf_counter() - started) * 1000, 2))
+        log.info(
+            "webhook",
+            kind=kind,
+            status=status,
+            outcome=outcome,
+            correlation_id=correlation_id,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )
         if status == 200:
             return ok
         if kind == "stripe":
@@ -191,8 +225,12 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     @app.post("/webhooks/stripe")
     async def stripe_webhook(request: Request) -> Response:
         ingress = state["ingress"]
-        return await guarded("stripe", request, lambda cid: ingress.accept_stripe(request, cid),
-                             JSONResponse({"received": True}))
+        return await guarded(
+            "stripe",
+            request,
+            lambda cid: ingress.accept_stripe(request, cid),
+            JSONResponse({"received": True}),
+        )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -207,7 +245,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             checks["mongodb"] = True
         except PyMongoError:
             checks["mongodb"] = False
-        return JSONResponse({"ready": all(checks.values()), **checks},
-                            status_code=200 if all(checks.values()) else 503)
+        return JSONResponse(
+            {"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503
+        )
 
     return app

@@ -24,8 +24,15 @@ class Users:
         doc = await self.col.find_one({"phone": phone})
         if doc is not None:
             return doc, False
-        doc = {"_id": f"usr_{uuid.uuid4().hex}", "phone": phone, "email": None, "roles": [],
-               "status": "active", "created_at": now, "registered_published": False}
+        doc = {
+            "_id": f"usr_{uuid.uuid4().hex}",
+            "phone": phone,
+            "email": None,
+            "roles": [],
+            "status": "active",
+            "created_at": now,
+            "registered_published": False,
+        }
         try:
             await self.col.insert_one(doc)
         except DuplicateKeyError:

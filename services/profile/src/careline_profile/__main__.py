@@ -2,9 +2,9 @@
 
 import asyncio
 
-from careline_profile.app import NAME, create_service
 from careline_platform.logging import configure_logging
 from careline_platform.settings import Settings
+from careline_profile.app import NAME, create_service
 
 
 async def main() -> None:

@@ -19,10 +19,18 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
     repo = ProfileRepository(infra.db)
     deps = handlers.Deps(uow=infra.uow, repo=repo, clock=infra.clock)
     definition = ServiceDefinition(
-        name=NAME, owned_streams=(subjects.PROFILE,), on_start=[repo.ensure_indexes],
+        name=NAME,
+        owned_streams=(subjects.PROFILE,),
+        on_start=[repo.ensure_indexes],
         consumers=[
-            ConsumerSpec(NAME, subjects.USERS, subjects.USER_REGISTERED, "profile-user-registered",
-                         UserRegistered, lambda e, d: handlers.on_user_registered(e, d, deps)),
+            ConsumerSpec(
+                NAME,
+                subjects.USERS,
+                subjects.USER_REGISTERED,
+                "profile-user-registered",
+                UserRegistered,
+                lambda e, d: handlers.on_user_registered(e, d, deps),
+            ),
         ],
     )
     return ServiceRuntime(infra, definition)

@@ -24,10 +24,24 @@ class ProfileRepository:
     async def create_profile(self, user_id: str, now: datetime, session: AsyncClientSession) -> None:
         await self.profiles.update_one(
             {"_id": user_id},
-            {"$setOnInsert": {
-                "first_name": None, "relationship": None, "zip": None, "time_zone": None,
-                "journey_phase": "onboarding", "burnout_score": None, "burnout_band": None,
-                "pressure_zones": [], "last_contact_at": now, "assessment_in_progress": None,
-                "opted_out": False, "next_checkin_at": None, "created_at": now, "updated_at": now}},
-            upsert=True, session=session,
+            {
+                "$setOnInsert": {
+                    "first_name": None,
+                    "relationship": None,
+                    "zip": None,
+                    "time_zone": None,
+                    "journey_phase": "onboarding",
+                    "burnout_score": None,
+                    "burnout_band": None,
+                    "pressure_zones": [],
+                    "last_contact_at": now,
+                    "assessment_in_progress": None,
+                    "opted_out": False,
+                    "next_checkin_at": None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            },
+            upsert=True,
+            session=session,
         )

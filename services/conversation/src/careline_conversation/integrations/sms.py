@@ -33,10 +33,15 @@ class SmsSender(Protocol):
 class TwilioSender:
     """Sends through the Twilio REST API; ``api_base_url`` points the SDK elsewhere (tests)."""
 
-    def __init__(self, account_sid: str, auth_token: str, from_number: str,
-                 api_base_url: str | None = None, timeout_s: float = 10.0) -> None:
-        self.client = Client(account_sid, auth_token,
-                             http_client=AsyncTwilioHttpClient(timeout=timeout_s))
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        api_base_url: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.client = Client(account_sid, auth_token, http_client=AsyncTwilioHttpClient(timeout=timeout_s))
         if api_base_url:
             self.client.api.base_url = api_base_url.rstrip("/")
         self.from_number = from_number
@@ -61,7 +66,9 @@ class SandboxSender:
         sid = "SB" + hashlib.sha1(idempotency_key.encode()).hexdigest()[:32]
         event = SandboxSmsSent(occurred_at=datetime.now(UTC), sid=sid, to=to, body=body)
         await self.publisher.publish_raw(
-            subjects.SANDBOX_SMS_SENT, event.to_bytes(), f"sandbox:{idempotency_key}",
+            subjects.SANDBOX_SMS_SENT,
+            event.to_bytes(),
+            f"sandbox:{idempotency_key}",
             subjects.SANDBOX.name,
         )
         return SentMessage(sid=sid, status="sent")

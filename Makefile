@@ -1,0 +1,46 @@
+# Careline: `make run` starts everything locally, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+
+.DEFAULT_GOAL := help
+.PHONY: help install run chat test lint types unit integration e2e latency clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: ## Install the packages, NATS and the MongoDB-wire server (uv, one lock file)
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@$(UV) sync --frozen --all-packages --quiet
+
+run: install ## Start NATS, a MongoDB-wire server (unless MONGODB_URI is set) and the four services
+	$(RUN) python tools/run.py
+
+chat: install ## Text the running line from this terminal (signed like Twilio)
+	$(RUN) python tools/chat.py
+
+lint: install ## ruff
+	$(RUN) ruff check libs services tests tools
+	$(RUN) ruff format --check libs services tests tools
+
+types: install ## mypy (strict on libs)
+	$(RUN) mypy
+
+unit: install ## Unit tests
+	$(RUN) pytest tests/unit -q
+
+integration: install ## Integration tests (real NATS and MongoDB-wire servers)
+	$(RUN) pytest tests/integration -q
+
+e2e: install ## End-to-end tests (the four services as processes)
+	$(RUN) pytest tests/e2e -q
+
+test: lint types ## Everything: lint, types, unit, integration, end-to-end
+	$(RUN) pytest -q --durations=10
+
+latency: install ## Twilio webhook latency over 1,000 sequential signed posts
+	$(RUN) python tools/webhook_latency.py --count 1000
+
+clean: ## Remove local data and caches
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,85 @@
+"""`make run`: NATS with JetStream, a MongoDB-wire server and the four services, on one machine.
+
+Data lives under `.data/`. Logs of every process are shown in this terminal, prefixed by name.
+Ctrl-C stops the services gracefully (SIGTERM), then the servers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from careline_platform.settings import Settings
+from careline_testing.processes import SERVICES
+from careline_testing.servers import ServerProcess, mongo_server, nats_server, wait_for_port
+
+COLORS = {"nats": 90, "mongodb": 90, "ingress": 36, "conversation": 35, "billing": 33, "profile": 32}
+
+
+def pump(name: str, stream: object) -> None:
+    color = COLORS.get(name, 0) if sys.stdout.isatty() else None
+    prefix = f"\x1b[{color}m{name:>12}\x1b[0m |" if color else f"{name:>12} |"
+    for line in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        sys.stdout.write(f"{prefix} {line.decode(errors='replace').rstrip()}\n")
+        sys.stdout.flush()
+
+
+def port_of(url: str, default: int) -> int:
+    tail = url.rsplit(":", 1)[-1].split("/")[0]
+    return int(tail) if tail.isdigit() else default
+
+
+def main() -> int:
+    settings = Settings()
+    data = Path(os.environ.get("CARELINE_DATA_DIR", ".data")).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    servers: list[ServerProcess] = [nats_server(data, port_of(settings.nats_url, 4222))]
+    if "MONGODB_URI" not in os.environ:
+        servers.append(mongo_server(data, port_of(settings.mongodb_uri, 27017)))
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+    try:
+        for server in servers:
+            print(f"starting {server.name} on port {server.port} (log: {server.log_path})")
+            server.start()
+        env = {**os.environ, "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"), "PYTHONUNBUFFERED": "1"}
+        for name in SERVICES:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", f"careline_{name}"],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            threading.Thread(target=pump, args=(name, proc.stdout), daemon=True).start()
+            procs.append((name, proc))
+        wait_for_port(settings.ingress_port, timeout_s=60, proc=procs[0][1])
+        sandbox = "sandbox (no TWILIO_ACCOUNT_SID)" if not settings.twilio_account_sid else "Twilio"
+        print(f"\nCareline is up: {settings.public_base_url}  outbound SMS: {sandbox}")
+        print("Text the line with `make chat` in another terminal. Ctrl-C stops everything.\n")
+        while all(p.poll() is None for _, p in procs):
+            time.sleep(0.5)
+        dead = [n for n, p in procs if p.poll() is not None]
+        print(f"service(s) exited: {', '.join(dead)}; stopping", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping...")
+        return 0
+    finally:
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _, proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for server in reversed(servers):
+            server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
