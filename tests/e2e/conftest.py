@@ -14,6 +14,7 @@ from careline_testing.servers import Backends, ServerProcess, nats_server
 
 TWILIO_TOKEN = "e2e-twilio-auth-token"
 STRIPE_SECRET = "whsec_e2e_secret"
+DUPLICATE_WINDOW_S = 2.0
 _prefixes = itertools.count()
 
 
@@ -49,6 +50,8 @@ def cluster(
             "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
             "TWILIO_API_BASE_URL": url,
             "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
+            # a short de-duplication window lets tests post "after the window" in seconds
+            "DUPLICATE_WINDOW_S": str(DUPLICATE_WINDOW_S),
         },
     )
     running.start()

@@ -55,7 +55,9 @@ def test_verify_twilio_rejects_altered_url() -> None:
     """A signature for one URL does not verify for another."""
     with pytest.raises(SignatureError):
         verify_twilio(
-            TWILIO_TOKEN, TWILIO_EXPECTED, "https://mycompany.com/myapp.php?foo=1&bar=3",
+            TWILIO_TOKEN,
+            TWILIO_EXPECTED,
+            "https://mycompany.com/myapp.php?foo=1&bar=3",
             TWILIO_PARAMS,
         )
 

@@ -1,0 +1,127 @@
+"""Ingress's webhook edge: signatures decide, and nothing unverified is ever published."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+from nats.js import JetStreamContext
+
+from careline_platform.webhooks import stripe_signature, twilio_signature
+from careline_testing.processes import Cluster
+from careline_testing.signing import inbound_sms_params, stripe_event, stripe_post, twilio_form
+
+from .conftest import STRIPE_SECRETS, TWILIO_TOKEN, stream_count
+
+pytestmark = pytest.mark.asyncio
+
+
+def sms_url(ingress: Cluster) -> str:
+    return f"{ingress.base_url}/webhooks/twilio/sms"
+
+
+async def test_signed_sms_is_published_once_and_answered_with_empty_twiml(
+    ingress: Cluster, js: JetStreamContext
+) -> None:
+    """A correctly signed post is acknowledged with TwiML after it is in the SMS stream."""
+    body, headers = twilio_form(TWILIO_TOKEN, sms_url(ingress), inbound_sms_params("+14155550111", "hi"))
+    async with httpx.AsyncClient() as client:
+        resp = await client.post(sms_url(ingress), content=body, headers=headers)
+    assert resp.status_code == 200
+    assert resp.text.endswith("<Response/>")
+    assert await stream_count(js, "SMS") == 1
+    assert await stream_count(js, "USERS") == 1
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["url", "param", "token", "missing", "added-param"],
+)
+async def test_tampered_twilio_posts_are_refused_and_nothing_is_published(
+    ingress: Cluster, js: JetStreamContext, tamper: str
+) -> None:
+    """Altered URL, param, token or a missing header gives 403 and publishes nothing."""
+    params = inbound_sms_params("+14155550112", "hello")
+    signed_url = sms_url(ingress) + ("?x=1" if tamper == "url" else "")
+    token = "wrong-token" if tamper == "token" else TWILIO_TOKEN
+    body, headers = twilio_form(token, signed_url, params)
+    if tamper == "param":
+        body = body.replace(b"hello", b"hellO")
+    if tamper == "added-param":
+        body += b"&Extra=1"
+    if tamper == "missing":
+        del headers["X-Twilio-Signature"]
+    async with httpx.AsyncClient() as client:
+        resp = await client.post(sms_url(ingress), content=body, headers=headers)
+    assert resp.status_code == 403
+    assert await stream_count(js, "SMS") == 0
+    assert await stream_count(js, "USERS") == 0
+
+
+async def test_status_callback_is_verified_and_published(ingress: Cluster, js: JetStreamContext) -> None:
+    """Status callbacks use the same signature check and land in the SMS stream."""
+    url = f"{ingress.base_url}/webhooks/twilio/status"
+    params = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered", "AccountSid": "AC1"}
+    body, headers = twilio_form(TWILIO_TOKEN, url, params)
+    async with httpx.AsyncClient() as client:
+        bad = await client.post(url, content=body, headers={**headers, "X-Twilio-Signature": "AAAA"})
+        good = await client.post(url, content=body, headers=headers)
+    assert (bad.status_code, good.status_code) == (403, 200)
+    assert await stream_count(js, "SMS") == 1
+
+
+async def test_signed_but_incomplete_sms_is_a_clear_400(ingress: Cluster, js: JetStreamContext) -> None:
+    """A signed post without MessageSid is refused with a reason and publishes nothing."""
+    params = {"From": "+14155550113", "Body": "hi"}
+    body, headers = twilio_form(TWILIO_TOKEN, sms_url(ingress), params)
+    async with httpx.AsyncClient() as client:
+        resp = await client.post(sms_url(ingress), content=body, headers=headers)
+    assert resp.status_code == 400
+    assert "MessageSid" in resp.text
+    assert await stream_count(js, "SMS") == 0
+
+
+def _checkout(user: str = "usr_x") -> dict[str, object]:
+    return stripe_event(
+        "checkout.session.completed",
+        {
+            "id": "cs_1",
+            "object": "checkout.session",
+            "client_reference_id": user,
+            "customer": "cus_1",
+            "subscription": "sub_1",
+        },
+    )
+
+
+async def test_stripe_signatures(ingress: Cluster, js: JetStreamContext) -> None:
+    """Valid, rotated, stale, malformed and bad-JSON Stripe posts get the right status."""
+    url = f"{ingress.base_url}/webhooks/stripe"
+    old, new = STRIPE_SECRETS
+    event = _checkout()
+    payload = json.dumps(event).encode()
+    now = int(time.time())
+    cases: list[tuple[str, bytes, str, int]] = [
+        ("stale", payload, f"t={now - 301},v1={stripe_signature(new, now - 301, payload)}", 400),
+        ("malformed", payload, "garbage", 400),
+        ("no-v1", payload, f"t={now}", 400),
+        ("wrong-secret", payload, f"t={now},v1={stripe_signature('whsec_other', now, payload)}", 400),
+        ("bad-json", b"{not json", f"t={now},v1={stripe_signature(new, now, b'{not json')}", 400),
+        ("not-an-event", b"[1, 2]", f"t={now},v1={stripe_signature(new, now, b'[1, 2]')}", 400),
+    ]
+    async with httpx.AsyncClient() as client:
+        for name, body, header, expected in cases:
+            resp = await client.post(url, content=body, headers={"Stripe-Signature": header})
+            assert resp.status_code == expected, name
+        assert await stream_count(js, "STRIPE") == 0
+
+        rotated = f"t={now},v1={'0' * 64},v1={stripe_signature(new, now, payload)}"
+        resp = await client.post(url, content=payload, headers={"Stripe-Signature": rotated})
+        assert resp.status_code == 200
+        assert resp.json() == {"received": True}
+        body, headers = stripe_post(old, event)  # our older secret is still accepted
+        resp = await client.post(url, content=body, headers=headers)
+        assert resp.status_code == 200
+    assert await stream_count(js, "STRIPE") == 1  # the same event id twice: one message
