@@ -77,3 +77,16 @@ def test_invalid_inputs_raise(raw: str) -> None:
 def test_invalid_phone_number_is_a_value_error() -> None:
     """InvalidPhoneNumber is a ValueError, so generic validation handlers catch it."""
     assert issubclass(InvalidPhoneNumber, ValueError)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: \\d and \\D are Unicode-aware, so a fullwidth digit survives into the key",
+)
+def test_non_ascii_digits_never_reach_the_identity_key() -> None:
+    """A number containing a fullwidth digit is either rejected or normalised to ASCII."""
+    try:
+        result = to_e164("415\uff15550101")
+    except InvalidPhoneNumber:
+        return
+    assert result == "+14155550101"
