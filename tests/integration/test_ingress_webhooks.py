@@ -9,7 +9,7 @@ import httpx
 import pytest
 from nats.js import JetStreamContext
 
-from careline_platform.webhooks import stripe_signature, twilio_signature
+from careline_platform.webhooks import stripe_signature
 from careline_testing.processes import Cluster
 from careline_testing.signing import inbound_sms_params, stripe_event, stripe_post, twilio_form
 
