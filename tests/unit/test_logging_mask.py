@@ -117,11 +117,6 @@ def test_non_string_non_sensitive_values_are_untouched() -> None:
     assert (out["ms"], out["attempt"], out["ok"]) == (11.9, 3, True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: mask_personal_data only inspects top-level values; nested dicts/lists "
-    "(e.g. a logged Twilio form) pass through in clear",
-)
 def test_nested_values_are_masked() -> None:
     """A phone number nested inside a dict value does not survive masking."""
     out = mask(form={"From": PHONE, "Body": BODY})
@@ -192,11 +187,6 @@ def test_stdlib_logging_output_is_masked(restore_logging: None, capsys: pytest.C
     assert line["event"] == "sending to [phone]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: format_exc_info runs after mask_personal_data, so exception text "
-    "(tracebacks) reaches the log unmasked",
-)
 def test_exception_text_is_masked(restore_logging: None, capsys: pytest.CaptureFixture[str]) -> None:
     """A phone number in an exception message does not appear in the logged traceback."""
     configure_json()

@@ -79,10 +79,6 @@ def test_invalid_phone_number_is_a_value_error() -> None:
     assert issubclass(InvalidPhoneNumber, ValueError)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: \\d and \\D are Unicode-aware, so a fullwidth digit survives into the key",
-)
 def test_non_ascii_digits_never_reach_the_identity_key() -> None:
     """A number containing a fullwidth digit is either rejected or normalised to ASCII."""
     try:

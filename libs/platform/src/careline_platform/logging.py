@@ -10,7 +10,7 @@ import hashlib
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -51,15 +51,31 @@ def _mask_text(text: str) -> str:
     return _SECRET.sub("[secret]", _PHONE.sub("[phone]", text))
 
 
+def _mask_value(key: str, value: Any, depth: int = 0) -> Any:
+    if value is None:
+        return None
+    if key.lower() in SENSITIVE_KEYS:
+        return f"[redacted:{fingerprint(str(value))}]"
+    if isinstance(value, str):
+        return _mask_text(value)
+    if isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return _mask_text(str(value)) if _PHONE.fullmatch(str(value)) else value
+    if depth < 5 and isinstance(value, Mapping):
+        return {k: _mask_value(str(k), v, depth + 1) for k, v in value.items()}
+    if depth < 5 and isinstance(value, list | tuple | set):
+        return [_mask_value("", v, depth + 1) for v in value]
+    return value
+
+
 def mask_personal_data(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: replace sensitive fields and mask phone-like text everywhere."""
+    """structlog processor: redact sensitive fields, at any depth, and mask phone-like text."""
     for key, value in list(event_dict.items()):
-        if key in SENSITIVE_KEYS and value is not None:
-            event_dict[key] = f"[redacted:{fingerprint(str(value))}]"
-        elif isinstance(value, str):
-            event_dict[key] = _mask_text(value)
+        if key != "event" or isinstance(value, str):
+            event_dict[key] = _mask_value(key, value) if key != "event" else _mask_text(value)
     return event_dict
 
 
@@ -73,11 +89,12 @@ def configure_logging(service: str, *, fmt: str = "console", level: str = "INFO"
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        structlog.processors.format_exc_info,  # before masking: tracebacks quote values too
         mask_personal_data,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
@@ -87,7 +104,7 @@ def configure_logging(service: str, *, fmt: str = "console", level: str = "INFO"
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-            foreign_pre_chain=shared[1:],
+            foreign_pre_chain=shared,
         )
     )
     root = logging.getLogger()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class InvalidPhoneNumber(ValueError):
@@ -14,7 +14,9 @@ class InvalidPhoneNumber(ValueError):
 def to_e164(raw: str, default_country_code: str = "1") -> str:
     """Normalise a phone number to E.164; 10-digit numbers are taken as North American."""
     text = raw.strip()
-    digits = re.sub(r"\D", "", text)
+    if any(c.isdigit() and not c.isascii() for c in text):
+        raise InvalidPhoneNumber("not a phone number")
+    digits = re.sub(r"[^0-9]", "", text)  # ASCII only: a fullwidth digit is not ours
     if text.startswith("+"):
         candidate = "+" + digits
     elif text.startswith("00"):

@@ -34,12 +34,12 @@ def _port_variants(url: str) -> list[str]:
     """The URL as signed with and without its default port (Twilio may sign either form)."""
     parts = urlsplit(url)
     default = {"https": 443, "http": 80}.get(parts.scheme)
-    host = parts.hostname or ""
+    netloc = parts.netloc  # kept verbatim: case, credentials and IPv6 brackets as signed
     variants = [url]
     if parts.port is None and default is not None:
-        variants.append(urlunsplit(parts._replace(netloc=f"{host}:{default}")))
+        variants.append(urlunsplit(parts._replace(netloc=f"{netloc}:{default}")))
     elif parts.port == default:
-        variants.append(urlunsplit(parts._replace(netloc=host)))
+        variants.append(urlunsplit(parts._replace(netloc=netloc.rsplit(":", 1)[0])))
     return variants
 
 
@@ -73,7 +73,7 @@ def _parse_stripe_header(header: str) -> tuple[int, list[str]]:
         if not sep:
             raise SignatureError("malformed Stripe-Signature header")
         if key == "t":
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 raise SignatureError("malformed Stripe-Signature timestamp")
             timestamp = int(value)
         elif key == "v1":
