@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from careline_platform.settings import Settings
@@ -42,6 +41,9 @@ def main() -> int:
     if "MONGODB_URI" not in os.environ:
         servers.append(mongo_server(data, port_of(settings.mongodb_uri, 27017)))
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C (even twice) just asks for a clean stop
+        signal.signal(sig, lambda *_: stop.set())
     try:
         for server in servers:
             print(f"starting {server.name} on port {server.port} (log: {server.log_path})")
@@ -60,12 +62,12 @@ def main() -> int:
         sandbox = "sandbox (no TWILIO_ACCOUNT_SID)" if not settings.twilio_account_sid else "Twilio"
         print(f"\nCareline is up: {settings.public_base_url}  outbound SMS: {sandbox}")
         print("Text the line with `make chat` in another terminal. Ctrl-C stops everything.\n")
-        while all(p.poll() is None for _, p in procs):
-            time.sleep(0.5)
+        while not stop.is_set() and all(p.poll() is None for _, p in procs):
+            stop.wait(0.5)
         dead = [n for n, p in procs if p.poll() is not None]
-        print(f"service(s) exited: {', '.join(dead)}; stopping", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        if dead:
+            print(f"service(s) exited: {', '.join(dead)}; stopping", file=sys.stderr)
+            return 1
         print("\nstopping...")
         return 0
     finally:
