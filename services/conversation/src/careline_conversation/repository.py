@@ -8,7 +8,6 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 Document = dict[str, Any]
 RECENT_WINDOW = 12
@@ -95,13 +94,13 @@ class ConversationRepository:
     ) -> bool:
         """Move a message's status forward; an older or repeated callback changes nothing."""
         rank = STATUS_RANK.get(status, 0)
-        try:
-            res = await self.outbound.update_one(
-                {"_id": sid, "rank": {"$lt": rank}},
-                {"$set": {"status": status, "rank": rank, "error_code": error_code, "status_at": now}},
-                upsert=True,
-                session=session,
-            )
-        except DuplicateKeyError:  # the message exists with a status at least as advanced
+        fields = {"status": status, "rank": rank, "error_code": error_code, "status_at": now}
+        # No upsert-and-catch here: a duplicate key error would abort the whole transaction.
+        current = await self.outbound.find_one({"_id": sid}, {"rank": 1}, session=session)
+        if current is None:
+            await self.outbound.insert_one({"_id": sid, **fields}, session=session)
+            return True
+        if current.get("rank", 0) >= rank:
             return False
-        return res.modified_count == 1 or res.upserted_id is not None
+        await self.outbound.update_one({"_id": sid}, {"$set": fields}, session=session)
+        return True
