@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError, PyMongoError
@@ -39,6 +39,10 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     DEAD = "dead"
+
+
+UNFINISHED = (JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.FAILED)
+CLAIM_CANDIDATES = 16
 
 
 class PermanentJobError(Exception):
@@ -76,6 +80,8 @@ def new_job(
         "type": type_,
         "payload": dict(payload),
         "actor": actor,
+        # an actor's jobs run one at a time in this order (microseconds of the creating clock)
+        "order": int(now.timestamp() * 1_000_000),
         "status": JobStatus.PENDING.value,
         "attempts": 0,
         "max_attempts": max_attempts,
@@ -132,6 +138,8 @@ class JobStore:
         await self.col.create_index([("status", ASCENDING), ("next_attempt_at", ASCENDING)])
         await self.col.create_index([("type", ASCENDING), ("status", ASCENDING)])
         await self.col.create_index("completed_at", expireAfterSeconds=completed_ttl_s)
+        await self.col.create_index([("actor", ASCENDING), ("order", ASCENDING)])
+        await self.col.create_index([("status", ASCENDING), ("lease.expires_at", ASCENDING)])
 
     async def enqueue(self, job: Document, session: AsyncClientSession | None = None) -> bool:
         """Insert a job; False when a job with that key exists (the effect is already owed)."""
@@ -141,34 +149,70 @@ class JobStore:
             return False
         return True
 
-    async def claim(self, owner: str, lease_s: float, types: list[str] | None = None) -> Job | None:
-        """Atomically take the next due job (or one whose lease expired) under a fresh lease."""
-        now = self.clock.now()
-        due: Document = {
-            "$or": [
-                {
-                    "status": {"$in": [JobStatus.PENDING.value, JobStatus.FAILED.value]},
-                    "next_attempt_at": {"$lte": now},
-                },
-                {"status": JobStatus.PROCESSING.value, "lease.expires_at": {"$lte": now}},
-            ]
-        }
-        if types:
-            due["type"] = {"$in": types}
-        token = f"{owner}:{secrets.token_hex(8)}"
-        doc = await self.col.find_one_and_update(
-            due,
+    @staticmethod
+    def _claimable(now: datetime) -> list[Document]:
+        """Claimable jobs, as queries whose index order is the sort order (no in-memory sort).
+
+        Equality on ``status`` plus a range on the sort key lets the server walk the
+        (status, next_attempt_at) index and stop at the first match; one query with
+        ``$in``/``$or`` over several statuses would make it collect and sort every match.
+        """
+        return [
+            {"status": JobStatus.PENDING.value, "next_attempt_at": {"$lte": now}},
+            {"status": JobStatus.FAILED.value, "next_attempt_at": {"$lte": now}},
+            {"status": JobStatus.PROCESSING.value, "lease.expires_at": {"$lte": now}},
+        ]
+
+    async def _waits_for_predecessor(self, candidate: Document) -> bool:
+        """True while an earlier job of the same actor is unfinished (actor jobs run in order)."""
+        if not candidate.get("actor"):
+            return False
+        earlier = await self.col.find_one(
             {
-                "$set": {
-                    "status": JobStatus.PROCESSING.value,
-                    "lease": {"token": token, "owner": owner, "expires_at": now + timedelta(seconds=lease_s)},
-                },
-                "$inc": {"attempts": 1},
+                "actor": candidate["actor"],
+                "order": {"$lt": candidate["order"]},
+                "status": {"$in": [s.value for s in UNFINISHED]},
             },
-            sort=[("next_attempt_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
+            {"_id": 1},
         )
-        return Job.from_doc(doc) if doc else None
+        return earlier is not None
+
+    async def claim(self, owner: str, lease_s: float, types: list[str] | None = None) -> Job | None:
+        """Take the next due job (or one whose lease expired) under a fresh lease.
+
+        The claim itself is one atomic find-and-modify on the job's id and its still-due state,
+        so two workers never hold the same job; a job whose actor has an earlier unfinished job
+        is skipped, so one caregiver's effects happen in the order they were decided.
+        """
+        now = self.clock.now()
+        for query in self._claimable(now):
+            if types:
+                query["type"] = {"$in": types}
+            job = await self._claim_first(query, owner, lease_s, now)
+            if job is not None:
+                return job
+        return None
+
+    async def _claim_first(self, query: Document, owner: str, lease_s: float, now: datetime) -> Job | None:
+        sort_key = "lease.expires_at" if "lease.expires_at" in query else "next_attempt_at"
+        candidates = await self.col.find(query).sort(sort_key, ASCENDING).limit(CLAIM_CANDIDATES).to_list()
+        # Concurrent workers see the same head of the queue: trying it in a random order
+        # spreads them over different jobs instead of racing for the first one.
+        random.shuffle(candidates)
+        for candidate in candidates:
+            if await self._waits_for_predecessor(candidate):
+                continue
+            token = f"{owner}:{secrets.token_hex(8)}"
+            lease = {"token": token, "owner": owner, "expires_at": now + timedelta(seconds=lease_s)}
+            # The claim: one atomic conditional update that only succeeds while the job is
+            # still claimable, so exactly one worker gets it.
+            res = await self.col.update_one(
+                {**query, "_id": candidate["_id"]},
+                {"$set": {"status": JobStatus.PROCESSING.value, "lease": lease}, "$inc": {"attempts": 1}},
+            )
+            if res.modified_count == 1:
+                return Job.from_doc({**candidate, "attempts": candidate["attempts"] + 1, "lease": lease})
+        return None
 
     async def _guarded(self, job: Job, update: Document) -> None:
         res = await self.col.update_one(
@@ -267,10 +311,11 @@ class JobType:
 
 
 class JobWorker:
-    """Claims and runs jobs of one service with bounded concurrency.
+    """Claims and runs jobs of one service, at most ``concurrency`` at a time.
 
-    The loop polls at ``poll_interval_s``; ``wake()`` lets a handler that just committed a job
-    start it at once instead of waiting for the next poll.
+    One dispatcher claims while there is room and otherwise sleeps until ``wake()`` (a handler
+    just committed a job, or a job finished) or ``poll_interval_s`` passes (jobs written by
+    other replicas, retries coming due). Idle, it costs one query per interval.
     """
 
     def __init__(
@@ -282,10 +327,10 @@ class JobWorker:
         dead_letter_sink: DeadLetterSink,
         concurrency: int = 4,
         lease_s: float = 30.0,
-        poll_interval_s: float = 0.2,
+        poll_interval_s: float = 1.0,
     ) -> None:
         self.store = store
-        self.types = dict(types)
+        self.types = types
         self.owner = owner
         self.dead_letter_sink = dead_letter_sink
         self.concurrency = concurrency
@@ -294,19 +339,23 @@ class JobWorker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._running: set[asyncio.Task[None]] = set()
 
     def wake(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._run_loop(i)) for i in range(self.concurrency)]
-        self._tasks.append(asyncio.create_task(self._dead_letter_loop()))
+        self._tasks = [
+            asyncio.create_task(self._dispatch_loop()),
+            asyncio.create_task(self._dead_letter_loop()),
+        ]
 
     async def stop(self) -> None:
-        """Stop claiming; in-flight jobs finish (their leases would expire otherwise)."""
+        """Stop claiming; jobs in flight finish (their leases would only expire otherwise)."""
         self._stopping.set()
         self._wake.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._running, return_exceptions=True)
 
     async def run_once(self) -> bool:
         """Claim and run one job. True if there was one."""
@@ -324,25 +373,7 @@ class JobWorker:
             log.warning("job.lease_lost", job=job.key, type=job.type)
             return
         except Exception as exc:  # every failure is classified, none escapes the worker
-            permanent = isinstance(exc, spec.permanent)
-            try:
-                status = await self.store.fail(
-                    job, f"{type(exc).__name__}: {exc}", permanent=permanent, policy=spec.policy
-                )
-            except LeaseLost:
-                log.warning("job.lease_lost", job=job.key, type=job.type)
-                return
-            log.warning(
-                "job.failed",
-                job=job.key,
-                type=job.type,
-                attempt=job.attempts,
-                status=status.value,
-                error=type(exc).__name__,
-                permanent=permanent,
-            )
-            if status is JobStatus.DEAD:
-                self._wake.set()
+            await self._record_failure(job, spec, exc)
             return
         try:
             await self.store.complete(job, result)
@@ -351,19 +382,47 @@ class JobWorker:
             return
         log.info("job.completed", job=job.key, type=job.type, attempt=job.attempts)
 
-    async def _run_loop(self, index: int) -> None:
+    async def _record_failure(self, job: Job, spec: JobType, exc: Exception) -> None:
+        permanent = isinstance(exc, spec.permanent)
+        try:
+            status = await self.store.fail(
+                job, f"{type(exc).__name__}: {exc}", permanent=permanent, policy=spec.policy
+            )
+        except LeaseLost:
+            log.warning("job.lease_lost", job=job.key, type=job.type)
+            return
+        log.warning(
+            "job.failed",
+            job=job.key,
+            type=job.type,
+            attempt=job.attempts,
+            status=status.value,
+            error=type(exc).__name__,
+            permanent=permanent,
+        )
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._wake.set()  # room for another job, and its actor's next job may be due now
+
+    async def _dispatch_loop(self) -> None:
         while not self._stopping.is_set():
-            try:
-                ran = await self.run_once()
-            except PyMongoError as exc:
-                log.warning("job.claim_failed", error=type(exc).__name__)
-                ran = False
-                await asyncio.sleep(1.0)
-            except Exception:  # a bug must not silently kill the worker loop
-                log.exception("job.loop_error", worker=index)
-                ran = False
-                await asyncio.sleep(1.0)
-            if ran:
+            job: Job | None = None
+            if len(self._running) < self.concurrency:
+                try:
+                    job = await self.store.claim(self.owner, self.lease_s, list(self.types))
+                except PyMongoError as exc:
+                    log.warning("job.claim_failed", error=type(exc).__name__)
+                    await asyncio.sleep(1.0)
+                    continue
+                except Exception:  # a bug must not silently kill the dispatcher
+                    log.exception("job.dispatch_error")
+                    await asyncio.sleep(1.0)
+                    continue
+            if job is not None:
+                task = asyncio.create_task(self._execute(job))
+                self._running.add(task)
+                task.add_done_callback(self._finished)
                 continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     publish_timeout_s: float = 2.0
     duplicate_window_s: float = 120.0
-    jobs_poll_interval_s: float = 0.2
+    jobs_poll_interval_s: float = 1.0
     jobs_lease_s: float = 30.0
     trial_days: int = 14
     sandbox_auth_token: str = Field(

@@ -74,7 +74,6 @@ class Cluster:
             "INGRESS_PORT": str(self.ingress_port),
             "PUBLIC_BASE_URL": self.base_url,
             "LOG_FORMAT": "json",
-            "JOBS_POLL_INTERVAL_S": "0.1",
             **self.env,
         }
 

@@ -1,0 +1,1 @@
+"""Careline operator CLI: jobs and dead letters across the four services."""

@@ -1,0 +1,204 @@
+"""The jobs engine against a real MongoDB-wire server: exactly-once claims, leases, order, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from pymongo.asynchronous.collection import AsyncCollection
+
+from careline_platform.clock import SystemClock
+from careline_platform.jobs import (
+    Job,
+    JobStatus,
+    JobStore,
+    JobType,
+    JobWorker,
+    LeaseLost,
+    PermanentJobError,
+    RetryPolicy,
+    new_job,
+)
+from careline_platform.mongo import connect
+from careline_testing.servers import Backends
+
+pytestmark = pytest.mark.asyncio
+_names = itertools.count()
+
+
+class MovableClock:
+    """A clock tests move by hand."""
+
+    def __init__(self) -> None:
+        self.current = datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@pytest_asyncio.fixture
+async def jobs_col(backends: Backends) -> AsyncIterator[AsyncCollection[Any]]:
+    client = connect(backends.mongodb_uri)
+    col = client[f"jobs_it_{next(_names)}"].jobs
+    yield col
+    await client.close()
+
+
+async def no_dead_letters(_doc: dict[str, Any]) -> None:
+    return None
+
+
+async def test_ten_workers_run_a_thousand_jobs_each_exactly_once(jobs_col: AsyncCollection[Any]) -> None:
+    """10 concurrent workers claiming from 1,000 jobs: each job runs once, all complete."""
+    store = JobStore(jobs_col, SystemClock())
+    await store.ensure_indexes()
+    now = datetime.now(UTC)
+    await jobs_col.insert_many([new_job(f"job:{i}", "count", {"i": i}, now=now) for i in range(1000)])
+    runs: Counter[str] = Counter()
+
+    async def handler(job: Job) -> None:
+        runs[job.key] += 1
+
+    workers = [
+        JobWorker(store, {"count": JobType(handler)}, owner=f"w{i}", dead_letter_sink=no_dead_letters)
+        for i in range(10)
+    ]
+
+    async def drain(worker: JobWorker) -> None:
+        while await worker.run_once():
+            pass
+
+    await asyncio.gather(*(drain(w) for w in workers))
+    assert len(runs) == 1000
+    assert set(runs.values()) == {1}
+    assert await jobs_col.count_documents({"status": "completed"}) == 1000
+
+
+async def test_expired_lease_is_reclaimed_and_the_slow_workers_completion_is_refused(
+    jobs_col: AsyncCollection[Any],
+) -> None:
+    """A worker past its lease loses the job; its late complete() raises LeaseLost and changes nothing."""
+    clock = MovableClock()
+    store = JobStore(jobs_col, clock)
+    await store.enqueue(new_job("job:slow", "t", {}, now=clock.now()))
+    slow = await store.claim("slow", lease_s=30)
+    assert slow is not None
+    assert await store.claim("fast", lease_s=30) is None  # leased: nobody else gets it
+    clock.advance(31)
+    fast = await store.claim("fast", lease_s=30)
+    assert fast is not None and fast.attempts == 2
+    with pytest.raises(LeaseLost):
+        await store.complete(slow, {"by": "slow"})
+    await store.complete(fast, {"by": "fast"})
+    doc = await jobs_col.find_one({"_id": "job:slow"})
+    assert doc is not None and doc["result"] == {"by": "fast"} and doc["status"] == "completed"
+
+
+async def test_retries_follow_the_schedule_then_die_and_permanent_errors_die_at_once(
+    jobs_col: AsyncCollection[Any],
+) -> None:
+    """Failures back off 2, 4, 8 s (no jitter) and the last attempt goes dead; permanent ones at once."""
+    clock = MovableClock()
+    store = JobStore(jobs_col, clock)
+    policy = RetryPolicy(max_attempts=4, base_s=2, jitter=0)
+    start = clock.now()
+    await store.enqueue(new_job("job:flaky", "t", {}, now=start, max_attempts=4))
+    delays = []
+    for attempt in range(1, 5):
+        job = await store.claim("w", 30)
+        assert job is not None and job.attempts == attempt
+        status = await store.fail(job, "boom", permanent=False, policy=policy)
+        doc = await jobs_col.find_one({"_id": "job:flaky"})
+        assert doc is not None
+        if attempt < 4:
+            assert status is JobStatus.FAILED
+            delays.append(round((doc["next_attempt_at"] - clock.now()).total_seconds()))
+            assert await store.claim("w", 30) is None  # not due yet
+            clock.advance(delays[-1])
+        else:
+            assert status is JobStatus.DEAD and doc["dead_letter_published"] is False
+    assert delays == [2, 4, 8]
+
+    await store.enqueue(new_job("job:permanent", "t", {}, now=clock.now()))
+    job = await store.claim("w", 30)
+    assert job is not None
+    assert await store.fail(job, "21610", permanent=True, policy=policy) is JobStatus.DEAD
+    assert await store.retry("job:permanent")
+    again = await store.claim("w", 30)
+    assert again is not None and again.key == "job:permanent" and again.attempts == 1
+
+
+async def test_one_actors_jobs_run_in_order_while_others_run_in_parallel(
+    jobs_col: AsyncCollection[Any],
+) -> None:
+    """Jobs of one actor never overlap and run in creation order; different actors interleave."""
+    store = JobStore(jobs_col, SystemClock())
+    await store.ensure_indexes()
+    base = datetime.now(UTC)
+    for n in range(10):
+        for actor in ("a", "b", "c"):
+            await store.enqueue(
+                new_job(f"{actor}:{n}", "t", {"n": n}, now=base + timedelta(microseconds=n), actor=actor)
+            )
+    ran: dict[str, list[int]] = {"a": [], "b": [], "c": []}
+    busy: set[str] = set()
+    overlaps = []
+
+    async def handler(job: Job) -> None:
+        if job.actor in busy:
+            overlaps.append(job.key)
+        busy.add(str(job.actor))
+        await asyncio.sleep(0.005)
+        ran[str(job.actor)].append(job.payload["n"])
+        busy.discard(str(job.actor))
+
+    workers = [
+        JobWorker(store, {"t": JobType(handler)}, owner=f"w{i}", dead_letter_sink=no_dead_letters)
+        for i in range(4)
+    ]
+
+    async def drain(worker: JobWorker) -> None:
+        idle = 0
+        while idle < 5:
+            idle = 0 if await worker.run_once() else idle + 1
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(drain(w) for w in workers))
+    assert overlaps == []
+    assert all(order == list(range(10)) for order in ran.values())
+
+
+async def test_worker_classifies_errors(jobs_col: AsyncCollection[Any]) -> None:
+    """A PermanentJobError goes dead after one attempt; another error is scheduled for retry."""
+    store = JobStore(jobs_col, SystemClock())
+    now = datetime.now(UTC)
+    await store.enqueue(new_job("job:perm", "perm", {}, now=now))
+    await store.enqueue(new_job("job:temp", "temp", {}, now=now))
+
+    async def permanent(_job: Job) -> None:
+        raise PermanentJobError("unsubscribed recipient")
+
+    async def temporary(_job: Job) -> None:
+        raise ConnectionError("provider away")
+
+    worker = JobWorker(
+        store,
+        {"perm": JobType(permanent), "temp": JobType(temporary)},
+        owner="w",
+        dead_letter_sink=no_dead_letters,
+    )
+    while await worker.run_once():
+        pass
+    perm = await jobs_col.find_one({"_id": "job:perm"})
+    temp = await jobs_col.find_one({"_id": "job:temp"})
+    assert perm is not None and perm["status"] == "dead" and perm["attempts"] == 1
+    assert temp is not None and temp["status"] == "failed" and "ConnectionError" in temp["last_error"]
