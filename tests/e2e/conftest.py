@@ -52,6 +52,7 @@ def cluster(
             "STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
             # a short de-duplication window lets tests post "after the window" in seconds
             "DUPLICATE_WINDOW_S": str(DUPLICATE_WINDOW_S),
+            "TWILIO_TIMEOUT_S": "1",
         },
     )
     running.start()

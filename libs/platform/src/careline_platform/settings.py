@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_from_number: str = "+15550000000"
     twilio_api_base_url: str | None = None
+    twilio_timeout_s: float = 10.0
 
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None

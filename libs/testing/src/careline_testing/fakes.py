@@ -39,6 +39,8 @@ class FakeTwilio:
     messages: list[SentSms] = field(default_factory=list)
     attempts: list[float] = field(default_factory=list)
     fail_next: int = 0
+    lose_answers: int = 0
+    """Record the next N messages but answer 500, as when a send's answer is lost in transit."""
     fail_status: int = 500
     fail_code: int = 20500
     delay_s: float = 0.0
@@ -67,6 +69,9 @@ class FakeTwilio:
                 sid, str(form.get("To")), str(form.get("From")), str(form.get("Body")), time.monotonic()
             )
             self.messages.append(msg)
+            if self.lose_answers > 0:
+                self.lose_answers -= 1
+                return JSONResponse({"code": 20500, "message": "lost", "status": 500}, status_code=500)
         account = request.path_params["account"]
         return JSONResponse(
             {
@@ -84,6 +89,37 @@ class FakeTwilio:
             status_code=201,
         )
 
+    async def _list(self, request: Request) -> JSONResponse:
+        """Messages.json GET: the sent messages to ``To`` (what a cautious retry checks)."""
+        to = request.query_params.get("To")
+        account = request.path_params["account"]
+        records = [
+            {
+                "sid": m.sid,
+                "account_sid": account,
+                "to": m.to,
+                "from": m.from_,
+                "body": m.body,
+                "status": "sent",
+                "direction": "outbound-api",
+            }
+            for m in self.messages
+            if to is None or m.to == to
+        ]
+        return JSONResponse(
+            {
+                "messages": records,
+                "end": len(records),
+                "first_page_uri": "",
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": 50,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": "",
+            }
+        )
+
     def to(self, phone: str) -> list[SentSms]:
         return [m for m in self.messages if m.to == phone]
 
@@ -91,6 +127,7 @@ class FakeTwilio:
         return Starlette(
             routes=[
                 Route("/2010-04-01/Accounts/{account}/Messages.json", self._create, methods=["POST"]),
+                Route("/2010-04-01/Accounts/{account}/Messages.json", self._list, methods=["GET"]),
             ]
         )
 

@@ -24,6 +24,7 @@ def build_sender(settings: Settings, publisher: Publisher) -> SmsSender:
             settings.twilio_auth_token.get_secret_value(),
             settings.twilio_from_number,
             settings.twilio_api_base_url,
+            settings.twilio_timeout_s,
         )
     return SandboxSender(publisher)
 

@@ -62,12 +62,19 @@ async def on_sms_status(event: SmsStatusUpdated, delivery: Delivery, deps: Deps)
 
 async def send_sms(job: Job, deps: Deps) -> dict[str, Any]:
     """Send one outbound SMS; an attempt that already got a provider id does not send again."""
-    sid = job.progress.get("sid")
+    to, body = job.payload["to"], job.payload["body"]
+    sid, status = job.progress.get("sid"), "sent"
+    started = job.progress.get("send_started_at")
+    if sid is None and started is not None:
+        # An earlier attempt began sending and never learned the outcome: ask before resending.
+        found = await deps.sender.find_sent(to=to, body=body, since=started)
+        if found is not None:
+            sid, status = found.sid, found.status
+            await deps.jobs.record_progress(job, sid=sid)
     if sid is None:
-        sent = await deps.sender.send(to=job.payload["to"], body=job.payload["body"], idempotency_key=job.key)
+        await deps.jobs.record_progress(job, send_started_at=deps.clock.now())
+        sent = await deps.sender.send(to=to, body=body, idempotency_key=job.key)
         await deps.jobs.record_progress(job, sid=sent.sid)
         sid, status = sent.sid, sent.status
-    else:
-        status = "sent"
     await deps.repo.record_sent(sid, job.payload.get("user_id"), job.key, status, deps.clock.now())
     return {"sid": sid}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from twilio.base.exceptions import TwilioRestException
@@ -28,6 +28,10 @@ class SentMessage:
 
 class SmsSender(Protocol):
     async def send(self, *, to: str, body: str, idempotency_key: str) -> SentMessage: ...
+
+    async def find_sent(self, *, to: str, body: str, since: datetime) -> SentMessage | None:
+        """A message already accepted by the provider (an earlier attempt's lost answer)."""
+        ...
 
 
 class TwilioSender:
@@ -55,6 +59,16 @@ class TwilioSender:
             raise
         return SentMessage(sid=str(msg.sid), status=str(msg.status or "queued"))
 
+    async def find_sent(self, *, to: str, body: str, since: datetime) -> SentMessage | None:
+        """Ask Twilio whether an earlier attempt's message went out after all."""
+        recent = await self.client.messages.list_async(
+            to=to, date_sent_after=since - timedelta(days=1), limit=50
+        )
+        for msg in recent:
+            if msg.body == body:
+                return SentMessage(sid=str(msg.sid), status=str(msg.status or "sent"))
+        return None
+
 
 class SandboxSender:
     """Delivers outbound SMS to the SANDBOX stream, where `make chat` and tests read them."""
@@ -72,3 +86,6 @@ class SandboxSender:
             subjects.SANDBOX.name,
         )
         return SentMessage(sid=sid, status="sent")
+
+    async def find_sent(self, *, to: str, body: str, since: datetime) -> SentMessage | None:
+        return None  # a re-send carries the same Nats-Msg-Id and is de-duplicated by JetStream
