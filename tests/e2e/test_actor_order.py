@@ -1,0 +1,64 @@
+"""The actor rule with two replicas of conversation: per caregiver one at a time, in order."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from careline_testing.fakes import FakeTwilio
+from careline_testing.processes import Cluster, ServiceProcess
+from careline_testing.servers import Backends
+from careline_testing.signing import inbound_sms_params
+
+from .helpers import databases, eventually, post_sms
+
+pytestmark = pytest.mark.asyncio
+CAREGIVERS, MESSAGES = 50, 10
+
+
+async def test_two_conversation_replicas_keep_each_caregivers_order(
+    cluster: Cluster, backends: Backends, fake_twilio: tuple[FakeTwilio, str]
+) -> None:
+    """50 caregivers x 10 rapid messages: replies leave in arrival order and turns never overlap."""
+    fake, _ = fake_twilio
+    second = ServiceProcess("conversation", cluster.service_env(), cluster.log_dir / "conversation-2.log")
+    second.start()
+    phones = [f"+1415556{i:04d}" for i in range(CAREGIVERS)]
+    sent: dict[str, list[str]] = {p: [] for p in phones}
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+
+            async def caregiver(phone: str) -> None:
+                for k in range(MESSAGES):  # each waits for Twilio's 200, as Twilio itself does
+                    params = inbound_sms_params(phone, f"message {k}")
+                    resp = await post_sms(client, cluster, params)
+                    assert resp.status_code == 200
+                    sent[phone].append(params["MessageSid"])
+
+            await asyncio.gather(*(caregiver(p) for p in phones))
+        await eventually(lambda: len(fake.messages) == CAREGIVERS * MESSAGES, timeout_s=240)
+    finally:
+        second.stop()
+
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri)
+    db = databases(mongo, cluster)["conversation"]
+    try:
+        job_of_sid = {d["_id"]: d["job_key"] async for d in db.outbound_messages.find({})}
+        states = {d["_id"]: d async for d in db.conversation_state.find({})}
+    finally:
+        await mongo.close()
+    assert len(fake.messages) == CAREGIVERS * MESSAGES  # none lost, none duplicated
+    for phone in phones:
+        replied_to = [job_of_sid[m.sid].removeprefix("sms:reply:") for m in fake.to(phone)]
+        assert replied_to == sent[phone], phone  # replies left in the order messages arrived
+    for state in states.values():
+        assert state["total_interactions"] == MESSAGES
+        turns = [(m["dir"], m.get("text", "")) for m in state["recent_messages"]]
+        # one turn at a time: every inbound is followed by its own reply before the next inbound
+        assert [d for d, _ in turns] == ["in", "out"] * (len(turns) // 2)
+        inbound = [int(t.split()[-1]) for d, t in turns if d == "in"]
+        assert inbound == sorted(inbound) and inbound[-1] == MESSAGES - 1
