@@ -53,6 +53,7 @@ def cluster(
             # a short de-duplication window lets tests post "after the window" in seconds
             "DUPLICATE_WINDOW_S": str(DUPLICATE_WINDOW_S),
             "TWILIO_TIMEOUT_S": "1",
+            "JOBS_LEASE_S": "5",  # a killed worker's job is re-claimed within seconds
         },
     )
     running.start()
