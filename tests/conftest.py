@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from careline_testing.servers import Backends, start_backends
+from careline_testing.servers import Backends, ServerProcess, nats_server, start_backends
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +20,12 @@ def backends(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backends]:
 @pytest.fixture
 def artifacts_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture
+def nats(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A NATS server of the test's own: streams and consumers start empty."""
+    server = nats_server(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -10,7 +10,7 @@ import pytest
 
 from careline_testing.fakes import FakeTwilio, ThreadedServer
 from careline_testing.processes import Cluster
-from careline_testing.servers import Backends, ServerProcess, nats_server
+from careline_testing.servers import Backends, ServerProcess
 
 TWILIO_TOKEN = "e2e-twilio-auth-token"
 STRIPE_SECRET = "whsec_e2e_secret"
@@ -23,15 +23,6 @@ def fake_twilio() -> Iterator[tuple[FakeTwilio, str]]:
     fake = FakeTwilio()
     with ThreadedServer(fake.app()) as server:
         yield fake, server.url
-
-
-@pytest.fixture
-def nats(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A NATS server of the test's own: streams and consumers start empty."""
-    server = nats_server(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

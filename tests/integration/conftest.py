@@ -6,13 +6,13 @@ import itertools
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import nats
 import pytest
 import pytest_asyncio
+from nats import connect as nats_connect
 from nats.js import JetStreamContext
 
 from careline_testing.processes import Cluster
-from careline_testing.servers import Backends, ServerProcess, nats_server
+from careline_testing.servers import Backends, ServerProcess
 
 TWILIO_TOKEN = "integration-twilio-token"
 STRIPE_SECRETS = ("whsec_old_secret", "whsec_new_secret")
@@ -20,17 +20,9 @@ _prefixes = itertools.count()
 
 
 @pytest.fixture
-def nats_proc(tmp_path: Path) -> Iterator[ServerProcess]:
-    server = nats_server(tmp_path)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def ingress(backends: Backends, nats_proc: ServerProcess, tmp_path: Path) -> Iterator[Cluster]:
+def ingress(backends: Backends, nats: ServerProcess, tmp_path: Path) -> Iterator[Cluster]:
     running = Cluster(
-        f"nats://127.0.0.1:{nats_proc.port}",
+        f"nats://127.0.0.1:{nats.port}",
         backends.mongodb_uri,
         tmp_path / "logs",
         env={
@@ -45,8 +37,8 @@ def ingress(backends: Backends, nats_proc: ServerProcess, tmp_path: Path) -> Ite
 
 
 @pytest_asyncio.fixture
-async def js(nats_proc: ServerProcess) -> AsyncIterator[JetStreamContext]:
-    nc = await nats.connect(f"nats://127.0.0.1:{nats_proc.port}")
+async def js(nats: ServerProcess) -> AsyncIterator[JetStreamContext]:
+    nc = await nats_connect(f"nats://127.0.0.1:{nats.port}")
     yield nc.jetstream()
     await nc.close()
 
