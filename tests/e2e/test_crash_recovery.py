@@ -33,7 +33,6 @@ async def post_until_accepted(client: httpx.AsyncClient, cluster: Cluster, param
         await asyncio.sleep(0.5)
 
 
-@pytest.mark.skip(reason="unreliable within CI time on 2 cores; see the issue 3 note")
 async def test_every_message_gets_exactly_one_reply_across_sigkills(
     cluster: Cluster, backends: Backends, fake_twilio: tuple[FakeTwilio, str]
 ) -> None:
@@ -56,13 +55,20 @@ async def test_every_message_gets_exactly_one_reply_across_sigkills(
             await asyncio.gather(*(caregiver(i) for i in range(CAREGIVERS)))
 
     async def chaos(stop: asyncio.Event) -> None:
+        """Kill the services in turn at random moments; each is back up before the next kill.
+
+        Killing goes on after the last post until every service died twice: the backlog the
+        traffic left is still being worked through then.
+        """
         victims = ["conversation", "ingress", "billing", "profile"]
-        while not stop.is_set():
-            await asyncio.sleep(rng.uniform(0.5, 1.5))
+        while not (stop.is_set() and len(kills) >= 2 * len(victims)):
+            await asyncio.sleep(rng.uniform(0.2, 2.0))
             name = victims[len(kills) % len(victims)]
-            cluster.processes[name].kill()
+            process = cluster.processes[name]
+            process.kill()
             kills.append(name)
-            cluster.processes[name].start()
+            process.start()
+            await asyncio.to_thread(process.wait_started)
 
     stop = asyncio.Event()
     chaos_task = asyncio.create_task(chaos(stop))
@@ -92,7 +98,7 @@ async def test_every_message_gets_exactly_one_reply_across_sigkills(
     finally:
         await mongo.close()
     print(f"kills={kills} messages={len(sids)} replies={len(fake.messages)} seconds={recovered_s:.1f}")
-    assert len(kills) >= 3 and {"conversation", "ingress"} <= set(kills)
+    assert len(kills) >= 8
     assert len(fake.messages) == CAREGIVERS * MESSAGES  # none duplicated ...
     assert sorted(k.removeprefix("sms:reply:") for k in replied) == sorted(sids)  # ... none lost
     assert users == CAREGIVERS

@@ -9,6 +9,7 @@ hashes to the same partition, different caregivers spread across partitions.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel, ValidationError
+from pymongo.errors import PyMongoError
 
 from careline_contracts import subjects
 from careline_contracts.base import Event
@@ -145,9 +147,11 @@ class ConsumerSpec:
     handler: Handler
     partitioned: bool = True
     max_deliver: int = 8
-    ack_wait_s: float = 30.0
+    ack_wait_s: float = 10.0
+    """Short, so a message whose ack was lost (broker restart) is redelivered soon; a handler
+    that runs longer keeps its message by sending "in progress" every third of it."""
     backoff_base_s: float = 1.0
-    backoff_cap_s: float = 60.0
+    backoff_cap_s: float = 30.0
 
     def redelivery_delay(self, deliveries: int) -> float:
         return float(min(self.backoff_cap_s, self.backoff_base_s * 2 ** (deliveries - 1)))
@@ -159,6 +163,36 @@ def _msg_id(msg: NatsMessage) -> str:
         return headers["Nats-Msg-Id"]
     meta = msg.raw_message.metadata
     return f"{meta.stream}:{meta.sequence.stream}"
+
+
+TRANSIENT_RETRIES = 4
+
+
+async def _run_with_conflict_retries(handler: Handler, event: Any, delivery: Delivery) -> None:
+    """Run the handler, re-running it at once when its transaction hit a write conflict.
+
+    A handler is one transaction, so re-running it is safe; a short random pause lets the
+    competing transaction finish. Anything else, or a conflict that persists, goes to the
+    consumer's redelivery schedule.
+    """
+    for attempt in range(TRANSIENT_RETRIES + 1):
+        try:
+            await handler(event, delivery)
+            return
+        except PyMongoError as exc:
+            if attempt == TRANSIENT_RETRIES or not exc.has_error_label("TransientTransactionError"):
+                raise
+            await asyncio.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
+
+
+async def _keep_in_progress(msg: NatsMessage, every_s: float) -> None:
+    """Tell JetStream the message is still being worked on, so it is not redelivered meanwhile."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await msg.in_progress()
+        except Exception as exc:  # the connection is away; the ack decides in the end
+            log.warning("message.in_progress_failed", error=type(exc).__name__)
 
 
 class ConsumerRunner:
@@ -185,8 +219,9 @@ class ConsumerRunner:
             bound.warning("message.poison", errors=exc.error_count())
             return
         delivery = Delivery(msg_id, raw.subject, deliveries, datetime.now(UTC))
+        heartbeat = asyncio.create_task(_keep_in_progress(msg, spec.ack_wait_s / 3))
         try:
-            await spec.handler(event, delivery)
+            await _run_with_conflict_retries(spec.handler, event, delivery)
         except AlreadyProcessed:
             await msg.ack()
             bound.info("message.duplicate")
@@ -199,8 +234,12 @@ class ConsumerRunner:
             else:
                 delay = spec.redelivery_delay(deliveries)
                 await msg.nack(delay=delay)
-                bound.warning("message.retry", error=type(exc).__name__, delay_s=delay)
+                bound.warning(
+                    "message.retry", error=type(exc).__name__, code=getattr(exc, "code", None), delay_s=delay
+                )
             return
+        finally:
+            heartbeat.cancel()
         await msg.ack()
         bound.info("message.handled", ms=round((time.perf_counter() - started) * 1000, 1))
 

@@ -80,10 +80,14 @@ async def connect_infrastructure(
         logger=logging.getLogger("faststream"),
         connect_timeout=5,
     )
-    await broker.connect()
     jobs = JobStore(db.jobs, clock)
-    await jobs.ensure_indexes()
-    await mongo.ensure_inbox(db)
+
+    async def prepare() -> None:
+        await broker.connect()
+        await jobs.ensure_indexes()
+        await mongo.ensure_inbox(db)
+
+    await retry_until_ready(prepare, "connect", settings.startup_timeout_s)
     return Infrastructure(
         settings=settings,
         service=service,
@@ -95,6 +99,29 @@ async def connect_infrastructure(
         jobs=jobs,
         uow=mongo.UnitOfWork(client, db),
     )
+
+
+async def retry_until_ready(
+    step: Callable[[], Awaitable[None]], what: str, timeout_s: float, first_delay_s: float = 0.5
+) -> None:
+    """Run an idempotent start-up step until it succeeds or ``timeout_s`` passed.
+
+    A service that starts while NATS or MongoDB is restarting waits for them instead of dying:
+    nothing supervises a process on a developer's machine, and the steps are safe to repeat.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    delay = first_delay_s
+    while True:
+        try:
+            await step()
+            return
+        except Exception as exc:
+            if asyncio.get_running_loop().time() + delay > deadline:
+                log.error("startup.gave_up", step=what, error=type(exc).__name__)
+                raise
+            log.warning("startup.retry", step=what, error=type(exc).__name__, delay_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 @dataclass
@@ -143,13 +170,22 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         infra, definition = self.infra, self.definition
-        await declare_streams(
-            infra.js, (*definition.owned_streams, subjects.DEAD_LETTERS), infra.settings.duplicate_window_s
-        )
-        for step in definition.on_start:
-            await step()
-        for spec in definition.consumers:
-            pairs = await ensure_consumers(infra.js, spec)
+        consumers: list[tuple[ConsumerSpec, list[tuple[str, str]]]] = []
+
+        async def prepare() -> None:
+            await declare_streams(
+                infra.js,
+                (*definition.owned_streams, subjects.DEAD_LETTERS),
+                infra.settings.duplicate_window_s,
+            )
+            for step in definition.on_start:
+                await step()
+            consumers.clear()
+            for spec in definition.consumers:
+                consumers.append((spec, await ensure_consumers(infra.js, spec)))
+
+        await retry_until_ready(prepare, "declare", infra.settings.startup_timeout_s)
+        for spec, pairs in consumers:
             register_consumer(infra.broker, spec, infra.publisher, pairs)
         await infra.broker.start()
         if definition.job_types:

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     log_format: str = Field(default="console", description="console or json")
     log_level: str = "INFO"
     publish_timeout_s: float = 2.0
+    startup_timeout_s: float = Field(
+        default=120.0, description="how long a starting service waits for NATS and MongoDB"
+    )
     duplicate_window_s: float = 120.0
     jobs_poll_interval_s: float = 1.0
     jobs_lease_s: float = 30.0

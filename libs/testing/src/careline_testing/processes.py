@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +21,10 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    _log_offset: int = 0
 
     def start(self) -> None:
+        self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
             [sys.executable, "-m", f"careline_{self.name}"],
@@ -30,6 +33,20 @@ class ServiceProcess:
             env=self.env,
             start_new_session=True,
         )
+
+    def wait_started(self, timeout_s: float = 60.0) -> None:
+        """Block until this run of the process logged ``service.started``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with open(self.log_path, "rb") as log:
+                log.seek(self._log_offset)
+                if b'"service.started"' in log.read():
+                    return
+            if self.proc is None or self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited during start-up; see {self.log_path}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} did not start in {timeout_s} s; see {self.log_path}")
+            time.sleep(0.05)
 
     def signal(self, sig: int) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -85,6 +102,8 @@ class Cluster:
             self.processes[name] = proc
         if "ingress" in names:
             wait_for_port(self.ingress_port, timeout_s=60, proc=self.processes["ingress"].proc)
+        for name in names:
+            self.processes[name].wait_started()
 
     def stop(self) -> None:
         for proc in self.processes.values():

@@ -96,6 +96,10 @@ def nats_server(data_dir: Path, port: int | None = None) -> ServerProcess:
     )
 
 
+TRANSACTION_LIFETIME_S = 15.0
+"""How long a dead client's open transaction holds its documents (mongod's default is 60 s)."""
+
+
 def mongo_server(data_dir: Path, port: int | None = None) -> ServerProcess:
     port = port or free_port()
     store = data_dir / "mongo"
@@ -104,7 +108,11 @@ def mongo_server(data_dir: Path, port: int | None = None) -> ServerProcess:
         "mongodb",
         port,
         [
-            _bin("secantusd-py"),
+            sys.executable,
+            "-m",
+            "careline_testing.secantusd",
+            "--transaction-lifetime-s",
+            str(TRANSACTION_LIFETIME_S),
             "--host",
             "127.0.0.1",
             "--port",

@@ -30,7 +30,7 @@ from careline_platform.clock import Clock
 from careline_platform.logging import get_logger
 from careline_platform.messaging import PublishFailed, declare_streams
 from careline_platform.phone import InvalidPhoneNumber, to_e164
-from careline_platform.runtime import Infrastructure, connect_infrastructure
+from careline_platform.runtime import Infrastructure, connect_infrastructure, retry_until_ready
 from careline_platform.settings import Settings
 from careline_platform.webhooks import SignatureError, verify_stripe, verify_twilio
 
@@ -164,12 +164,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         infra = await connect_infrastructure(settings, NAME, clock)
         users = Users(infra.db)
-        await users.ensure_indexes()
-        await declare_streams(
-            infra.js,
-            (subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.DEAD_LETTERS),
-            settings.duplicate_window_s,
-        )
+
+        async def prepare() -> None:
+            await users.ensure_indexes()
+            await declare_streams(
+                infra.js,
+                (subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.DEAD_LETTERS),
+                settings.duplicate_window_s,
+            )
+
+        await retry_until_ready(prepare, "declare", settings.startup_timeout_s)
         state["ingress"] = Ingress(infra, users)
         log.info("service.started", port=settings.ingress_port)
         yield
