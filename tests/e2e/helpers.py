@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -25,22 +22,6 @@ async def post_sms(client: httpx.AsyncClient, cluster: Cluster, params: dict[str
 async def post_stripe(client: httpx.AsyncClient, cluster: Cluster, event: dict[str, Any]) -> httpx.Response:
     body, headers = stripe_post(STRIPE_SECRET, event)
     return await client.post(f"{cluster.base_url}/webhooks/stripe", content=body, headers=headers)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout_s: float = 20.0
-) -> None:
-    """Wait until ``check`` holds (sync or async), or fail the test."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 def databases(mongo: AsyncMongoClient[Any], cluster: Cluster) -> dict[str, Any]:

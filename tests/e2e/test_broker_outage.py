@@ -9,8 +9,9 @@ from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.servers import ServerProcess
 from careline_testing.signing import inbound_sms_params
+from careline_testing.waiting import eventually
 
-from .helpers import eventually, post_sms
+from .helpers import post_sms
 
 pytestmark = pytest.mark.asyncio
 

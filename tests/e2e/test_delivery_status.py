@@ -12,9 +12,10 @@ from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.servers import Backends
 from careline_testing.signing import inbound_sms_params, twilio_form
+from careline_testing.waiting import eventually
 
 from .conftest import TWILIO_TOKEN
-from .helpers import databases, eventually, post_sms
+from .helpers import databases, post_sms
 
 pytestmark = pytest.mark.asyncio
 

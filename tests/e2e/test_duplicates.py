@@ -16,9 +16,10 @@ from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.servers import Backends, ServerProcess
 from careline_testing.signing import inbound_sms_params, stripe_event
+from careline_testing.waiting import eventually
 
 from .conftest import DUPLICATE_WINDOW_S
-from .helpers import databases, eventually, post_sms, post_stripe
+from .helpers import databases, post_sms, post_stripe
 
 pytestmark = pytest.mark.asyncio
 

@@ -9,8 +9,7 @@ import pytest
 
 from careline_testing.processes import Cluster
 from careline_testing.servers import ServerProcess
-
-from .helpers import eventually
+from careline_testing.waiting import eventually
 
 pytestmark = pytest.mark.asyncio
 

@@ -17,8 +17,9 @@ from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.servers import Backends, ServerProcess
 from careline_testing.signing import inbound_sms_params
+from careline_testing.waiting import eventually
 
-from .helpers import databases, eventually, post_sms
+from .helpers import databases, post_sms
 
 pytestmark = pytest.mark.asyncio
 

@@ -107,7 +107,8 @@ async def list_jobs(args: argparse.Namespace, settings: Settings, console: Conso
             cell(doc.get("_id")),
             cell(doc.get("type")),
             cell(status, STATUS_STYLES.get(status, "")),
-            cell(f"{doc.get('attempts', 0)}/{doc.get('max_attempts', '?')}"),
+            # no per-job cap means the job type's retry policy decides
+            cell(f"{doc.get('attempts', 0)}/{doc.get('max_attempts') or 'policy'}"),
             cell(fmt_time(doc.get("next_attempt_at")) if status in ("pending", "failed") else "-"),
             cell(truncate(mask_text(str(error)), ERROR_WIDTH) if error else "-"),
         )

@@ -41,6 +41,7 @@ SMS_STATUS_UPDATED = "sms.status.updated"
 STRIPE_EVENT_RECEIVED = "stripe.event.received"
 USER_REGISTERED = "user.registered"
 SANDBOX_SMS_SENT = "sandbox.sms.sent"
+BILLING_ENTITLEMENT_CHANGED = "billing.entitlement.changed"
 DEAD_LETTER_PREFIX = "deadletter"
 
 

@@ -71,10 +71,14 @@ def new_job(
     payload: Mapping[str, Any],
     *,
     now: datetime,
-    max_attempts: int = 5,
+    max_attempts: int | None = None,
     actor: str | None = None,
 ) -> Document:
-    """A pending job document, to be inserted together with the state change that wants it."""
+    """A pending job document, to be inserted together with the state change that wants it.
+
+    ``max_attempts`` overrides the job type's retry policy for this one job; by default the
+    policy of the type decides.
+    """
     return {
         "_id": key,
         "type": type_,
@@ -104,7 +108,7 @@ class Job:
     type: str
     payload: dict[str, Any]
     attempts: int
-    max_attempts: int
+    max_attempts: int | None
     progress: dict[str, Any]
     token: str
     actor: str | None = None
@@ -116,7 +120,7 @@ class Job:
             type=doc["type"],
             payload=doc["payload"],
             attempts=doc["attempts"],
-            max_attempts=doc["max_attempts"],
+            max_attempts=doc.get("max_attempts"),
             progress=doc.get("progress") or {},
             token=doc["lease"]["token"],
             actor=doc.get("actor"),
@@ -245,7 +249,7 @@ class JobStore:
     async def fail(self, job: Job, error: str, *, permanent: bool, policy: RetryPolicy) -> JobStatus:
         """Record a failed attempt; schedule the next one or declare the job dead."""
         now = self.clock.now()
-        if permanent or job.attempts >= job.max_attempts:
+        if permanent or job.attempts >= (job.max_attempts or policy.max_attempts):
             await self._guarded(
                 job,
                 {

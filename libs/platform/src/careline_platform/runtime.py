@@ -35,6 +35,7 @@ from careline_platform.messaging import (
     ensure_consumers,
     register_consumer,
 )
+from careline_platform.outbox import OUTBOX_PUBLISH, relay_job_type
 from careline_platform.settings import Settings
 
 log = get_logger(__name__)
@@ -188,20 +189,19 @@ class ServiceRuntime:
         for spec, pairs in consumers:
             register_consumer(infra.broker, spec, infra.publisher, pairs)
         await infra.broker.start()
-        if definition.job_types:
-            self.worker = JobWorker(
-                infra.jobs,
-                definition.job_types,
-                owner=instance_name(definition.name),
-                dead_letter_sink=lambda doc: publish_dead_job(infra, doc),
-                concurrency=definition.worker_concurrency,
-                lease_s=infra.settings.jobs_lease_s,
-                poll_interval_s=infra.settings.jobs_poll_interval_s,
-            )
-            self.worker.start()
-        log.info(
-            "service.started", consumers=len(definition.consumers), job_types=sorted(definition.job_types)
+        # every service relays its outbox; its own job types come on top
+        job_types = {OUTBOX_PUBLISH: relay_job_type(infra.publisher), **definition.job_types}
+        self.worker = JobWorker(
+            infra.jobs,
+            job_types,
+            owner=instance_name(definition.name),
+            dead_letter_sink=lambda doc: publish_dead_job(infra, doc),
+            concurrency=definition.worker_concurrency,
+            lease_s=infra.settings.jobs_lease_s,
+            poll_interval_s=infra.settings.jobs_poll_interval_s,
         )
+        self.worker.start()
+        log.info("service.started", consumers=len(definition.consumers), job_types=sorted(job_types))
 
     async def stop(self) -> None:
         await self.infra.broker.stop()

@@ -17,28 +17,34 @@ NAME = "billing"
 async def create_service(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
     infra = await connect_infrastructure(settings, NAME, clock)
     repo = BillingRepository(infra.db)
-    deps = handlers.Deps(uow=infra.uow, repo=repo, clock=infra.clock, trial_days=settings.trial_days)
     definition = ServiceDefinition(
-        name=NAME,
-        owned_streams=(subjects.BILLING,),
-        on_start=[repo.ensure_indexes],
-        consumers=[
-            ConsumerSpec(
-                NAME,
-                subjects.USERS,
-                subjects.USER_REGISTERED,
-                "billing-user-registered",
-                UserRegistered,
-                lambda e, d: handlers.on_user_registered(e, d, deps),
-            ),
-            ConsumerSpec(
-                NAME,
-                subjects.STRIPE,
-                subjects.STRIPE_EVENT_RECEIVED,
-                "billing-stripe",
-                StripeEventReceived,
-                lambda e, d: handlers.on_stripe_event(e, d, deps),
-            ),
-        ],
+        name=NAME, owned_streams=(subjects.BILLING,), on_start=[repo.ensure_indexes]
     )
-    return ServiceRuntime(infra, definition)
+    runtime = ServiceRuntime(infra, definition)
+    deps = handlers.Deps(
+        uow=infra.uow,
+        repo=repo,
+        clock=infra.clock,
+        trial_days=settings.trial_days,
+        jobs=infra.jobs,
+        wake_worker=runtime.wake_worker,
+    )
+    definition.consumers = [
+        ConsumerSpec(
+            NAME,
+            subjects.USERS,
+            subjects.USER_REGISTERED,
+            "billing-user-registered",
+            UserRegistered,
+            lambda e, d: handlers.on_user_registered(e, d, deps),
+        ),
+        ConsumerSpec(
+            NAME,
+            subjects.STRIPE,
+            subjects.STRIPE_EVENT_RECEIVED,
+            "billing-stripe",
+            StripeEventReceived,
+            lambda e, d: handlers.on_stripe_event(e, d, deps),
+        ),
+    ]
+    return runtime

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+
 from careline_billing.repository import BillingRepository
+from careline_contracts import subjects
+from careline_contracts.billing import EntitlementChanged
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
 from careline_platform.clock import Clock
+from careline_platform.jobs import JobStore
 from careline_platform.messaging import Delivery
 from careline_platform.mongo import UnitOfWork
+from careline_platform.outbox import outbox_job
+
+ENTITLED_STATUSES = frozenset({"trialing", "active", "past_due"})
+"""Who may use the AI companion; past_due keeps access while Stripe retries the payment."""
+
+
+def is_entitled(status: str | None) -> bool:
+    return status in ENTITLED_STATUSES
 
 
 class UnknownCustomer(Exception):
@@ -23,12 +37,45 @@ class Deps:
     repo: BillingRepository
     clock: Clock
     trial_days: int
+    jobs: JobStore
+    wake_worker: Callable[[], None]
+
+
+async def _owe_entitlement_event(
+    deps: Deps,
+    user_id: str,
+    status: str,
+    cause: Delivery,
+    correlation_id: str | None,
+    session: AsyncClientSession,
+) -> None:
+    """Write the entitlement event to the outbox; its id names the fact (user and cause)."""
+    event = EntitlementChanged(
+        occurred_at=deps.clock.now(),
+        correlation_id=correlation_id,
+        user_id=user_id,
+        entitled=is_entitled(status),
+        status=status,
+    )
+    job = outbox_job(
+        event,
+        msg_id=f"entitlement:{user_id}:{cause.msg_id}",
+        key=user_id,
+        stream=subjects.BILLING,
+        now=event.occurred_at,
+    )
+    await deps.jobs.enqueue(job, session=session)
 
 
 async def on_user_registered(event: UserRegistered, delivery: Delivery, deps: Deps) -> None:
     now = deps.clock.now()
     async with deps.uow.transaction(delivery.msg_id, now) as session:
-        await deps.repo.open_trial(event.user_id, now, now + timedelta(days=deps.trial_days), session)
+        trial_end = now + timedelta(days=deps.trial_days)
+        if await deps.repo.open_trial(event.user_id, now, trial_end, session):
+            await _owe_entitlement_event(
+                deps, event.user_id, "trialing", delivery, event.correlation_id, session
+            )
+    deps.wake_worker()
 
 
 def _ts(value: Any) -> datetime | None:
@@ -74,4 +121,11 @@ async def on_stripe_event(event: StripeEventReceived, delivery: Delivery, deps: 
             fields = subscription_fields(obj)
             if event.type == "customer.subscription.deleted":
                 fields["status"] = "canceled"
-            await deps.repo.apply_subscription(user_id, obj.get("customer"), fields, created, now, session)
+            before = await deps.repo.apply_subscription(
+                user_id, obj.get("customer"), fields, created, now, session
+            )
+            if before is not None and is_entitled(before.get("status")) != is_entitled(fields["status"]):
+                await _owe_entitlement_event(
+                    deps, user_id, fields["status"], delivery, event.correlation_id, session
+                )
+    deps.wake_worker()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -22,8 +22,9 @@ class BillingRepository:
 
     async def open_trial(
         self, user_id: str, now: datetime, trial_end: datetime, session: AsyncClientSession
-    ) -> None:
-        await self.accounts.update_one(
+    ) -> bool:
+        """Open the caregiver's trial; True if this created the account."""
+        res = await self.accounts.update_one(
             {"_id": user_id},
             {
                 "$setOnInsert": {
@@ -39,6 +40,7 @@ class BillingRepository:
             upsert=True,
             session=session,
         )
+        return res.upserted_id is not None
 
     async def user_for_customer(self, customer: str | None, session: AsyncClientSession) -> str | None:
         if not customer:
@@ -79,11 +81,14 @@ class BillingRepository:
         created: datetime,
         now: datetime,
         session: AsyncClientSession,
-    ) -> bool:
-        """Apply subscription fields unless a newer event was applied already."""
-        res = await self.accounts.update_one(
+    ) -> Document | None:
+        """Apply subscription fields unless a newer event was applied already.
+
+        Returns the account as it was before, or None when nothing changed.
+        """
+        return await self.accounts.find_one_and_update(
             {"_id": user_id, "$or": [{"last_event_at": None}, {"last_event_at": {"$lte": created}}]},
             {"$set": {**fields, "stripe_customer_id": customer, "last_event_at": created, "updated_at": now}},
+            return_document=ReturnDocument.BEFORE,
             session=session,
         )
-        return res.modified_count == 1
