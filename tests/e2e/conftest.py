@@ -26,8 +26,18 @@ def fake_twilio() -> Iterator[tuple[FakeTwilio, str]]:
 
 
 @pytest.fixture
+def cluster_env() -> dict[str, str]:
+    """Settings a test module adds for its cluster (override the fixture in the module)."""
+    return {}
+
+
+@pytest.fixture
 def cluster(
-    backends: Backends, nats: ServerProcess, fake_twilio: tuple[FakeTwilio, str], tmp_path: Path
+    backends: Backends,
+    nats: ServerProcess,
+    fake_twilio: tuple[FakeTwilio, str],
+    tmp_path: Path,
+    cluster_env: dict[str, str],
 ) -> Iterator[Cluster]:
     """The four services on the test's own NATS and its own databases (a name prefix)."""
     _fake, url = fake_twilio
@@ -45,6 +55,7 @@ def cluster(
             "DUPLICATE_WINDOW_S": str(DUPLICATE_WINDOW_S),
             "TWILIO_TIMEOUT_S": "1",
             "JOBS_LEASE_S": "5",  # a killed worker's job is re-claimed within seconds
+            **cluster_env,
         },
     )
     running.start()

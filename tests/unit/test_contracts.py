@@ -11,7 +11,7 @@ import pytest
 
 from careline_contracts import subjects
 from careline_contracts.base import Event
-from careline_contracts.billing import EntitlementChanged
+from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.conversation import SandboxSmsSent
 from careline_contracts.ingress import (
     SmsReceived,
@@ -41,6 +41,7 @@ SAMPLES: dict[type[Event], dict[str, Any]] = {
     },
     SandboxSmsSent: {"sid": "SBX1", "to": "+14155550101", "body": "hi"},
     EntitlementChanged: {"user_id": "u_1", "entitled": True, "status": "trialing"},
+    CheckoutLinkReady: {"user_id": "u_1", "session_id": "cs_1", "url": "https://checkout.example/cs_1"},
 }
 MODELS = list(SAMPLES)
 

@@ -19,3 +19,12 @@ class EntitlementChanged(Event):
     user_id: str
     entitled: bool
     status: str
+
+
+class CheckoutLinkReady(Event):
+    """A checkout link for a caregiver who is not entitled; conversation texts it to them."""
+
+    subject: ClassVar[str] = subjects.BILLING_CHECKOUT_LINK_READY
+    user_id: str
+    session_id: str
+    url: str

@@ -42,6 +42,7 @@ STRIPE_EVENT_RECEIVED = "stripe.event.received"
 USER_REGISTERED = "user.registered"
 SANDBOX_SMS_SENT = "sandbox.sms.sent"
 BILLING_ENTITLEMENT_CHANGED = "billing.entitlement.changed"
+BILLING_CHECKOUT_LINK_READY = "billing.checkout.link_ready"
 DEAD_LETTER_PREFIX = "deadletter"
 
 

@@ -146,7 +146,13 @@ class JobStore:
         await self.col.create_index([("status", ASCENDING), ("lease.expires_at", ASCENDING)])
 
     async def enqueue(self, job: Document, session: AsyncClientSession | None = None) -> bool:
-        """Insert a job; False when a job with that key exists (the effect is already owed)."""
+        """Insert a job; False when a job with that key exists (the effect is already owed).
+
+        Inside a transaction the key is looked up first: a duplicate-key error there would abort
+        the caller's whole transaction, not just this insert.
+        """
+        if session is not None and await self.col.find_one({"_id": job["_id"]}, {"_id": 1}, session=session):
+            return False
         try:
             await self.col.insert_one(job, session=session)
         except DuplicateKeyError:

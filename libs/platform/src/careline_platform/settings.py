@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
+    openai_timeout_s: float = Field(default=8.0, description="one OpenAI call; then the rules agent answers")
 
     admin_user_ids: str = ""
     admin_jwt_secret: SecretStr | None = None

@@ -132,6 +132,135 @@ class FakeTwilio:
         )
 
 
+@dataclass
+class ScriptedAnswer:
+    """One chat completion the fake returns: text, or tool calls (name, JSON arguments)."""
+
+    text: str | None = None
+    tool_calls: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class FakeOpenAI:
+    """OpenAI's chat completions endpoint, for the real openai SDK (``base_url`` = ``<url>/v1``).
+
+    Answers come from ``script`` in order, then ``default``; ``fail_next`` answers N requests
+    with ``fail_status``; ``delay_s`` holds each answer (timeouts). Every request is kept.
+    """
+
+    script: list[ScriptedAnswer] = field(default_factory=list)
+    default: ScriptedAnswer = field(default_factory=lambda: ScriptedAnswer("I hear you. That is a lot."))
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    fail_next: int = 0
+    fail_status: int = 500
+    delay_s: float = 0.0
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def _complete(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        with self._lock:
+            self.requests.append(body)
+            failing = self.fail_next > 0
+            if failing:
+                self.fail_next -= 1
+            answer = self.script.pop(0) if self.script and not failing else self.default
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if failing:
+            return JSONResponse(
+                {"error": {"message": "fake failure", "type": "server_error", "code": None}},
+                status_code=self.fail_status,
+            )
+        message: dict[str, Any] = {"role": "assistant", "content": answer.text}
+        if answer.tool_calls:
+            message["tool_calls"] = [
+                {"id": f"call_{next(self._ids)}", "type": "function", "function": {"name": n, "arguments": a}}
+                for n, a in answer.tool_calls
+            ]
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-{next(self._ids)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": message,
+                        "finish_reason": "tool_calls" if answer.tool_calls else "stop",
+                    }
+                ],
+                "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+            }
+        )
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])])
+
+
+@dataclass
+class FakeStripe:
+    """Enough of Stripe's API for the real stripe SDK: checkout sessions and subscriptions.
+
+    Like Stripe, a request that repeats an ``Idempotency-Key`` gets the first answer again and
+    creates nothing. ``lose_answers`` creates the session but answers 500 (a lost answer).
+    """
+
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lose_answers: int = 0
+    fail_next: int = 0
+    _answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def _create_session(self, request: Request) -> JSONResponse:
+        form = dict((await request.form()).items())
+        key = request.headers.get("idempotency-key")
+        with self._lock:
+            self.requests.append({"form": form, "idempotency_key": key})
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return JSONResponse({"error": {"type": "api_error", "message": "fake"}}, status_code=500)
+            if key is not None and key in self._answers:
+                return JSONResponse(self._answers[key])
+            session_id = f"cs_test_{next(self._ids):08d}"
+            session = {
+                "id": session_id,
+                "object": "checkout.session",
+                "mode": form.get("mode"),
+                "client_reference_id": form.get("client_reference_id"),
+                "url": f"https://checkout.stripe.test/c/pay/{session_id}",
+                "status": "open",
+            }
+            self.sessions.append(session)
+            if key is not None:
+                self._answers[key] = session
+            if self.lose_answers > 0:
+                self.lose_answers -= 1
+                return JSONResponse({"error": {"type": "api_error", "message": "lost"}}, status_code=500)
+        return JSONResponse(session)
+
+    async def _subscription(self, request: Request) -> JSONResponse:
+        sub = self.subscriptions.get(request.path_params["sub"])
+        if sub is None:
+            return JSONResponse(
+                {"error": {"type": "invalid_request_error", "code": "resource_missing", "message": "none"}},
+                status_code=404,
+            )
+        return JSONResponse({"object": "subscription", **sub})
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/v1/checkout/sessions", self._create_session, methods=["POST"]),
+                Route("/v1/subscriptions/{sub}", self._subscription, methods=["GET"]),
+            ]
+        )
+
+
 class ThreadedServer:
     """Runs an ASGI app with uvicorn in a background thread on a free port."""
 

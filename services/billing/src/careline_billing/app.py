@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 from careline_billing import handlers
+from careline_billing.integrations.stripe_gateway import BillingGateway, SandboxGateway, StripeGateway
 from careline_billing.repository import BillingRepository
 from careline_contracts import subjects
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
 from careline_platform.clock import Clock
+from careline_platform.jobs import JobType, RetryPolicy
 from careline_platform.messaging import ConsumerSpec
 from careline_platform.runtime import ServiceDefinition, ServiceRuntime, connect_infrastructure
 from careline_platform.settings import Settings
 
 NAME = "billing"
+
+
+def build_gateway(settings: Settings) -> BillingGateway:
+    """Stripe when a key and a price are configured; the local checkout simulator otherwise."""
+    if settings.stripe_api_key is None or not settings.stripe_price_id:
+        return SandboxGateway(settings.public_base_url)
+    return StripeGateway(
+        settings.stripe_api_key.get_secret_value(),
+        settings.stripe_price_id,
+        success_url=f"{settings.public_base_url.rstrip('/')}/checkout/done",
+        api_base=settings.stripe_api_base,
+    )
 
 
 async def create_service(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
@@ -28,6 +42,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         trial_days=settings.trial_days,
         jobs=infra.jobs,
         wake_worker=runtime.wake_worker,
+        gateway=build_gateway(settings),
     )
     definition.consumers = [
         ConsumerSpec(
@@ -47,4 +62,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             lambda e, d: handlers.on_stripe_event(e, d, deps),
         ),
     ]
+    definition.job_types[handlers.CREATE_CHECKOUT] = JobType(
+        lambda job: handlers.create_checkout(job, deps), RetryPolicy(max_attempts=6)
+    )
     return runtime

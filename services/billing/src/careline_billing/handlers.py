@@ -9,12 +9,13 @@ from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from careline_billing.integrations.stripe_gateway import BillingGateway
 from careline_billing.repository import BillingRepository
 from careline_contracts import subjects
-from careline_contracts.billing import EntitlementChanged
+from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
 from careline_platform.clock import Clock
-from careline_platform.jobs import JobStore
+from careline_platform.jobs import Job, JobStore
 from careline_platform.messaging import Delivery
 from careline_platform.mongo import UnitOfWork
 from careline_platform.outbox import outbox_job
@@ -39,6 +40,10 @@ class Deps:
     trial_days: int
     jobs: JobStore
     wake_worker: Callable[[], None]
+    gateway: BillingGateway
+
+
+CREATE_CHECKOUT = "stripe.checkout.create"
 
 
 async def _owe_entitlement_event(
@@ -129,3 +134,34 @@ async def on_stripe_event(event: StripeEventReceived, delivery: Delivery, deps: 
                     deps, user_id, fields["status"], delivery, event.correlation_id, session
                 )
     deps.wake_worker()
+
+
+async def create_checkout(job: Job, deps: Deps) -> dict[str, Any]:
+    """Create a caregiver's checkout session once, keep it, and hand the link on.
+
+    The Stripe call carries the job's key as its idempotency key, and the link is stored in
+    the job before anything else, so no retry ever opens a second session.
+    """
+    user_id = job.payload["user_id"]
+    if "session_id" not in job.progress:
+        link = await deps.gateway.create_checkout(user_id=user_id, idempotency_key=job.key)
+        await deps.jobs.record_progress(job, session_id=link.session_id, url=link.url)
+    session_id, url = job.progress["session_id"], job.progress["url"]
+    now = deps.clock.now()
+    async with deps.uow.transaction(None, now) as session:
+        await deps.repo.record_checkout_link(user_id, session_id, url, now, session)
+        event = CheckoutLinkReady(
+            occurred_at=now,
+            correlation_id=job.payload.get("correlation_id") or job.key,
+            user_id=user_id,
+            session_id=session_id,
+            url=url,
+        )
+        await deps.jobs.enqueue(
+            outbox_job(
+                event, msg_id=f"checkout-link:{job.key}", key=user_id, stream=subjects.BILLING, now=now
+            ),
+            session=session,
+        )
+    deps.wake_worker()
+    return {"session_id": session_id}

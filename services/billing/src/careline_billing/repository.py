@@ -73,6 +73,15 @@ class BillingRepository:
             session=session,
         )
 
+    async def record_checkout_link(
+        self, user_id: str, session_id: str, url: str, now: datetime, session: AsyncClientSession
+    ) -> None:
+        await self.accounts.update_one(
+            {"_id": user_id},
+            {"$set": {"checkout_session_id": session_id, "checkout_url": url, "checkout_created_at": now}},
+            session=session,
+        )
+
     async def apply_subscription(
         self,
         user_id: str,

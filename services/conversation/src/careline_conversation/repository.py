@@ -76,6 +76,23 @@ class ConversationRepository:
             session=session,
         )
 
+    async def state(self, user_id: str) -> Document | None:
+        return await self.states.find_one({"_id": user_id})
+
+    async def record_reply_once(self, user_id: str, job_key: str, text: str, now: datetime) -> None:
+        """Append a reply a job composed; a retried job does not append it twice."""
+        await self.states.update_one(
+            {"_id": user_id, "recent_messages.job": {"$ne": job_key}},
+            {
+                "$push": {
+                    "recent_messages": {
+                        "$each": [{"dir": "out", "text": text, "at": now, "job": job_key}],
+                        "$slice": -RECENT_WINDOW,
+                    }
+                }
+            },
+        )
+
     async def record_sent(
         self, sid: str, user_id: str | None, job_key: str, status: str, now: datetime
     ) -> None:

@@ -1,0 +1,83 @@
+"""Stripe through its official SDK: checkout sessions and subscription lookups.
+
+Every call that creates something carries an idempotency key (the job's key), so a retry
+after a lost answer gets Stripe's stored answer back instead of a second session. Without an
+API key (sandbox), checkout links point at the local simulator, which can complete them by
+posting a correctly signed ``checkout.session.completed`` to the ingress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import stripe
+
+from careline_platform.jobs import PermanentJobError
+
+
+@dataclass(frozen=True)
+class CheckoutLink:
+    session_id: str
+    url: str
+
+
+class BillingGateway(Protocol):
+    async def create_checkout(self, *, user_id: str, idempotency_key: str) -> CheckoutLink: ...
+
+    async def subscription(self, subscription_id: str) -> dict[str, Any]: ...
+
+
+class StripeGateway:
+    def __init__(
+        self,
+        api_key: str,
+        price_id: str,
+        success_url: str,
+        api_base: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base} if api_base else None,
+            max_network_retries=0,  # the job engine retries, with the same idempotency key
+            http_client=stripe.HTTPXClient(timeout=timeout_s),
+        )
+        self.price_id = price_id
+        self.success_url = success_url
+
+    async def create_checkout(self, *, user_id: str, idempotency_key: str) -> CheckoutLink:
+        try:
+            session = await self.client.v1.checkout.sessions.create_async(
+                params={
+                    "mode": "subscription",
+                    "client_reference_id": user_id,
+                    "line_items": [{"price": self.price_id, "quantity": 1}],
+                    "success_url": self.success_url,
+                    "metadata": {"user_id": user_id},
+                    "subscription_data": {"metadata": {"user_id": user_id}},
+                },
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.InvalidRequestError as exc:  # a bad price or parameter: no retry can fix it
+            raise PermanentJobError(f"stripe rejected checkout: {exc.code}") from exc
+        return CheckoutLink(session.id, str(session.url))
+
+    async def subscription(self, subscription_id: str) -> dict[str, Any]:
+        sub = await self.client.v1.subscriptions.retrieve_async(subscription_id)
+        return dict(sub.to_dict())
+
+
+class SandboxGateway:
+    """No Stripe account: links to the local checkout simulator (served by ingress in sandbox mode)."""
+
+    def __init__(self, public_base_url: str) -> None:
+        self.public_base_url = public_base_url.rstrip("/")
+
+    async def create_checkout(self, *, user_id: str, idempotency_key: str) -> CheckoutLink:
+        session_id = "cs_sandbox_" + hashlib.sha1(idempotency_key.encode()).hexdigest()[:24]
+        return CheckoutLink(session_id, f"{self.public_base_url}/dev/checkout/{session_id}?user={user_id}")
+
+    async def subscription(self, subscription_id: str) -> dict[str, Any]:
+        raise PermanentJobError("no Stripe account configured: nothing to fetch")

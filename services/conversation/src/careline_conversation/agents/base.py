@@ -1,0 +1,41 @@
+"""One interface for every agent: what it knows about the caregiver in, a short reply out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    """What an agent may use: the new message, the recent window and the running summary."""
+
+    message: str
+    recent: tuple[dict[str, Any], ...] = ()
+    summary: str = ""
+    first_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """An action the agent asked for; conversation carries it out after the reply is stored."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AgentReply:
+    text: str
+    agent: str
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+class AgentUnavailable(Exception):
+    """The agent could not answer (timeout, provider error, unusable answer): use another."""
+
+
+class Agent(Protocol):
+    name: str
+
+    async def reply(self, context: AgentContext) -> AgentReply: ...

@@ -1,0 +1,100 @@
+"""The OpenAI agent through the real openai SDK against a local fake of the API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from careline_conversation.agents import AgentContext, FallbackAgent, OpenAIAgent, RulesAgent, ToolCall
+from careline_conversation.resources import RESOURCES
+from careline_testing.fakes import FakeOpenAI, ScriptedAnswer, ThreadedServer
+
+pytestmark = pytest.mark.asyncio
+CONTEXT = AgentContext(
+    message="I'm so tired, mom was up all night",
+    recent=(
+        {"dir": "in", "text": "hi"},
+        {"dir": "out", "text": "Hi, this is Careline."},
+        {"dir": "in", "text": "I'm so tired, mom was up all night"},
+    ),
+    summary="Cares for her mother with dementia.",
+    first_name="Ana",
+)
+
+
+@pytest.fixture
+def fake() -> Iterator[tuple[FakeOpenAI, str]]:
+    api = FakeOpenAI()
+    with ThreadedServer(api.app()) as server:
+        yield api, f"{server.url}/v1"
+
+
+def agent(url: str, timeout_s: float = 5.0) -> OpenAIAgent:
+    return OpenAIAgent("sk-test", "gpt-test", base_url=url, timeout_s=timeout_s)
+
+
+async def test_a_plain_answer_uses_the_context_and_offers_the_tools(fake: tuple[FakeOpenAI, str]) -> None:
+    api, url = fake
+    api.script.append(ScriptedAnswer("That sounds exhausting, Ana. Could you rest an hour today?"))
+    reply = await agent(url).reply(CONTEXT)
+    assert reply.text == "That sounds exhausting, Ana. Could you rest an hour today?"
+    assert (reply.agent, reply.tool_calls) == ("openai", ())
+    [request] = api.requests
+    assert request["model"] == "gpt-test"
+    assert {t["function"]["name"] for t in request["tools"]} == {
+        "start_assessment",
+        "record_profile_fact",
+        "find_resource",
+    }
+    system, *turns = request["messages"]
+    assert "Ana" in system["content"] and "dementia" in system["content"]
+    assert [t["role"] for t in turns] == ["user", "assistant", "user"]  # the new message once
+
+
+async def test_tool_calls_are_answered_and_the_model_then_writes_the_reply(
+    fake: tuple[FakeOpenAI, str],
+) -> None:
+    api, url = fake
+    api.script += [
+        ScriptedAnswer(
+            tool_calls=[
+                ("find_resource", '{"topic": "respite"}'),
+                ("record_profile_fact", '{"field": "relationship", "value": "parent"}'),
+                ("delete_everything", "{}"),  # not one of ours: ignored
+            ]
+        ),
+        ScriptedAnswer("Respite care can give you a break: archrespite.org"),
+    ]
+    reply = await agent(url).reply(CONTEXT)
+    assert reply.text == "Respite care can give you a break: archrespite.org"
+    assert reply.tool_calls == (
+        ToolCall("find_resource", {"topic": "respite"}),
+        ToolCall("record_profile_fact", {"field": "relationship", "value": "parent"}),
+    )
+    second = api.requests[1]
+    tool_results = [m["content"] for m in second["messages"] if m["role"] == "tool"]
+    assert tool_results == [RESOURCES["respite"], "done"]
+    assert "tools" not in second
+
+
+@pytest.mark.parametrize("failure", ["timeout", "server_error", "unauthorized", "empty"])
+async def test_when_openai_cannot_answer_the_rules_agent_does_at_once(
+    fake: tuple[FakeOpenAI, str], failure: str
+) -> None:
+    api, url = fake
+    if failure == "timeout":
+        api.delay_s = 3.0
+    elif failure == "server_error":
+        api.fail_next = 1
+    elif failure == "unauthorized":
+        api.fail_next, api.fail_status = 1, 401
+    else:
+        api.script.append(ScriptedAnswer(""))
+    started = time.monotonic()
+    reply = await FallbackAgent(agent(url, timeout_s=0.5), RulesAgent()).reply(CONTEXT)
+    assert reply.agent == "rules"
+    assert "exhausting" in reply.text  # the rules agent's answer to "tired"
+    assert time.monotonic() - started < 2.5
+    assert len(api.requests) == 1  # no retries inside the agent
