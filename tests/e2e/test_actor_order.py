@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from careline_platform.logging import fingerprint
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster, ServiceProcess
 from careline_testing.servers import Backends
@@ -58,8 +62,29 @@ async def test_two_conversation_replicas_keep_each_caregivers_order(
         assert replied_to == sent[phone], phone  # replies left in the order messages arrived
     for state in states.values():
         assert state["total_interactions"] == MESSAGES
-        turns = [(m["dir"], m.get("text", "")) for m in state["recent_messages"]]
-        # one turn at a time: every inbound is followed by its own reply before the next inbound
-        assert [d for d, _ in turns] == ["in", "out"] * (len(turns) // 2)
-        inbound = [int(t.split()[-1]) for d, t in turns if d == "in"]
+        inbound = [int(m["text"].split()[-1]) for m in state["recent_messages"] if m["dir"] == "in"]
         assert inbound == sorted(inbound) and inbound[-1] == MESSAGES - 1
+    # one turn at a time, across both replicas: each message's handling (from both processes'
+    # logs) ends before the caregiver's next message starts being handled
+    handled = handling_intervals(
+        [cluster.log_dir / "conversation.log", cluster.log_dir / "conversation-2.log"]
+    )
+    replicas_used = {where for _, _, where in handled.values()}
+    assert len(replicas_used) == 2
+    for phone in phones:
+        spans = [handled[fingerprint(f"twilio:{sid}")] for sid in sent[phone]]
+        for (_, end, _), (start, _, _) in itertools.pairwise(spans):
+            assert end <= start, phone
+
+
+def handling_intervals(logs: list[Path]) -> dict[str, tuple[float, float, str]]:
+    """(start, end, log file) of every inbound message handled, keyed by message fingerprint."""
+    found: dict[str, tuple[float, float, str]] = {}
+    for path in logs:
+        for line in path.read_text().splitlines():
+            if '"message.handled"' not in line or "conversation-sms-inbound" not in line:
+                continue
+            record = json.loads(line)
+            start = float(record["started"])
+            found[record["msg"]] = (start, start + float(record["ms"]) / 1000, path.name)
+    return found

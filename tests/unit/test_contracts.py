@@ -12,7 +12,13 @@ import pytest
 from careline_contracts import subjects
 from careline_contracts.base import Event
 from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
-from careline_contracts.conversation import SandboxSmsSent
+from careline_contracts.conversation import (
+    CheckoutRequested,
+    CrisisDetected,
+    FactLearned,
+    OptOutChanged,
+    SandboxSmsSent,
+)
 from careline_contracts.ingress import (
     SmsReceived,
     SmsStatusUpdated,
@@ -41,6 +47,10 @@ SAMPLES: dict[type[Event], dict[str, Any]] = {
     },
     SandboxSmsSent: {"sid": "SBX1", "to": "+14155550101", "body": "hi"},
     EntitlementChanged: {"user_id": "u_1", "entitled": True, "status": "trialing"},
+    CrisisDetected: {"user_id": "u_1", "message_sid": "SM1", "category": "suicide"},
+    FactLearned: {"user_id": "u_1", "field": "zip", "value": "94110"},
+    OptOutChanged: {"user_id": "u_1", "opted_out": True},
+    CheckoutRequested: {"user_id": "u_1"},
     CheckoutLinkReady: {"user_id": "u_1", "session_id": "cs_1", "url": "https://checkout.example/cs_1"},
 }
 MODELS = list(SAMPLES)

@@ -38,12 +38,13 @@ def test_same_input_gives_same_fingerprint() -> None:
     assert first != other
 
 
-def test_fingerprint_is_short_hex_and_not_the_value() -> None:
-    """fingerprint is a 10-character hex tag that does not contain the input."""
+def test_fingerprint_is_short_letters_and_not_the_value() -> None:
+    """fingerprint is a 10-letter tag (no digits for the phone mask to eat) without the input."""
     tag = fingerprint(PHONE)
     assert len(tag) == 10
-    int(tag, 16)
+    assert tag.isalpha() and tag.islower()
     assert PHONE not in tag
+    assert mask_personal_data(None, "info", {"event": "x", "msg": tag})["msg"] == tag
 
 
 def test_sensitive_non_string_values_are_redacted() -> None:

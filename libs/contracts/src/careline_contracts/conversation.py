@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from careline_contracts import subjects
 from careline_contracts.base import Event
@@ -15,3 +15,39 @@ class SandboxSmsSent(Event):
     sid: str
     to: str
     body: str
+
+
+class CrisisDetected(Event):
+    """A caregiver's message signalled danger; the fixed crisis reply went out and an alert is open.
+
+    Carries the category, never the message text.
+    """
+
+    subject: ClassVar[str] = subjects.CONVERSATION_CRISIS_DETECTED
+    user_id: str
+    message_sid: str
+    category: str
+
+
+class FactLearned(Event):
+    """The caregiver told the line a profile fact (onboarding or the agent); profile stores it."""
+
+    subject: ClassVar[str] = subjects.CONVERSATION_FACT_LEARNED
+    user_id: str
+    field: Literal["first_name", "relationship", "zip"]
+    value: str
+
+
+class OptOutChanged(Event):
+    """The caregiver texted STOP (opted out) or START (back in); profile's check-ins follow it."""
+
+    subject: ClassVar[str] = subjects.CONVERSATION_OPTOUT_CHANGED
+    user_id: str
+    opted_out: bool
+
+
+class CheckoutRequested(Event):
+    """A caregiver who is not entitled wrote in; billing answers with a checkout link."""
+
+    subject: ClassVar[str] = subjects.CONVERSATION_CHECKOUT_REQUESTED
+    user_id: str

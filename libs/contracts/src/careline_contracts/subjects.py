@@ -43,6 +43,10 @@ USER_REGISTERED = "user.registered"
 SANDBOX_SMS_SENT = "sandbox.sms.sent"
 BILLING_ENTITLEMENT_CHANGED = "billing.entitlement.changed"
 BILLING_CHECKOUT_LINK_READY = "billing.checkout.link_ready"
+CONVERSATION_CRISIS_DETECTED = "conversation.crisis.detected"
+CONVERSATION_FACT_LEARNED = "conversation.fact.learned"
+CONVERSATION_OPTOUT_CHANGED = "conversation.optout.changed"
+CONVERSATION_CHECKOUT_REQUESTED = "conversation.checkout.requested"
 DEAD_LETTER_PREFIX = "deadletter"
 
 

@@ -42,9 +42,15 @@ _PHONE = re.compile(
 _SECRET = re.compile(r"\b(sk|rk|whsec|pk)_[A-Za-z0-9_]{6,}\b")
 
 
+_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
+
+
 def fingerprint(value: str) -> str:
-    """A short, stable, non-reversible tag for correlating a value across log lines."""
-    return hashlib.sha256(value.encode()).hexdigest()[:10]
+    """A short, stable, non-reversible tag for correlating a value across log lines.
+
+    Letters only, so the phone-number mask never mistakes a tag for digits to hide.
+    """
+    return hashlib.sha256(value.encode()).hexdigest()[:10].translate(_NO_DIGITS)
 
 
 def _mask_text(text: str) -> str:

@@ -207,7 +207,7 @@ class ConsumerRunner:
         raw = msg.raw_message
         deliveries = raw.metadata.num_delivered
         msg_id = _msg_id(msg)
-        started = time.perf_counter()
+        started, started_wall = time.perf_counter(), time.time()
         bound = log.bind(
             subject=raw.subject, durable=spec.durable, msg=fingerprint(msg_id), delivery=deliveries
         )
@@ -240,8 +240,9 @@ class ConsumerRunner:
             return
         finally:
             heartbeat.cancel()
+        handled_ms = round((time.perf_counter() - started) * 1000, 1)  # before the ack releases the next
         await msg.ack()
-        bound.info("message.handled", ms=round((time.perf_counter() - started) * 1000, 1))
+        bound.info("message.handled", ms=handled_ms, started=round(started_wall, 6))
 
     async def _dead_letter(self, msg: NatsMessage, msg_id: str, reason: str) -> None:
         raw = msg.raw_message

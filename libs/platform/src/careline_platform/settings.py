@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     jobs_poll_interval_s: float = 1.0
     jobs_lease_s: float = 30.0
     trial_days: int = 14
+    rate_window_s: float = Field(default=600.0, gt=0, description="rate-limit window per caregiver")
+    rate_window_limit: int = Field(default=20, gt=0, description="inbound messages allowed per window")
+    rate_daily_limit: int = Field(default=30, gt=0, description="inbound messages allowed per day")
     sandbox_auth_token: str = Field(
         default="sandbox-auth-token",
         description="token ingress checks Twilio signatures with when TWILIO_AUTH_TOKEN is unset",

@@ -6,6 +6,7 @@ from careline_billing import handlers
 from careline_billing.integrations.stripe_gateway import BillingGateway, SandboxGateway, StripeGateway
 from careline_billing.repository import BillingRepository
 from careline_contracts import subjects
+from careline_contracts.conversation import CheckoutRequested
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
 from careline_platform.clock import Clock
 from careline_platform.jobs import JobType, RetryPolicy
@@ -60,6 +61,14 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             "billing-stripe",
             StripeEventReceived,
             lambda e, d: handlers.on_stripe_event(e, d, deps),
+        ),
+        ConsumerSpec(
+            NAME,
+            subjects.CONVERSATION,
+            subjects.CONVERSATION_CHECKOUT_REQUESTED,
+            "billing-checkout-requests",
+            CheckoutRequested,
+            lambda e, d: handlers.on_checkout_requested(e, d, deps),
         ),
     ]
     definition.job_types[handlers.CREATE_CHECKOUT] = JobType(

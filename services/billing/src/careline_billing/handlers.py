@@ -13,9 +13,10 @@ from careline_billing.integrations.stripe_gateway import BillingGateway
 from careline_billing.repository import BillingRepository
 from careline_contracts import subjects
 from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
+from careline_contracts.conversation import CheckoutRequested
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
 from careline_platform.clock import Clock
-from careline_platform.jobs import Job, JobStore
+from careline_platform.jobs import Job, JobStore, new_job
 from careline_platform.messaging import Delivery
 from careline_platform.mongo import UnitOfWork
 from careline_platform.outbox import outbox_job
@@ -165,3 +166,21 @@ async def create_checkout(job: Job, deps: Deps) -> dict[str, Any]:
         )
     deps.wake_worker()
     return {"session_id": session_id}
+
+
+async def on_checkout_requested(event: CheckoutRequested, delivery: Delivery, deps: Deps) -> None:
+    """A caregiver without access wrote in: owe them a checkout link (unless access came back)."""
+    now = deps.clock.now()
+    async with deps.uow.transaction(delivery.msg_id, now) as session:
+        account = await deps.repo.find_account(event.user_id, session)
+        if account is not None and is_entitled(account.get("status")):
+            return
+        job = new_job(
+            f"stripe:checkout:{delivery.msg_id}",
+            CREATE_CHECKOUT,
+            {"user_id": event.user_id, "correlation_id": event.correlation_id},
+            now=now,
+            actor=event.user_id,
+        )
+        await deps.jobs.enqueue(job, session=session)
+    deps.wake_worker()

@@ -42,6 +42,9 @@ class BillingRepository:
         )
         return res.upserted_id is not None
 
+    async def find_account(self, user_id: str, session: AsyncClientSession) -> Document | None:
+        return await self.accounts.find_one({"_id": user_id}, session=session)
+
     async def user_for_customer(self, customer: str | None, session: AsyncClientSession) -> str | None:
         if not customer:
             return None

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from careline_contracts import subjects
+from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
 from careline_conversation import handlers
+from careline_conversation.agents import Agent, FallbackAgent, OpenAIAgent, RulesAgent
 from careline_conversation.integrations.sms import SandboxSender, SmsSender, TwilioSender
+from careline_conversation.ratelimit import RateLimits
 from careline_conversation.repository import ConversationRepository
 from careline_platform.clock import Clock
 from careline_platform.jobs import JobType, RetryPolicy
@@ -29,6 +34,19 @@ def build_sender(settings: Settings, publisher: Publisher) -> SmsSender:
     return SandboxSender(publisher)
 
 
+def build_agent(settings: Settings) -> Agent:
+    """OpenAI with the rules agent behind it when a key is configured; the rules agent otherwise."""
+    if settings.openai_api_key is None:
+        return RulesAgent()
+    openai_agent = OpenAIAgent(
+        settings.openai_api_key.get_secret_value(),
+        settings.openai_model,
+        base_url=settings.openai_base_url,
+        timeout_s=settings.openai_timeout_s,
+    )
+    return FallbackAgent(openai_agent, RulesAgent())
+
+
 async def create_service(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
     infra = await connect_infrastructure(settings, NAME, clock)
     repo = ConversationRepository(infra.db)
@@ -45,6 +63,12 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         clock=infra.clock,
         sender=build_sender(settings, infra.publisher),
         wake_worker=runtime.wake_worker,
+        agent=build_agent(settings),
+        limits=RateLimits(
+            per_window=settings.rate_window_limit,
+            window=timedelta(seconds=settings.rate_window_s),
+            per_day=settings.rate_daily_limit,
+        ),
     )
     definition.consumers = [
         ConsumerSpec(
@@ -63,8 +87,27 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             SmsStatusUpdated,
             lambda e, d: handlers.on_sms_status(e, d, deps),
         ),
+        ConsumerSpec(
+            NAME,
+            subjects.BILLING,
+            subjects.BILLING_ENTITLEMENT_CHANGED,
+            "conversation-entitlement",
+            EntitlementChanged,
+            lambda e, d: handlers.on_entitlement_changed(e, d, deps),
+        ),
+        ConsumerSpec(
+            NAME,
+            subjects.BILLING,
+            subjects.BILLING_CHECKOUT_LINK_READY,
+            "conversation-checkout-link",
+            CheckoutLinkReady,
+            lambda e, d: handlers.on_checkout_link_ready(e, d, deps),
+        ),
     ]
     definition.job_types[handlers.SEND_SMS] = JobType(
         lambda job: handlers.send_sms(job, deps), RetryPolicy(max_attempts=6)
+    )
+    definition.job_types[handlers.CRISIS_ALERT] = JobType(
+        lambda job: handlers.raise_crisis_alert(job, deps), RetryPolicy(max_attempts=20, cap_s=60)
     )
     return runtime

@@ -4,18 +4,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from careline_contracts import subjects
+from careline_contracts.base import Event
+from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
+from careline_contracts.conversation import CheckoutRequested, CrisisDetected, FactLearned, OptOutChanged
 from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
 from careline_conversation import replies
+from careline_conversation.agents import Agent, AgentContext
 from careline_conversation.integrations.sms import SmsSender
+from careline_conversation.ratelimit import RateLimits
 from careline_conversation.repository import ConversationRepository
+from careline_conversation.safety.sizing import fit, normalise_for_gsm
+from careline_conversation.turn import Turn, decide
 from careline_platform.clock import Clock
 from careline_platform.jobs import Job, JobStore, new_job
+from careline_platform.logging import get_logger
 from careline_platform.messaging import Delivery
 from careline_platform.mongo import UnitOfWork
+from careline_platform.outbox import outbox_job
+
+log = get_logger(__name__)
+MAX_SEGMENTS = 3
 
 SEND_SMS = "sms.send"
+CRISIS_ALERT = "crisis.alert"
 
 
 @dataclass
@@ -26,31 +43,136 @@ class Deps:
     clock: Clock
     sender: SmsSender
     wake_worker: Callable[[], None]
+    agent: Agent
+    limits: RateLimits
+
+
+async def _owe_event(
+    deps: Deps, event: Event, msg_id: str, key: str, now: datetime, session: AsyncClientSession
+) -> None:
+    await deps.jobs.enqueue(
+        outbox_job(event, msg_id=msg_id, key=key, stream=subjects.CONVERSATION, now=now), session=session
+    )
 
 
 async def on_sms_received(event: SmsReceived, delivery: Delivery, deps: Deps) -> None:
-    """Record the caregiver's message and owe them exactly one reply (as a job)."""
+    """Record the caregiver's message, decide the turn, and owe its effects, all in one transaction.
+
+    A fixed text (crisis, keywords, welcome, onboarding) goes into the reply job as it is;
+    an agent's reply is composed inside the job, so no AI call runs in this handler.
+    """
     now = deps.clock.now()
+    user = event.user_id
     async with deps.uow.transaction(delivery.msg_id, now) as session:
-        before = await deps.repo.record_inbound(event.user_id, event.body, event.message_sid, now, session)
-        text = replies.WELCOME if before is None else replies.rules_reply(event.body)
-        await deps.repo.record_reply(event.user_id, text, now, session)
+        before = await deps.repo.record_inbound(
+            user,
+            event.body,
+            event.message_sid,
+            now,
+            session,
+            phone=event.phone,
+            keep=deps.limits.history_size,
+        )
+        inbound_at = [*((before or {}).get("inbound_at") or []), now]
+        turn = decide(before, event.body, now, deps.limits, inbound_at)
+        if turn.set_state:
+            await deps.repo.update_state(user, turn.set_state, session)
+        await _owe_turn_effects(event, turn, now, deps, session)
+    log.info("turn", kind=turn.kind, user=user, correlation_id=event.correlation_id)
+    deps.wake_worker()
+
+
+async def _owe_turn_effects(
+    event: SmsReceived, turn: Turn, now: datetime, deps: Deps, session: AsyncClientSession
+) -> None:
+    user, sid, corr = event.user_id, event.message_sid, event.correlation_id
+    if turn.reply is not None or turn.compose:
+        payload: dict[str, Any] = {
+            "to": event.phone,
+            "user_id": user,
+            "correlation_id": corr,
+            "kind": turn.kind,
+        }
+        if turn.reply is not None:
+            payload["body"] = turn.reply
+            await deps.repo.record_reply(user, turn.reply, now, session)
+        else:
+            payload["compose"] = {"message": event.body}
+        # a crisis reply jumps the caregiver's queue: it is not ordered behind earlier replies
+        actor = None if turn.crisis_category else user
+        await deps.jobs.enqueue(
+            new_job(f"sms:reply:{sid}", SEND_SMS, payload, now=now, actor=actor), session=session
+        )
+    if turn.crisis_category is not None:
         await deps.jobs.enqueue(
             new_job(
-                f"sms:reply:{event.message_sid}",
-                SEND_SMS,
+                f"crisis:alert:{sid}",
+                CRISIS_ALERT,
                 {
-                    "to": event.phone,
-                    "body": text,
-                    "user_id": event.user_id,
-                    "correlation_id": event.correlation_id,
+                    "user_id": user,
+                    "message_sid": sid,
+                    "category": turn.crisis_category,
+                    "correlation_id": corr,
                 },
                 now=now,
-                actor=event.user_id,
             ),
             session=session,
         )
+        crisis = CrisisDetected(
+            occurred_at=now, correlation_id=corr, user_id=user, message_sid=sid, category=turn.crisis_category
+        )
+        await _owe_event(deps, crisis, f"crisis:{sid}", user, now, session)
+    if turn.fact is not None:
+        fact = FactLearned(
+            occurred_at=now, correlation_id=corr, user_id=user, field=turn.fact.field, value=turn.fact.value
+        )
+        await _owe_event(deps, fact, f"fact:{sid}:{turn.fact.field}", user, now, session)
+    if turn.opted_out is not None:
+        change = OptOutChanged(occurred_at=now, correlation_id=corr, user_id=user, opted_out=turn.opted_out)
+        await _owe_event(deps, change, f"optout:{sid}", user, now, session)
+    if turn.request_checkout:
+        request = CheckoutRequested(occurred_at=now, correlation_id=corr, user_id=user)
+        await _owe_event(
+            deps, request, f"checkout-request:{user}:{now.date().isoformat()}", user, now, session
+        )
+
+
+async def on_entitlement_changed(event: EntitlementChanged, delivery: Delivery, deps: Deps) -> None:
+    """Keep conversation's own projection of billing's entitlement (newest event wins)."""
+    now = deps.clock.now()
+    async with deps.uow.transaction(delivery.msg_id, now) as session:
+        await deps.repo.project_entitlement(
+            event.user_id, event.entitled, event.status, event.occurred_at, session
+        )
+
+
+async def on_checkout_link_ready(event: CheckoutLinkReady, delivery: Delivery, deps: Deps) -> None:
+    """Text the caregiver their checkout link, unless they opted out meanwhile."""
+    now = deps.clock.now()
+    async with deps.uow.transaction(delivery.msg_id, now) as session:
+        state = await deps.repo.find_state(event.user_id, session) or {}
+        phone = state.get("phone")
+        if state.get("opted_out") or not phone:
+            return
+        body = replies.checkout_message(event.url)
+        await deps.repo.record_reply(event.user_id, body, now, session)
+        payload = {"to": phone, "user_id": event.user_id, "body": body, "kind": "checkout"}
+        payload["correlation_id"] = event.correlation_id
+        await deps.jobs.enqueue(
+            new_job(f"sms:checkout:{event.session_id}", SEND_SMS, payload, now=now, actor=event.user_id),
+            session=session,
+        )
     deps.wake_worker()
+
+
+async def raise_crisis_alert(job: Job, deps: Deps) -> dict[str, Any]:
+    """Open an alert for a human to follow up (one per crisis message)."""
+    payload = job.payload
+    await deps.repo.open_crisis_alert(
+        job.key, payload["user_id"], payload["message_sid"], payload["category"], deps.clock.now()
+    )
+    log.warning("crisis.alert", user=payload["user_id"], category=payload["category"], alert=job.key)
+    return {"alert": job.key}
 
 
 async def on_sms_status(event: SmsStatusUpdated, delivery: Delivery, deps: Deps) -> None:
@@ -60,9 +182,38 @@ async def on_sms_status(event: SmsStatusUpdated, delivery: Delivery, deps: Deps)
         await deps.repo.apply_status(event.message_sid, event.status, event.error_code, now, session)
 
 
+async def compose(job: Job, deps: Deps) -> str:
+    """The reply text of a job; written once, then reused by every later attempt.
+
+    The agent's text is stored in the job before anything is sent, so a retry after a failed
+    send never asks the agent (and pays for it) again, and never sends different words.
+    """
+    fixed = job.payload.get("body")
+    if fixed is not None:
+        return str(fixed)
+    body = job.progress.get("body")
+    if body is None:
+        state = await deps.repo.state(job.payload["user_id"]) or {}
+        context = AgentContext(
+            message=job.payload["compose"]["message"],
+            recent=tuple(state.get("recent_messages") or ()),
+            summary=state.get("summary") or "",
+            first_name=(state.get("facts") or {}).get("first_name"),
+        )
+        reply = await deps.agent.reply(context)
+        body = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS)
+        tool_calls = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
+        await deps.jobs.record_progress(job, body=body, agent=reply.agent, tool_calls=tool_calls)
+    if not job.progress.get("in_history"):
+        await deps.repo.record_reply_once(job.payload["user_id"], job.key, body, deps.clock.now())
+        await deps.jobs.record_progress(job, in_history=True)
+    return str(body)
+
+
 async def send_sms(job: Job, deps: Deps) -> dict[str, Any]:
     """Send one outbound SMS; an attempt that already got a provider id does not send again."""
-    to, body = job.payload["to"], job.payload["body"]
+    to = job.payload["to"]
+    body = await compose(job, deps)
     sid, status = job.progress.get("sid"), "sent"
     started = job.progress.get("send_started_at")
     if sid is None and started is not None:

@@ -26,3 +26,11 @@ def rules_reply(body: str) -> str:
         "Thanks for telling me. Caring for someone takes a lot. "
         "Would a quick check-in on how you're doing help? Reply CHECK IN."
     )
+
+
+def checkout_message(url: str) -> str:
+    """The once-a-day note to a caregiver whose trial or subscription ended."""
+    return (
+        "Your Careline trial has ended. To keep talking with me, you can subscribe here: "
+        f"{url} . In a crisis, call or text 988 any time."
+    )

@@ -31,9 +31,14 @@ class ConversationRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.states = db.conversation_state
         self.outbound = db.outbound_messages
+        self.alerts = db.crisis_alerts
 
     async def ensure_indexes(self) -> None:
         await self.outbound.create_index("user_id")
+        await self.alerts.create_index([("status", 1), ("opened_at", 1)])
+        # also creates the collection up front: one created inside a transaction conflicts
+        # with every concurrent transaction that writes it
+        await self.states.create_index("last_inbound_at")
 
     async def record_inbound(
         self,
@@ -42,8 +47,17 @@ class ConversationRepository:
         message_sid: str,
         now: datetime,
         session: AsyncClientSession,
+        *,
+        phone: str | None = None,
+        keep: int = 31,
     ) -> Document | None:
-        """Append the inbound message; returns the state as it was before (None if new)."""
+        """Append the inbound message; returns the state as it was before (None if new).
+
+        ``inbound_at`` keeps the last ``keep`` arrival times, enough to judge the rate limits.
+        """
+        fields: Document = {"updated_at": now, "last_inbound_at": now}
+        if phone is not None:
+            fields["phone"] = phone
         return await self.states.find_one_and_update(
             {"_id": user_id},
             {
@@ -52,14 +66,56 @@ class ConversationRepository:
                     "recent_messages": {
                         "$each": [{"dir": "in", "sid": message_sid, "text": body, "at": now}],
                         "$slice": -RECENT_WINDOW,
-                    }
+                    },
+                    "inbound_at": {"$each": [now], "$slice": -keep},
                 },
                 "$inc": {"total_interactions": 1},
-                "$set": {"updated_at": now, "last_inbound_at": now},
+                "$set": fields,
             },
             upsert=True,
             return_document=ReturnDocument.BEFORE,
             session=session,
+        )
+
+    async def update_state(self, user_id: str, fields: Document, session: AsyncClientSession) -> None:
+        await self.states.update_one({"_id": user_id}, {"$set": fields}, session=session)
+
+    async def find_state(self, user_id: str, session: AsyncClientSession) -> Document | None:
+        return await self.states.find_one({"_id": user_id}, session=session)
+
+    async def project_entitlement(
+        self, user_id: str, entitled: bool, status: str, at: datetime, session: AsyncClientSession
+    ) -> None:
+        """Keep billing's newest word on entitlement; an older event changes nothing."""
+        current = await self.states.find_one({"_id": user_id}, {"entitlement": 1}, session=session)
+        known = (current or {}).get("entitlement")
+        if known is not None and known["at"] > at:
+            return
+        await self.states.update_one(
+            {"_id": user_id},
+            {
+                "$set": {"entitlement": {"entitled": entitled, "status": status, "at": at}},
+                "$setOnInsert": {"conversation_started_at": at, "summary": ""},
+            },
+            upsert=True,
+            session=session,
+        )
+
+    async def open_crisis_alert(
+        self, alert_id: str, user_id: str, message_sid: str, category: str, now: datetime
+    ) -> None:
+        await self.alerts.update_one(
+            {"_id": alert_id},
+            {
+                "$setOnInsert": {
+                    "user_id": user_id,
+                    "message_sid": message_sid,
+                    "category": category,
+                    "status": "open",
+                    "opened_at": now,
+                }
+            },
+            upsert=True,
         )
 
     async def record_reply(self, user_id: str, text: str, now: datetime, session: AsyncClientSession) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from careline_contracts import subjects
+from careline_contracts.conversation import FactLearned, OptOutChanged
 from careline_contracts.ingress import UserRegistered
 from careline_platform.clock import Clock
 from careline_platform.messaging import ConsumerSpec
@@ -30,6 +31,22 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
                 "profile-user-registered",
                 UserRegistered,
                 lambda e, d: handlers.on_user_registered(e, d, deps),
+            ),
+            ConsumerSpec(
+                NAME,
+                subjects.CONVERSATION,
+                subjects.CONVERSATION_FACT_LEARNED,
+                "profile-facts",
+                FactLearned,
+                lambda e, d: handlers.on_fact_learned(e, d, deps),
+            ),
+            ConsumerSpec(
+                NAME,
+                subjects.CONVERSATION,
+                subjects.CONVERSATION_OPTOUT_CHANGED,
+                "profile-optout",
+                OptOutChanged,
+                lambda e, d: handlers.on_optout_changed(e, d, deps),
             ),
         ],
     )

@@ -45,3 +45,12 @@ class ProfileRepository:
             upsert=True,
             session=session,
         )
+
+    async def set_fields(
+        self, user_id: str, fields: Document, now: datetime, session: AsyncClientSession
+    ) -> None:
+        """Set profile fields, creating the profile first if its registration is still on its way."""
+        await self.create_profile(user_id, now, session)
+        await self.profiles.update_one(
+            {"_id": user_id}, {"$set": {**fields, "updated_at": now}}, session=session
+        )

@@ -1,0 +1,95 @@
+"""AI replies through real processes: written in the job, stored before sending, reused on retry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from pymongo import AsyncMongoClient
+
+from careline_testing.fakes import FakeOpenAI, FakeTwilio, ScriptedAnswer, ThreadedServer
+from careline_testing.processes import Cluster
+from careline_testing.servers import Backends
+from careline_testing.signing import inbound_sms_params
+from careline_testing.waiting import eventually
+
+from .helpers import databases, post_sms
+
+pytestmark = pytest.mark.asyncio
+PHONE = "+14155550141"
+
+
+@pytest.fixture
+def fake_openai() -> Iterator[tuple[FakeOpenAI, str]]:
+    api = FakeOpenAI()
+    with ThreadedServer(api.app()) as server:
+        yield api, f"{server.url}/v1"
+
+
+@pytest.fixture
+def cluster_env(fake_openai: tuple[FakeOpenAI, str]) -> dict[str, str]:
+    _api, url = fake_openai
+    return {"OPENAI_API_KEY": "sk-e2e", "OPENAI_BASE_URL": url, "OPENAI_TIMEOUT_S": "2"}
+
+
+async def onboard(client: httpx.AsyncClient, cluster: Cluster, twilio: FakeTwilio) -> None:
+    """Welcome, then name, relationship and ZIP: four fixed replies, no AI call."""
+    for k, text in enumerate(("hello", "Ana", "my mom", "94110"), start=1):
+        await post_sms(client, cluster, inbound_sms_params(PHONE, text))
+        await eventually(lambda k=k: len(twilio.to(PHONE)) == k)
+
+
+@pytest_asyncio.fixture
+async def mongo(backends: Backends) -> Any:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri, tz_aware=True)
+    yield client
+    await client.close()
+
+
+async def test_the_ai_text_is_stored_once_and_a_failed_send_reuses_it(
+    cluster: Cluster,
+    fake_twilio: tuple[FakeTwilio, str],
+    fake_openai: tuple[FakeOpenAI, str],
+    mongo: AsyncMongoClient[Any],
+) -> None:
+    twilio, _ = fake_twilio
+    api, _ = fake_openai
+    async with httpx.AsyncClient(timeout=10) as client:
+        await onboard(client, cluster, twilio)
+        assert api.requests == []
+
+        api.script.append(ScriptedAnswer("That sounds like a long night. Could you rest a little today?"))
+        twilio.fail_next = 2  # the first two sends of the AI reply fail
+        params = inbound_sms_params(PHONE, "mom was up all night again")
+        await post_sms(client, cluster, params)
+        await eventually(lambda: len(twilio.to(PHONE)) == 5, timeout_s=30)
+
+    assert twilio.to(PHONE)[4].body == "That sounds like a long night. Could you rest a little today?"
+    assert len(api.requests) == 1  # three send attempts, one AI call
+    job = await databases(mongo, cluster)["conversation"].jobs.find_one(
+        {"_id": f"sms:reply:{params['MessageSid']}"}
+    )
+    assert job is not None
+    assert job["attempts"] == 3
+    assert job["progress"]["agent"] == "openai"
+    state = await databases(mongo, cluster)["conversation"].conversation_state.find_one({})
+    assert state is not None
+    outgoing = [m["text"] for m in state["recent_messages"] if m["dir"] == "out"]
+    assert outgoing[-1] == twilio.to(PHONE)[4].body and outgoing.count(outgoing[-1]) == 1
+    assert "Ana" in api.requests[0]["messages"][0]["content"]  # the name onboarding learned
+
+
+async def test_when_openai_is_down_the_rules_agent_answers(
+    cluster: Cluster, fake_twilio: tuple[FakeTwilio, str], fake_openai: tuple[FakeOpenAI, str]
+) -> None:
+    twilio, _ = fake_twilio
+    api, _ = fake_openai
+    async with httpx.AsyncClient(timeout=10) as client:
+        await onboard(client, cluster, twilio)
+        api.fail_next = 10
+        await post_sms(client, cluster, inbound_sms_params(PHONE, "I'm so tired"))
+        await eventually(lambda: len(twilio.to(PHONE)) == 5, timeout_s=20)
+    assert "exhausting" in twilio.to(PHONE)[4].body

@@ -1,0 +1,128 @@
+"""A caregiver's journey over the real webhook path: onboarding, STOP/START, crisis and gating."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from pymongo import AsyncMongoClient
+
+from careline_conversation.safety.keywords import CRISIS_REPLY, START_CONFIRMATION, STOP_CONFIRMATION
+from careline_testing.fakes import FakeTwilio
+from careline_testing.processes import Cluster
+from careline_testing.servers import Backends
+from careline_testing.signing import inbound_sms_params, stripe_event
+from careline_testing.waiting import eventually
+
+from .helpers import databases, post_sms, post_stripe
+
+pytestmark = pytest.mark.asyncio
+
+
+@pytest_asyncio.fixture
+async def mongo(backends: Backends) -> AsyncIterator[AsyncMongoClient[Any]]:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri, tz_aware=True)
+    yield client
+    await client.close()
+
+
+class Phone:
+    """One caregiver texting the line and reading the replies, as Twilio would carry them."""
+
+    def __init__(self, client: httpx.AsyncClient, cluster: Cluster, twilio: FakeTwilio, number: str) -> None:
+        self.client, self.cluster, self.twilio, self.number = client, cluster, twilio, number
+
+    def replies(self) -> list[str]:
+        return [m.body for m in self.twilio.to(self.number)]
+
+    async def text(self, body: str, expect_reply: bool = True) -> str | None:
+        before = len(self.replies())
+        resp = await post_sms(self.client, self.cluster, inbound_sms_params(self.number, body))
+        assert resp.status_code == 200
+        if not expect_reply:
+            await asyncio.sleep(2.0)  # long enough for a reply that should not come
+            assert len(self.replies()) == before
+            return None
+        await eventually(lambda: len(self.replies()) > before, timeout_s=20)
+        return self.replies()[before]
+
+
+async def test_onboarding_facts_reach_profile_and_stop_start_follow(
+    cluster: Cluster, fake_twilio: tuple[FakeTwilio, str], mongo: AsyncMongoClient[Any]
+) -> None:
+    twilio, _ = fake_twilio
+    db = databases(mongo, cluster)
+    async with httpx.AsyncClient(timeout=10) as client:
+        phone = Phone(client, cluster, twilio, "+14155550151")
+        welcome = await phone.text("hi")
+        assert welcome is not None and "STOP" in welcome and "first name" in welcome
+        assert "care for" in (await phone.text("I'm Ana") or "")
+        assert "ZIP" in (await phone.text("my husband") or "")
+        assert (await phone.text("94110") or "").startswith("Thank you, Ana.")
+        user = await db["ingress"].users.find_one({"phone": "+14155550151"})
+        assert user is not None
+
+        async def profile_has(fields: dict[str, Any]) -> bool:
+            doc = await db["profile"].user_profiles.find_one({"_id": user["_id"]}) or {}
+            return all(doc.get(k) == v for k, v in fields.items())
+
+        await eventually(lambda: profile_has({"first_name": "Ana", "relationship": "spouse", "zip": "94110"}))
+
+        assert await phone.text("STOP") == STOP_CONFIRMATION
+        await eventually(lambda: profile_has({"opted_out": True}))
+        await phone.text("are you there?", expect_reply=False)
+        await phone.text("stop", expect_reply=False)  # one confirmation only
+        assert await phone.text("START") == START_CONFIRMATION
+        await eventually(lambda: profile_has({"opted_out": False}))
+        assert await phone.text("I'm so tired today") is not None  # the agent answers again
+
+
+async def test_a_caregiver_whose_trial_ended_still_gets_crisis_help_and_one_checkout_link(
+    cluster: Cluster, fake_twilio: tuple[FakeTwilio, str], mongo: AsyncMongoClient[Any]
+) -> None:
+    twilio, _ = fake_twilio
+    db = databases(mongo, cluster)
+    async with httpx.AsyncClient(timeout=10) as client:
+        phone = Phone(client, cluster, twilio, "+14155550152")
+        await phone.text("hello")
+        for skip in ("SKIP", "SKIP", "SKIP"):
+            await phone.text(skip)
+        user = await db["ingress"].users.find_one({"phone": "+14155550152"})
+        assert user is not None
+        user_id = user["_id"]
+        # the trial ends: the subscription the checkout created is deleted
+        checkout = stripe_event(
+            "checkout.session.completed",
+            {"id": "cs_j", "client_reference_id": user_id, "customer": "cus_j", "subscription": "sub_j"},
+        )
+        deleted = stripe_event(
+            "customer.subscription.deleted",
+            {"id": "sub_j", "customer": "cus_j", "status": "canceled"},
+            created=1_900_000_000,
+        )
+        for event in (checkout, deleted):
+            assert (await post_stripe(client, cluster, event)).status_code == 200
+
+        async def not_entitled() -> bool:
+            state = await db["conversation"].conversation_state.find_one({"_id": user_id}) or {}
+            return (state.get("entitlement") or {}).get("entitled") is False
+
+        await eventually(not_entitled)
+
+        assert await phone.text("I can't do this anymore. I want to kill myself") == CRISIS_REPLY
+
+        async def alert_opened() -> bool:
+            return await db["conversation"].crisis_alerts.count_documents({"user_id": user_id}) == 1
+
+        await eventually(alert_opened)
+
+        link = await phone.text("can we talk?")
+        assert link is not None and "/dev/checkout/cs_sandbox_" in link
+        await phone.text("hello?", expect_reply=False)  # at most one link a day
+
+    account = await db["billing"].billing_accounts.find_one({"_id": user_id})
+    assert account is not None and account["checkout_url"] in link
