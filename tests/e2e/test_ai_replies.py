@@ -32,7 +32,7 @@ def fake_openai() -> Iterator[tuple[FakeOpenAI, str]]:
 @pytest.fixture
 def cluster_env(fake_openai: tuple[FakeOpenAI, str]) -> dict[str, str]:
     _api, url = fake_openai
-    return {"OPENAI_API_KEY": "sk-e2e", "OPENAI_BASE_URL": url, "OPENAI_TIMEOUT_S": "2"}
+    return {"OPENAI_API_KEY": "sk-e2e", "OPENAI_BASE_URL": url, "OPENAI_TIMEOUT_S": "2", "SUMMARY_EVERY": "5"}
 
 
 async def onboard(client: httpx.AsyncClient, cluster: Cluster, twilio: FakeTwilio) -> None:
@@ -61,14 +61,16 @@ async def test_the_ai_text_is_stored_once_and_a_failed_send_reuses_it(
         await onboard(client, cluster, twilio)
         assert api.requests == []
 
-        api.script.append(ScriptedAnswer("That sounds like a long night. Could you rest a little today?"))
+        api.script.append(
+            ScriptedAnswer("That sounds like a long night. Could you rest a little today?", with_tools=True)
+        )
         twilio.fail_next = 2  # the first two sends of the AI reply fail
         params = inbound_sms_params(PHONE, "mom was up all night again")
         await post_sms(client, cluster, params)
         await eventually(lambda: len(twilio.to(PHONE)) == 5, timeout_s=30)
 
     assert twilio.to(PHONE)[4].body == "That sounds like a long night. Could you rest a little today?"
-    assert len(api.requests) == 1  # three send attempts, one AI call
+    assert sum(bool(r.get("tools")) for r in api.requests) == 1  # three send attempts, one AI reply
     job = await databases(mongo, cluster)["conversation"].jobs.find_one(
         {"_id": f"sms:reply:{params['MessageSid']}"}
     )
@@ -93,3 +95,47 @@ async def test_when_openai_is_down_the_rules_agent_answers(
         await post_sms(client, cluster, inbound_sms_params(PHONE, "I'm so tired"))
         await eventually(lambda: len(twilio.to(PHONE)) == 5, timeout_s=20)
     assert "exhausting" in twilio.to(PHONE)[4].body
+
+
+async def test_the_agents_tool_calls_become_events_and_the_summary_is_refreshed(
+    cluster: Cluster,
+    fake_twilio: tuple[FakeTwilio, str],
+    fake_openai: tuple[FakeOpenAI, str],
+    mongo: AsyncMongoClient[Any],
+) -> None:
+    twilio, _ = fake_twilio
+    api, _ = fake_openai
+    db = databases(mongo, cluster)
+    async with httpx.AsyncClient(timeout=10) as client:
+        await onboard(client, cluster, twilio)
+        api.script += [
+            ScriptedAnswer(
+                "Thanks for telling me. Want a quick check-in?",
+                tool_calls=[
+                    ("record_profile_fact", '{"field": "zip", "value": "10001"}'),
+                    ("record_profile_fact", '{"field": "zip", "value": "not a zip"}'),  # does not validate
+                    ("start_assessment", '{"instrument": "checkin"}'),
+                ],
+                with_tools=True,
+            ),
+            ScriptedAnswer("Ana cares for her mother and moved to New York.", with_tools=False),
+        ]
+        await post_sms(client, cluster, inbound_sms_params(PHONE, "we moved to NYC, 10001. can we check in?"))
+        await eventually(lambda: len(twilio.to(PHONE)) == 5, timeout_s=20)
+        user = await db["ingress"].users.find_one({"phone": PHONE})
+        assert user is not None
+
+        async def zip_moved() -> bool:
+            doc = await db["profile"].user_profiles.find_one({"_id": user["_id"]}) or {}
+            return doc.get("zip") == "10001"
+
+        await eventually(zip_moved)
+
+        async def summarised() -> bool:
+            state = await db["conversation"].conversation_state.find_one({"_id": user["_id"]}) or {}
+            return state.get("summary") == "Ana cares for her mother and moved to New York."
+
+        await eventually(summarised)  # SUMMARY_EVERY=5: the fifth message asked for one
+    owed = [d["_id"] async for d in db["conversation"].jobs.find({"type": "outbox.publish"})]
+    assert sum(k.startswith("event:assessment-request:") for k in owed) == 1
+    assert sum(k.startswith("event:fact:sms:reply:") for k in owed) == 1

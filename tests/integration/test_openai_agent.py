@@ -98,3 +98,20 @@ async def test_when_openai_cannot_answer_the_rules_agent_does_at_once(
     assert "exhausting" in reply.text  # the rules agent's answer to "tired"
     assert time.monotonic() - started < 2.5
     assert len(api.requests) == 1  # no retries inside the agent
+
+
+async def test_the_summary_is_written_without_tools_and_kept_short(fake: tuple[FakeOpenAI, str]) -> None:
+    api, url = fake
+    api.script.append(ScriptedAnswer("x" * 900, with_tools=False))
+    summary = await agent(url).summarise(CONTEXT)
+    assert summary == "x" * 400
+    [request] = api.requests
+    assert "tools" not in request
+    assert request["messages"][0]["content"].startswith("Summarise")
+
+
+async def test_the_rules_summary_is_extractive() -> None:
+    summary = await RulesAgent().summarise(CONTEXT)
+    assert summary.startswith("Name: Ana.")
+    assert "I'm so tired, mom was up all night" in summary
+    assert len(summary) <= 400

@@ -13,6 +13,7 @@ from careline_contracts import subjects
 from careline_contracts.base import Event
 from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.conversation import (
+    AssessmentRequested,
     CheckoutRequested,
     CrisisDetected,
     FactLearned,
@@ -51,6 +52,7 @@ SAMPLES: dict[type[Event], dict[str, Any]] = {
     FactLearned: {"user_id": "u_1", "field": "zip", "value": "94110"},
     OptOutChanged: {"user_id": "u_1", "opted_out": True},
     CheckoutRequested: {"user_id": "u_1"},
+    AssessmentRequested: {"user_id": "u_1", "instrument": "checkin"},
     CheckoutLinkReady: {"user_id": "u_1", "session_id": "cs_1", "url": "https://checkout.example/cs_1"},
 }
 MODELS = list(SAMPLES)

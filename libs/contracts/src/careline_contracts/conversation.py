@@ -51,3 +51,11 @@ class CheckoutRequested(Event):
 
     subject: ClassVar[str] = subjects.CONVERSATION_CHECKOUT_REQUESTED
     user_id: str
+
+
+class AssessmentRequested(Event):
+    """The caregiver asked to check in (by keyword or through the agent); profile runs it."""
+
+    subject: ClassVar[str] = subjects.CONVERSATION_ASSESSMENT_REQUESTED
+    user_id: str
+    instrument: Literal["checkin", "burnout"]

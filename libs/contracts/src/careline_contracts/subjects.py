@@ -47,6 +47,7 @@ CONVERSATION_CRISIS_DETECTED = "conversation.crisis.detected"
 CONVERSATION_FACT_LEARNED = "conversation.fact.learned"
 CONVERSATION_OPTOUT_CHANGED = "conversation.optout.changed"
 CONVERSATION_CHECKOUT_REQUESTED = "conversation.checkout.requested"
+CONVERSATION_ASSESSMENT_REQUESTED = "conversation.assessment.requested"
 DEAD_LETTER_PREFIX = "deadletter"
 
 

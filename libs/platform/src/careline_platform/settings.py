@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     jobs_poll_interval_s: float = 1.0
     jobs_lease_s: float = 30.0
     trial_days: int = 14
+    summary_every: int = Field(default=6, gt=0, description="messages between running-summary refreshes")
     rate_window_s: float = Field(default=600.0, gt=0, description="rate-limit window per caregiver")
     rate_window_limit: int = Field(default=20, gt=0, description="inbound messages allowed per window")
     rate_daily_limit: int = Field(default=30, gt=0, description="inbound messages allowed per day")

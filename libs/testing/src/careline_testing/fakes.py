@@ -138,6 +138,8 @@ class ScriptedAnswer:
 
     text: str | None = None
     tool_calls: list[tuple[str, str]] = field(default_factory=list)
+    with_tools: bool | None = None
+    """Answer only requests that offer tools (True) or offer none (False); None: any request."""
 
 
 @dataclass
@@ -164,7 +166,13 @@ class FakeOpenAI:
             failing = self.fail_next > 0
             if failing:
                 self.fail_next -= 1
-            answer = self.script.pop(0) if self.script and not failing else self.default
+            answer = self.default
+            if not failing:
+                offered = bool(body.get("tools"))
+                for i, scripted in enumerate(self.script):
+                    if scripted.with_tools in (None, offered):
+                        answer = self.script.pop(i)
+                        break
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if failing:

@@ -69,6 +69,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             window=timedelta(seconds=settings.rate_window_s),
             per_day=settings.rate_daily_limit,
         ),
+        summary_every=settings.summary_every,
     )
     definition.consumers = [
         ConsumerSpec(
@@ -106,6 +107,9 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
     ]
     definition.job_types[handlers.SEND_SMS] = JobType(
         lambda job: handlers.send_sms(job, deps), RetryPolicy(max_attempts=6)
+    )
+    definition.job_types[handlers.REFRESH_SUMMARY] = JobType(
+        lambda job: handlers.refresh_summary(job, deps), RetryPolicy(max_attempts=3)
     )
     definition.job_types[handlers.CRISIS_ALERT] = JobType(
         lambda job: handlers.raise_crisis_alert(job, deps), RetryPolicy(max_attempts=20, cap_s=60)

@@ -12,9 +12,15 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from careline_contracts import subjects
 from careline_contracts.base import Event
 from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
-from careline_contracts.conversation import CheckoutRequested, CrisisDetected, FactLearned, OptOutChanged
+from careline_contracts.conversation import (
+    AssessmentRequested,
+    CheckoutRequested,
+    CrisisDetected,
+    FactLearned,
+    OptOutChanged,
+)
 from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
-from careline_conversation import replies
+from careline_conversation import onboarding, replies
 from careline_conversation.agents import Agent, AgentContext
 from careline_conversation.integrations.sms import SmsSender
 from careline_conversation.ratelimit import RateLimits
@@ -33,6 +39,7 @@ MAX_SEGMENTS = 3
 
 SEND_SMS = "sms.send"
 CRISIS_ALERT = "crisis.alert"
+REFRESH_SUMMARY = "summary.refresh"
 
 
 @dataclass
@@ -45,6 +52,7 @@ class Deps:
     wake_worker: Callable[[], None]
     agent: Agent
     limits: RateLimits
+    summary_every: int = 6
 
 
 async def _owe_event(
@@ -78,6 +86,12 @@ async def on_sms_received(event: SmsReceived, delivery: Delivery, deps: Deps) ->
         if turn.set_state:
             await deps.repo.update_state(user, turn.set_state, session)
         await _owe_turn_effects(event, turn, now, deps, session)
+        count = int((before or {}).get("total_interactions", 0)) + 1
+        if count % deps.summary_every == 0:  # no actor: a slow summary never holds a reply back
+            summary_job = new_job(
+                f"summary:{user}:{count}", REFRESH_SUMMARY, {"user_id": user}, now=now, actor=user
+            )
+            await deps.jobs.enqueue(summary_job, session=session)
     log.info("turn", kind=turn.kind, user=user, correlation_id=event.correlation_id)
     deps.wake_worker()
 
@@ -182,6 +196,15 @@ async def on_sms_status(event: SmsStatusUpdated, delivery: Delivery, deps: Deps)
         await deps.repo.apply_status(event.message_sid, event.status, event.error_code, now, session)
 
 
+def _context(state: dict[str, Any], message: str) -> AgentContext:
+    return AgentContext(
+        message=message,
+        recent=tuple(state.get("recent_messages") or ()),
+        summary=state.get("summary") or "",
+        first_name=(state.get("facts") or {}).get("first_name"),
+    )
+
+
 async def compose(job: Job, deps: Deps) -> str:
     """The reply text of a job; written once, then reused by every later attempt.
 
@@ -194,20 +217,51 @@ async def compose(job: Job, deps: Deps) -> str:
     body = job.progress.get("body")
     if body is None:
         state = await deps.repo.state(job.payload["user_id"]) or {}
-        context = AgentContext(
-            message=job.payload["compose"]["message"],
-            recent=tuple(state.get("recent_messages") or ()),
-            summary=state.get("summary") or "",
-            first_name=(state.get("facts") or {}).get("first_name"),
-        )
-        reply = await deps.agent.reply(context)
+        reply = await deps.agent.reply(_context(state, job.payload["compose"]["message"]))
         body = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS)
         tool_calls = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
         await deps.jobs.record_progress(job, body=body, agent=reply.agent, tool_calls=tool_calls)
     if not job.progress.get("in_history"):
         await deps.repo.record_reply_once(job.payload["user_id"], job.key, body, deps.clock.now())
         await deps.jobs.record_progress(job, in_history=True)
+    if job.progress.get("tool_calls") and not job.progress.get("effects_done"):
+        await _apply_tool_calls(job, deps)
+        await deps.jobs.record_progress(job, effects_done=True)
     return str(body)
+
+
+async def _apply_tool_calls(job: Job, deps: Deps) -> None:
+    """Carry out what the agent asked for, as events owed in one transaction (once per job)."""
+    user, now = job.payload["user_id"], deps.clock.now()
+    corr = job.payload.get("correlation_id") or job.key
+    async with deps.uow.transaction(None, now) as session:
+        for call in job.progress["tool_calls"]:
+            args = call.get("arguments") or {}
+            if call["name"] == "record_profile_fact" and args.get("field") in onboarding.FIELDS:
+                value = onboarding.parse(args["field"], str(args.get("value", "")))
+                if value is None:
+                    continue  # the model's reading did not validate: not a fact
+                fact = FactLearned(
+                    occurred_at=now, correlation_id=corr, user_id=user, field=args["field"], value=value
+                )
+                await deps.repo.update_state(user, {f"facts.{args['field']}": value}, session)
+                await _owe_event(deps, fact, f"fact:{job.key}:{args['field']}", user, now, session)
+            elif call["name"] == "start_assessment":
+                instrument = "burnout" if args.get("instrument") == "burnout" else "checkin"
+                request = AssessmentRequested(
+                    occurred_at=now, correlation_id=corr, user_id=user, instrument=instrument
+                )
+                await _owe_event(deps, request, f"assessment-request:{job.key}", user, now, session)
+    deps.wake_worker()
+
+
+async def refresh_summary(job: Job, deps: Deps) -> dict[str, Any]:
+    """Rewrite the running summary from the recent window (OpenAI when configured)."""
+    user = job.payload["user_id"]
+    state = await deps.repo.state(user) or {}
+    summary = await deps.agent.summarise(_context(state, ""))
+    await deps.repo.set_summary(user, summary, deps.clock.now())
+    return {"chars": len(summary)}
 
 
 async def send_sms(job: Job, deps: Deps) -> dict[str, Any]:

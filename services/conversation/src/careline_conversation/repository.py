@@ -135,6 +135,9 @@ class ConversationRepository:
     async def state(self, user_id: str) -> Document | None:
         return await self.states.find_one({"_id": user_id})
 
+    async def set_summary(self, user_id: str, summary: str, now: datetime) -> None:
+        await self.states.update_one({"_id": user_id}, {"$set": {"summary": summary, "summary_at": now}})
+
     async def record_reply_once(self, user_id: str, job_key: str, text: str, now: datetime) -> None:
         """Append a reply a job composed; a retried job does not append it twice."""
         await self.states.update_one(

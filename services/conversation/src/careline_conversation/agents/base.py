@@ -39,3 +39,7 @@ class Agent(Protocol):
     name: str
 
     async def reply(self, context: AgentContext) -> AgentReply: ...
+
+    async def summarise(self, context: AgentContext) -> str:
+        """A short running summary of what the caregiver has shared (for later replies)."""
+        ...

@@ -20,3 +20,10 @@ class FallbackAgent:
         except AgentUnavailable as exc:
             log.warning("agent.fallback", agent=self.primary.name, reason=str(exc))
             return await self.fallback.reply(context)
+
+    async def summarise(self, context: AgentContext) -> str:
+        try:
+            return await self.primary.summarise(context)
+        except AgentUnavailable as exc:
+            log.warning("agent.fallback", agent=self.primary.name, reason=str(exc), task="summary")
+            return await self.fallback.summarise(context)

@@ -136,6 +136,22 @@ class OpenAIAgent:
             raise AgentUnavailable("empty answer")
         return AgentReply(text, self.name, tool_calls)
 
+    async def summarise(self, context: AgentContext) -> str:
+        messages = self._messages(context)
+        messages[0] = {"role": "system", "content": SUMMARY_PROMPT}
+        if context.summary:
+            messages.insert(1, {"role": "user", "content": f"Earlier summary: {context.summary}"})
+        text = ((await self._complete(messages, tools=False)).content or "").strip()
+        if not text:
+            raise AgentUnavailable("empty summary")
+        return text[:400]
+
+
+SUMMARY_PROMPT = (
+    "Summarise, in at most three short sentences, what this caregiver has shared: who they care "
+    "for, what is hard, what helps. Facts only, no advice."
+)
+
 
 def _arguments(raw: str | None) -> dict[str, Any]:
     try:

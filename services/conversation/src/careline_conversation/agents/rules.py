@@ -5,9 +5,21 @@ from __future__ import annotations
 from careline_conversation import replies
 from careline_conversation.agents.base import AgentContext, AgentReply
 
+SUMMARY_CHARS = 400
+
 
 class RulesAgent:
     name = "rules"
 
     async def reply(self, context: AgentContext) -> AgentReply:
         return AgentReply(replies.rules_reply(context.message), self.name)
+
+    async def summarise(self, context: AgentContext) -> str:
+        """Extractive: who they are, then the first sentence of their latest messages."""
+        parts = [f"Name: {context.first_name}."] if context.first_name else []
+        said = [str(t.get("text", "")) for t in context.recent if t.get("dir") == "in"]
+        for text in reversed(said[-4:]):
+            first = text.strip().split(". ")[0].strip()
+            if len(first) > 3:
+                parts.append(f'Said: "{first[:120]}".')
+        return " ".join(parts)[:SUMMARY_CHARS]
