@@ -73,11 +73,13 @@ def new_job(
     now: datetime,
     max_attempts: int | None = None,
     actor: str | None = None,
+    run_at: datetime | None = None,
 ) -> Document:
     """A pending job document, to be inserted together with the state change that wants it.
 
     ``max_attempts`` overrides the job type's retry policy for this one job; by default the
-    policy of the type decides.
+    policy of the type decides. ``run_at`` delays the first attempt (a trial's end, a
+    scheduled scan); by default the job is due at once.
     """
     return {
         "_id": key,
@@ -89,7 +91,7 @@ def new_job(
         "status": JobStatus.PENDING.value,
         "attempts": 0,
         "max_attempts": max_attempts,
-        "next_attempt_at": now,
+        "next_attempt_at": run_at or now,
         "lease": None,
         "last_error": None,
         "progress": {},
@@ -448,3 +450,31 @@ class JobWorker:
             except Exception as exc:  # the broker or database is away: try again later
                 log.warning("job.dead_letter_publish_failed", error=type(exc).__name__)
             await asyncio.sleep(max(self.poll_interval_s, 1.0))
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job type that runs once per time slot, however many replicas are running.
+
+    The job for a slot has a key made from the slot's start, so every replica that tries to
+    enqueue it writes the same key and only one job exists; when it starts it enqueues the
+    job of the next slot after the current time (a service that was down does not replay the
+    slots it missed, and a failing run does not end the chain).
+    """
+
+    job_type: str
+    every: timedelta
+
+    def slot_start(self, at: datetime) -> datetime:
+        seconds = self.every.total_seconds()
+        epoch = at.timestamp()
+        return datetime.fromtimestamp(epoch - epoch % seconds, at.tzinfo)
+
+    def job_for_slot(self, start: datetime, now: datetime) -> Document:
+        return new_job(f"{self.job_type}:{start.isoformat()}", self.job_type, {}, now=now, run_at=start)
+
+    def current(self, now: datetime) -> Document:
+        return self.job_for_slot(self.slot_start(now), now)
+
+    def following(self, now: datetime) -> Document:
+        return self.job_for_slot(self.slot_start(now) + self.every, now)

@@ -25,8 +25,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from careline_contracts import subjects
 from careline_contracts.deadletter import DeadLetter
 from careline_platform import mongo
-from careline_platform.clock import Clock, SystemClock
-from careline_platform.jobs import JobStore, JobType, JobWorker
+from careline_platform.clock import Clock, clock_from
+from careline_platform.jobs import Job, JobStore, JobType, JobWorker, Periodic
 from careline_platform.logging import get_logger
 from careline_platform.messaging import (
     ConsumerSpec,
@@ -71,7 +71,7 @@ async def connect_infrastructure(
     settings: Settings, service: str, clock: Clock | None = None
 ) -> Infrastructure:
     """Connect to MongoDB and NATS, and prepare the service's jobs collection and inbox."""
-    clock = clock or SystemClock()
+    clock = clock or clock_from(settings.clock_offset_file)
     client = mongo.connect(settings.mongodb_uri)
     db = client[settings.database_name(service)]
     broker = NatsBroker(
@@ -134,6 +134,7 @@ class ServiceDefinition:
     consumers: list[ConsumerSpec] = field(default_factory=list)
     job_types: dict[str, JobType] = field(default_factory=dict)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    periodic: list[Periodic] = field(default_factory=list)
     worker_concurrency: int = 4
 
 
@@ -191,6 +192,9 @@ class ServiceRuntime:
         await infra.broker.start()
         # every service relays its outbox; its own job types come on top
         job_types = {OUTBOX_PUBLISH: relay_job_type(infra.publisher), **definition.job_types}
+        for periodic in definition.periodic:
+            job_types[periodic.job_type] = self._rescheduling(periodic, job_types[periodic.job_type])
+            await infra.jobs.enqueue(periodic.current(infra.clock.now()))
         self.worker = JobWorker(
             infra.jobs,
             job_types,
@@ -202,6 +206,15 @@ class ServiceRuntime:
         )
         self.worker.start()
         log.info("service.started", consumers=len(definition.consumers), job_types=sorted(job_types))
+
+    def _rescheduling(self, periodic: Periodic, job_type: JobType) -> JobType:
+        """The periodic job's handler, after enqueuing its next slot (a failing run never ends the chain)."""
+
+        async def run(job: Job) -> Any:
+            await self.infra.jobs.enqueue(periodic.following(self.infra.clock.now()))
+            return await job_type.handler(job)
+
+        return JobType(run, job_type.policy, job_type.permanent)
 
     async def stop(self) -> None:
         await self.infra.broker.stop()

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     jobs_poll_interval_s: float = 1.0
     jobs_lease_s: float = 30.0
     trial_days: int = 14
+    clock_offset_file: str | None = Field(
+        default=None, description="tests only: a file holding seconds to add to the clock"
+    )
     summary_every: int = Field(default=6, gt=0, description="messages between running-summary refreshes")
     rate_window_s: float = Field(default=600.0, gt=0, description="rate-limit window per caregiver")
     rate_window_limit: int = Field(default=20, gt=0, description="inbound messages allowed per window")
