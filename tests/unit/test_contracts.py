@@ -13,8 +13,10 @@ from careline_contracts import subjects
 from careline_contracts.base import Event
 from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.conversation import (
+    AssessmentAnswered,
     AssessmentRequested,
     CheckoutRequested,
+    ContactRecorded,
     CrisisDetected,
     FactLearned,
     OptOutChanged,
@@ -26,6 +28,7 @@ from careline_contracts.ingress import (
     StripeEventReceived,
     UserRegistered,
 )
+from careline_contracts.profile import CheckinDue, PromptReady
 from careline_contracts.subjects import PARTITIONS, partition_of, partitioned
 
 AT = datetime(2026, 11, 26, 8, 15, 24, 394877, tzinfo=UTC)
@@ -53,6 +56,16 @@ SAMPLES: dict[type[Event], dict[str, Any]] = {
     OptOutChanged: {"user_id": "u_1", "opted_out": True},
     CheckoutRequested: {"user_id": "u_1"},
     AssessmentRequested: {"user_id": "u_1", "instrument": "checkin"},
+    AssessmentAnswered: {"user_id": "u_1", "assessment_id": "a1", "text": "3"},
+    ContactRecorded: {"user_id": "u_1", "at": AT},
+    PromptReady: {
+        "user_id": "u_1",
+        "assessment_id": "a1",
+        "text": "(1 of 3) ...",
+        "purpose": "question",
+        "assessment_open": True,
+    },
+    CheckinDue: {"user_id": "u_1", "assessment_id": "a1", "text": "Checking in..."},
     CheckoutLinkReady: {"user_id": "u_1", "session_id": "cs_1", "url": "https://checkout.example/cs_1"},
 }
 MODELS = list(SAMPLES)

@@ -104,3 +104,16 @@ def test_not_entitled_asks_billing_for_a_link_once_a_day() -> None:
     # keywords and onboarding still work without a subscription
     assert turn(settled(**NOT_ENTITLED), "HELP").reply == HELP_REPLY
     assert turn(settled(**NOT_ENTITLED, onboarding=onboarding.start()), "Maria").kind == "onboarding"
+
+
+def test_check_in_asks_profile_and_an_open_assessment_takes_the_answer() -> None:
+    assert turn(settled(), "Check in").request_assessment == "checkin"
+    assert turn(settled(), "assessment!").request_assessment == "burnout"
+    assert turn(settled(), "can we check in on mom later").kind == "agent"
+    open_now = settled(assessment={"id": "a1", "since": NOW - timedelta(hours=1)})
+    answered = turn(open_now, "4")
+    assert (answered.kind, answered.answer_assessment, answered.reply) == ("assessment:answer", "a1", None)
+    assert turn(open_now, CRISIS_TEXT).kind == "crisis"  # crisis first, even mid-assessment
+    assert turn(open_now, "STOP").kind == "stop"
+    stale = settled(assessment={"id": "a1", "since": NOW - timedelta(hours=25)})
+    assert turn(stale, "4").kind == "agent"  # a day-old assessment no longer takes answers

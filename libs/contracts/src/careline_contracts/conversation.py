@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import ClassVar, Literal
 
 from careline_contracts import subjects
@@ -59,3 +60,20 @@ class AssessmentRequested(Event):
     subject: ClassVar[str] = subjects.CONVERSATION_ASSESSMENT_REQUESTED
     user_id: str
     instrument: Literal["checkin", "burnout"]
+
+
+class AssessmentAnswered(Event):
+    """The caregiver's reply while an assessment is open; profile parses and scores it."""
+
+    subject: ClassVar[str] = subjects.CONVERSATION_ASSESSMENT_ANSWERED
+    user_id: str
+    assessment_id: str
+    text: str
+
+
+class ContactRecorded(Event):
+    """The caregiver wrote in (published at most hourly); profile's check-in schedule uses it."""
+
+    subject: ClassVar[str] = subjects.CONVERSATION_CONTACT_RECORDED
+    user_id: str
+    at: datetime

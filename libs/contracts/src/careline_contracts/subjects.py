@@ -48,6 +48,10 @@ CONVERSATION_FACT_LEARNED = "conversation.fact.learned"
 CONVERSATION_OPTOUT_CHANGED = "conversation.optout.changed"
 CONVERSATION_CHECKOUT_REQUESTED = "conversation.checkout.requested"
 CONVERSATION_ASSESSMENT_REQUESTED = "conversation.assessment.requested"
+CONVERSATION_ASSESSMENT_ANSWERED = "conversation.assessment.answered"
+CONVERSATION_CONTACT_RECORDED = "conversation.contact.recorded"
+PROFILE_PROMPT_READY = "profile.prompt.ready"
+PROFILE_CHECKIN_DUE = "profile.checkin.due"
 DEAD_LETTER_PREFIX = "deadletter"
 
 

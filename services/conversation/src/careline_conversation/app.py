@@ -7,6 +7,7 @@ from datetime import timedelta
 from careline_contracts import subjects
 from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
+from careline_contracts.profile import CheckinDue, PromptReady
 from careline_conversation import handlers
 from careline_conversation.agents import Agent, FallbackAgent, OpenAIAgent, RulesAgent
 from careline_conversation.integrations.sms import SandboxSender, SmsSender, TwilioSender
@@ -103,6 +104,22 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             "conversation-checkout-link",
             CheckoutLinkReady,
             lambda e, d: handlers.on_checkout_link_ready(e, d, deps),
+        ),
+        ConsumerSpec(
+            NAME,
+            subjects.PROFILE,
+            subjects.PROFILE_PROMPT_READY,
+            "conversation-profile-prompts",
+            PromptReady,
+            lambda e, d: handlers.on_prompt_ready(e, d, deps),
+        ),
+        ConsumerSpec(
+            NAME,
+            subjects.PROFILE,
+            subjects.PROFILE_CHECKIN_DUE,
+            "conversation-checkins",
+            CheckinDue,
+            lambda e, d: handlers.on_checkin_due(e, d, deps),
         ),
     ]
     definition.job_types[handlers.SEND_SMS] = JobType(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -13,13 +13,16 @@ from careline_contracts import subjects
 from careline_contracts.base import Event
 from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.conversation import (
+    AssessmentAnswered,
     AssessmentRequested,
     CheckoutRequested,
+    ContactRecorded,
     CrisisDetected,
     FactLearned,
     OptOutChanged,
 )
 from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
+from careline_contracts.profile import CheckinDue, PromptReady
 from careline_conversation import onboarding, replies
 from careline_conversation.agents import Agent, AgentContext
 from careline_conversation.integrations.sms import SmsSender
@@ -40,6 +43,7 @@ MAX_SEGMENTS = 3
 SEND_SMS = "sms.send"
 CRISIS_ALERT = "crisis.alert"
 REFRESH_SUMMARY = "summary.refresh"
+CONTACT_EVERY = timedelta(hours=1)
 
 
 @dataclass
@@ -86,6 +90,13 @@ async def on_sms_received(event: SmsReceived, delivery: Delivery, deps: Deps) ->
         if turn.set_state:
             await deps.repo.update_state(user, turn.set_state, session)
         await _owe_turn_effects(event, turn, now, deps, session)
+        published = (before or {}).get("contact_published_at")
+        if published is None or now - published >= CONTACT_EVERY:
+            contact = ContactRecorded(
+                occurred_at=now, correlation_id=event.correlation_id, user_id=user, at=now
+            )
+            await _owe_event(deps, contact, f"contact:{event.message_sid}", user, now, session)
+            await deps.repo.update_state(user, {"contact_published_at": now}, session)
         count = int((before or {}).get("total_interactions", 0)) + 1
         if count % deps.summary_every == 0:  # no actor: a slow summary never holds a reply back
             summary_job = new_job(
@@ -144,6 +155,20 @@ async def _owe_turn_effects(
     if turn.opted_out is not None:
         change = OptOutChanged(occurred_at=now, correlation_id=corr, user_id=user, opted_out=turn.opted_out)
         await _owe_event(deps, change, f"optout:{sid}", user, now, session)
+    if turn.request_assessment is not None:
+        wanted = AssessmentRequested(
+            occurred_at=now, correlation_id=corr, user_id=user, instrument=turn.request_assessment
+        )
+        await _owe_event(deps, wanted, f"assessment-request:{sid}", user, now, session)
+    if turn.answer_assessment is not None:
+        answer = AssessmentAnswered(
+            occurred_at=now,
+            correlation_id=corr,
+            user_id=user,
+            assessment_id=turn.answer_assessment,
+            text=event.body,
+        )
+        await _owe_event(deps, answer, f"assessment-answer:{sid}", user, now, session)
     if turn.request_checkout:
         request = CheckoutRequested(occurred_at=now, correlation_id=corr, user_id=user)
         await _owe_event(
@@ -176,6 +201,50 @@ async def on_checkout_link_ready(event: CheckoutLinkReady, delivery: Delivery, d
             new_job(f"sms:checkout:{event.session_id}", SEND_SMS, payload, now=now, actor=event.user_id),
             session=session,
         )
+    deps.wake_worker()
+
+
+async def on_prompt_ready(event: PromptReady, delivery: Delivery, deps: Deps) -> None:
+    """Send profile's question or result, and note whether an assessment is open."""
+    await _send_profile_text(
+        event.user_id,
+        event.text,
+        event.assessment_id,
+        event.assessment_open,
+        event.correlation_id,
+        delivery,
+        deps,
+    )
+
+
+async def on_checkin_due(event: CheckinDue, delivery: Delivery, deps: Deps) -> None:
+    """The scheduler's check-in: its first question opens the assessment."""
+    await _send_profile_text(
+        event.user_id, event.text, event.assessment_id, True, event.correlation_id, delivery, deps
+    )
+
+
+async def _send_profile_text(
+    user: str,
+    text: str,
+    assessment_id: str,
+    assessment_open: bool,
+    correlation_id: str | None,
+    delivery: Delivery,
+    deps: Deps,
+) -> None:
+    now = deps.clock.now()
+    async with deps.uow.transaction(delivery.msg_id, now) as session:
+        state = await deps.repo.find_state(user, session) or {}
+        if state.get("opted_out") or not state.get("phone"):
+            return  # an opted-out number gets nothing proactive
+        assessment = {"id": assessment_id, "since": now} if assessment_open else None
+        await deps.repo.update_state(user, {"assessment": assessment}, session)
+        await deps.repo.record_reply(user, text, now, session)
+        payload = {"to": state["phone"], "user_id": user, "body": text, "kind": "profile"}
+        payload["correlation_id"] = correlation_id
+        job = new_job(f"sms:profile:{delivery.msg_id}", SEND_SMS, payload, now=now, actor=user)
+        await deps.jobs.enqueue(job, session=session)
     deps.wake_worker()
 
 

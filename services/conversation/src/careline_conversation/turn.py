@@ -7,9 +7,11 @@
 3. An opted-out number gets silence.
 4. A new caregiver gets the welcome and the first onboarding question.
 5. Rate limits: one notice, then silence until the window passes.
-6. Onboarding answers, one question at a time.
-7. Not entitled: a checkout link at most once a day, instead of an AI reply.
-8. Otherwise an agent writes the reply, later, inside the reply job.
+6. "check in" / "assessment" asks profile for an assessment; while one is open (24 h), a
+   message is its answer, and profile's next question or result is the reply.
+7. Onboarding answers, one question at a time.
+8. Not entitled: a checkout link at most once a day, instead of an AI reply.
+9. Otherwise an agent writes the reply, later, inside the reply job.
 
 The handler applies a ``Turn`` in one transaction: state, reply job, alert job, events.
 """
@@ -17,7 +19,7 @@ The handler applies a ``Turn`` in one transaction: state, reply job, alert job, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from careline_conversation import onboarding, ratelimit, replies
@@ -52,6 +54,8 @@ class Turn:
     fact: Fact | None = None
     opted_out: bool | None = None  # set when STOP/START changed it
     request_checkout: bool = False
+    request_assessment: str | None = None  # an instrument key
+    answer_assessment: str | None = None  # the open assessment this message answers
 
 
 def decide(
@@ -92,6 +96,12 @@ def decide(
         return Turn("rate:notice", ratelimit.NOTICE, set_state={"rate_notice_at": now})
     if verdict is ratelimit.Verdict.SILENT:
         return Turn("silent:rate")
+    instrument = assessment_request(message)
+    if instrument is not None:
+        return Turn("assessment:request", request_assessment=instrument)
+    open_assessment = state.get("assessment")
+    if open_assessment and now - open_assessment["since"] < ASSESSMENT_TTL:
+        return Turn("assessment:answer", answer_assessment=open_assessment["id"])
     if onboarding.is_active(state.get("onboarding")):
         step = onboarding.answer(
             state["onboarding"], message, known_name=(state.get("facts") or {}).get("first_name")
@@ -107,6 +117,24 @@ def decide(
             return Turn("silent:gated")
         return Turn("gated", set_state={"checkout_requested_on": today}, request_checkout=True)
     return Turn("agent", compose=True)
+
+
+ASSESSMENT_TTL = timedelta(hours=24)
+_ASSESSMENT_WORDS = {
+    "check in": "checkin",
+    "checkin": "checkin",
+    "check-in": "checkin",
+    "check in please": "checkin",
+    "assessment": "burnout",
+    "start assessment": "burnout",
+    "burnout check": "burnout",
+    "burnout assessment": "burnout",
+}
+
+
+def assessment_request(message: str) -> str | None:
+    """The instrument a whole message asks for ("check in", "assessment"), or None."""
+    return _ASSESSMENT_WORDS.get(" ".join(message.lower().strip(" .!?").split()))
 
 
 def entitled(state: Document) -> bool:

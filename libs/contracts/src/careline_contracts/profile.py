@@ -1,0 +1,34 @@
+"""Events published by profile."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from careline_contracts import subjects
+from careline_contracts.base import Event
+
+PromptPurpose = Literal["question", "reask", "paused", "result", "expired", "retry"]
+
+
+class PromptReady(Event):
+    """Text profile wants the caregiver to get (an assessment question, a result); conversation sends it.
+
+    ``assessment_open`` tells conversation whether the caregiver's next message answers
+    assessment ``assessment_id`` (True) or the assessment is over (False).
+    """
+
+    subject: ClassVar[str] = subjects.PROFILE_PROMPT_READY
+    user_id: str
+    assessment_id: str
+    text: str
+    purpose: PromptPurpose
+    assessment_open: bool
+
+
+class CheckinDue(Event):
+    """The scheduler's proactive check-in: its first question, sent unless the caregiver opted out."""
+
+    subject: ClassVar[str] = subjects.PROFILE_CHECKIN_DUE
+    user_id: str
+    assessment_id: str
+    text: str
