@@ -91,7 +91,8 @@ async def test_entitlement_flips_are_published_once_each(
         await eventually(account_canceled)
 
         async def relay_idle() -> bool:
-            return await db["billing"].jobs.count_documents({"status": {"$ne": "completed"}}) == 0
+            pending = {"type": "outbox.publish", "status": {"$ne": "completed"}}
+            return await db["billing"].jobs.count_documents(pending) == 0
 
         await eventually(relay_idle, timeout_s=10)
 

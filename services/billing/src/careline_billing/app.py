@@ -71,6 +71,12 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             lambda e, d: handlers.on_checkout_requested(e, d, deps),
         ),
     ]
+    definition.job_types[handlers.END_TRIAL] = JobType(
+        lambda job: handlers.end_trial(job, deps), RetryPolicy(max_attempts=20, cap_s=300)
+    )
+    definition.job_types[handlers.SYNC_SUBSCRIPTION] = JobType(
+        lambda job: handlers.sync_subscription(job, deps), RetryPolicy(max_attempts=8)
+    )
     definition.job_types[handlers.CREATE_CHECKOUT] = JobType(
         lambda job: handlers.create_checkout(job, deps), RetryPolicy(max_attempts=6)
     )

@@ -21,6 +21,7 @@ from careline_platform.messaging import Delivery
 from careline_platform.mongo import UnitOfWork
 from careline_platform.outbox import outbox_job
 
+INVOICE_EVENTS = frozenset({"invoice.paid", "invoice.payment_failed"})
 ENTITLED_STATUSES = frozenset({"trialing", "active", "past_due"})
 """Who may use the AI companion; past_due keeps access while Stripe retries the payment."""
 
@@ -45,27 +46,29 @@ class Deps:
 
 
 CREATE_CHECKOUT = "stripe.checkout.create"
+END_TRIAL = "trial.end"
+SYNC_SUBSCRIPTION = "stripe.subscription.sync"
 
 
 async def _owe_entitlement_event(
     deps: Deps,
     user_id: str,
     status: str,
-    cause: Delivery,
+    cause_id: str,
     correlation_id: str | None,
     session: AsyncClientSession,
 ) -> None:
     """Write the entitlement event to the outbox; its id names the fact (user and cause)."""
     event = EntitlementChanged(
         occurred_at=deps.clock.now(),
-        correlation_id=correlation_id,
+        correlation_id=correlation_id or cause_id,
         user_id=user_id,
         entitled=is_entitled(status),
         status=status,
     )
     job = outbox_job(
         event,
-        msg_id=f"entitlement:{user_id}:{cause.msg_id}",
+        msg_id=f"entitlement:{user_id}:{cause_id}",
         key=user_id,
         stream=subjects.BILLING,
         now=event.occurred_at,
@@ -79,9 +82,30 @@ async def on_user_registered(event: UserRegistered, delivery: Delivery, deps: De
         trial_end = now + timedelta(days=deps.trial_days)
         if await deps.repo.open_trial(event.user_id, now, trial_end, session):
             await _owe_entitlement_event(
-                deps, event.user_id, "trialing", delivery, event.correlation_id, session
+                deps, event.user_id, "trialing", delivery.msg_id, event.correlation_id, session
+            )
+            end = new_job(
+                f"trial:end:{event.user_id}",
+                END_TRIAL,
+                {"user_id": event.user_id, "correlation_id": event.correlation_id},
+                now=now,
+                run_at=trial_end,
+            )
+            await deps.jobs.enqueue(end, session=session)
+    deps.wake_worker()
+
+
+async def end_trial(job: Job, deps: Deps) -> dict[str, Any]:
+    """At the trial's end: a caregiver who never subscribed loses access (and is told why later)."""
+    user_id, now = job.payload["user_id"], deps.clock.now()
+    async with deps.uow.transaction(None, now) as session:
+        ended = await deps.repo.end_trial_if_unsubscribed(user_id, now, session)
+        if ended:
+            await _owe_entitlement_event(
+                deps, user_id, "none", job.key, job.payload.get("correlation_id"), session
             )
     deps.wake_worker()
+    return {"ended": ended}
 
 
 def _ts(value: Any) -> datetime | None:
@@ -127,13 +151,33 @@ async def on_stripe_event(event: StripeEventReceived, delivery: Delivery, deps: 
             fields = subscription_fields(obj)
             if event.type == "customer.subscription.deleted":
                 fields["status"] = "canceled"
+            account = await deps.repo.find_account(user_id, session)
+            if account is not None and account.get("last_event_at") == created and obj.get("id"):
+                # two events of the same second: the payload cannot order them, Stripe can
+                sync = new_job(
+                    f"stripe:sync:{obj['id']}:{event.event_id}",
+                    SYNC_SUBSCRIPTION,
+                    {
+                        "user_id": user_id,
+                        "subscription_id": obj["id"],
+                        "correlation_id": event.correlation_id,
+                    },
+                    now=now,
+                    actor=user_id,
+                )
+                await deps.jobs.enqueue(sync, session=session)
             before = await deps.repo.apply_subscription(
                 user_id, obj.get("customer"), fields, created, now, session
             )
             if before is not None and is_entitled(before.get("status")) != is_entitled(fields["status"]):
                 await _owe_entitlement_event(
-                    deps, user_id, fields["status"], delivery, event.correlation_id, session
+                    deps, user_id, fields["status"], delivery.msg_id, event.correlation_id, session
                 )
+        elif event.type in INVOICE_EVENTS or event.type == "customer.subscription.trial_will_end":
+            user_id = await deps.repo.user_for_customer(obj.get("customer"), session)
+            if not user_id:
+                raise UnknownCustomer(f"{event.type} before its checkout")
+            await deps.repo.record_invoice_event(user_id, event.type, obj.get("id"), created, now, session)
     deps.wake_worker()
 
 
@@ -184,3 +228,18 @@ async def on_checkout_requested(event: CheckoutRequested, delivery: Delivery, de
         )
         await deps.jobs.enqueue(job, session=session)
     deps.wake_worker()
+
+
+async def sync_subscription(job: Job, deps: Deps) -> dict[str, Any]:
+    """Settle what two same-second events could not: apply Stripe's current subscription."""
+    user_id, now = job.payload["user_id"], deps.clock.now()
+    current = await deps.gateway.subscription(job.payload["subscription_id"])
+    fields = subscription_fields(current)
+    async with deps.uow.transaction(None, now) as session:
+        before = await deps.repo.overwrite_subscription(user_id, fields, now, session)
+        if before is not None and is_entitled(before.get("status")) != is_entitled(fields["status"]):
+            await _owe_entitlement_event(
+                deps, user_id, fields["status"], job.key, job.payload.get("correlation_id"), session
+            )
+    deps.wake_worker()
+    return {"status": fields["status"]}

@@ -76,6 +76,46 @@ class BillingRepository:
             session=session,
         )
 
+    async def end_trial_if_unsubscribed(
+        self, user_id: str, now: datetime, session: AsyncClientSession
+    ) -> bool:
+        """A trial no subscription replaced ends: status ``none``. True if it changed."""
+        res = await self.accounts.update_one(
+            {"_id": user_id, "status": "trialing", "stripe_subscription_id": None},
+            {"$set": {"status": "none", "trial_ended_at": now, "updated_at": now}},
+            session=session,
+        )
+        return res.modified_count == 1
+
+    async def record_invoice_event(
+        self,
+        user_id: str,
+        kind: str,
+        invoice_id: str | None,
+        created: datetime,
+        now: datetime,
+        session: AsyncClientSession,
+    ) -> None:
+        """Invoices and trial notices are kept as facts; the subscription events move the status."""
+        field = {
+            "invoice.paid": "last_invoice_paid_at",
+            "invoice.payment_failed": "last_payment_failed_at",
+            "customer.subscription.trial_will_end": "trial_will_end_notified_at",
+        }[kind]
+        await self.accounts.update_one(
+            {"_id": user_id, "$or": [{field: None}, {field: {"$lt": created}}]},
+            {"$set": {field: created, f"{field}_invoice": invoice_id, "updated_at": now}},
+            session=session,
+        )
+
+    async def overwrite_subscription(
+        self, user_id: str, fields: Document, now: datetime, session: AsyncClientSession
+    ) -> Document | None:
+        """Apply Stripe's current view of the subscription (after a tie); returns the account before."""
+        return await self.accounts.find_one_and_update(
+            {"_id": user_id}, {"$set": {**fields, "synced_at": now, "updated_at": now}}, session=session
+        )
+
     async def record_checkout_link(
         self, user_id: str, session_id: str, url: str, now: datetime, session: AsyncClientSession
     ) -> None:

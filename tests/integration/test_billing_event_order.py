@@ -1,0 +1,180 @@
+"""Stripe events in any order, repeated: billing's final state is the same every time."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import random
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from careline_billing import handlers
+from careline_billing.integrations.stripe_gateway import StripeGateway
+from careline_billing.repository import BillingRepository
+from careline_contracts.ingress import StripeEventReceived
+from careline_platform.clock import SystemClock
+from careline_platform.jobs import Job, JobStore
+from careline_platform.messaging import Delivery
+from careline_platform.mongo import AlreadyProcessed, UnitOfWork, connect
+from careline_testing.fakes import FakeStripe, ThreadedServer
+from careline_testing.servers import Backends
+
+pytestmark = pytest.mark.asyncio
+_names = itertools.count()
+USER, CUSTOMER, SUB = "usr_order", "cus_order", "sub_order"
+T0 = 1_900_000_000
+KEPT = (
+    "status",
+    "stripe_customer_id",
+    "stripe_subscription_id",
+    "current_period_end",
+    "cancel_at_period_end",
+    "last_event_at",
+    "last_invoice_paid_at",
+    "last_payment_failed_at",
+)
+
+
+def sub_event(type_: str, status: str, at: int, **extra: Any) -> dict[str, Any]:
+    obj = {"id": SUB, "customer": CUSTOMER, "status": status, "metadata": {"user_id": USER}, **extra}
+    return {"id": f"evt_{type_}_{status}_{at}", "type": type_, "created": at, "data": {"object": obj}}
+
+
+LIFE = [
+    {
+        "id": "evt_checkout",
+        "type": "checkout.session.completed",
+        "created": T0,
+        "data": {
+            "object": {"id": "cs_1", "client_reference_id": USER, "customer": CUSTOMER, "subscription": SUB}
+        },
+    },
+    sub_event("customer.subscription.created", "incomplete", T0 + 1),
+    sub_event("customer.subscription.updated", "active", T0 + 2, current_period_end=T0 + 2_592_000),
+    {
+        "id": "evt_paid",
+        "type": "invoice.paid",
+        "created": T0 + 2,
+        "data": {"object": {"id": "in_1", "customer": CUSTOMER}},
+    },
+    {
+        "id": "evt_failed",
+        "type": "invoice.payment_failed",
+        "created": T0 + 3,
+        "data": {"object": {"id": "in_2", "customer": CUSTOMER}},
+    },
+    sub_event("customer.subscription.updated", "past_due", T0 + 4),
+    sub_event("customer.subscription.updated", "active", T0 + 5, cancel_at_period_end=True),
+    sub_event("customer.subscription.deleted", "canceled", T0 + 6),
+]
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[tuple[FakeStripe, str]]:
+    api = FakeStripe()
+    with ThreadedServer(api.app()) as server:
+        yield api, server.url
+
+
+@pytest_asyncio.fixture
+async def make_deps(backends: Backends, fake_stripe: tuple[FakeStripe, str]) -> AsyncIterator[Any]:
+    client = connect(backends.mongodb_uri)
+    _api, url = fake_stripe
+
+    async def build() -> handlers.Deps:
+        db = client[f"billing_order_{next(_names)}"]
+        repo = BillingRepository(db)
+        await repo.ensure_indexes()
+        store = JobStore(db.jobs, SystemClock())
+        await store.ensure_indexes()
+        await db.create_collection("processed_messages")
+        now = datetime.now(UTC)
+        await repo.accounts.insert_one(
+            {"_id": USER, "status": "trialing", "created_at": now, "last_event_at": None}
+        )
+        return handlers.Deps(
+            uow=UnitOfWork(client, db),
+            repo=repo,
+            clock=SystemClock(),
+            trial_days=14,
+            jobs=store,
+            wake_worker=lambda: None,
+            gateway=StripeGateway("sk_test", "price_1", "http://127.0.0.1/done", api_base=url),
+        )
+
+    yield build
+    await client.close()
+
+
+async def deliver(deps: handlers.Deps, payload: dict[str, Any]) -> None:
+    event = StripeEventReceived(
+        occurred_at=datetime.now(UTC),
+        correlation_id="c",
+        event_id=payload["id"],
+        type=payload["type"],
+        created=payload["created"],
+        data=payload["data"],
+    )
+    with contextlib.suppress(AlreadyProcessed):  # a repeat: its processed-message record caught it
+        await handlers.on_stripe_event(
+            event, Delivery(f"stripe:{payload['id']}", "", 1, datetime.now(UTC)), deps
+        )
+
+
+async def final_state(deps: handlers.Deps, events: list[dict[str, Any]]) -> dict[str, Any]:
+    pending = list(events)
+    for _ in range(len(events)):  # what failed (an invoice before its checkout) is redelivered
+        retry = []
+        for payload in pending:
+            try:
+                await deliver(deps, payload)
+            except handlers.UnknownCustomer:
+                retry.append(payload)
+        pending = retry
+    assert pending == []
+    account = await deps.repo.accounts.find_one({"_id": USER})
+    assert account is not None
+    return {k: account.get(k) for k in KEPT}
+
+
+async def test_every_order_with_repeats_ends_in_the_same_state(make_deps: Any) -> None:
+    reference = await final_state(await make_deps(), LIFE)
+    assert reference["status"] == "canceled"
+    assert reference["last_payment_failed_at"] is not None and reference["last_invoice_paid_at"] is not None
+    rng = random.Random(7)
+    for _ in range(6):
+        shuffled = LIFE + rng.sample(LIFE, 4)  # some events twice, as Stripe retries
+        rng.shuffle(shuffled)
+        assert await final_state(await make_deps(), shuffled) == reference
+
+
+async def test_same_second_events_are_settled_by_asking_stripe(
+    make_deps: Any, fake_stripe: tuple[FakeStripe, str]
+) -> None:
+    api, _ = fake_stripe
+    deps = await make_deps()
+    api.subscriptions[SUB] = {
+        "id": SUB,
+        "customer": CUSTOMER,
+        "status": "active",
+        "cancel_at_period_end": False,
+    }
+    tie = [
+        LIFE[0],
+        sub_event("customer.subscription.updated", "active", T0 + 9),
+        sub_event("customer.subscription.updated", "past_due", T0 + 9),  # same second: who is newer?
+    ]
+    await final_state(deps, tie)
+    sync = await deps.jobs.col.find_one({"type": handlers.SYNC_SUBSCRIPTION})
+    assert sync is not None
+    await deps.jobs.col.update_one(
+        {"_id": sync["_id"]}, {"$set": {"status": "processing", "lease": {"token": "t"}}}
+    )
+    result = await handlers.sync_subscription(Job.from_doc({**sync, "lease": {"token": "t"}}), deps)
+    assert result == {"status": "active"}
+    account = await deps.repo.accounts.find_one({"_id": USER})
+    assert account is not None and account["status"] == "active"
