@@ -96,10 +96,12 @@ def seed(
     age: timedelta = timedelta(0),
     attempts: int = 0,
     last_error: str | None = None,
+    max_attempts: int | None = None,
 ) -> None:
     """One send_sms job in ``status``, created (and finished, if it did) ``age`` ago."""
     at = datetime.now(UTC) - age
-    doc = new_job(key, "send_sms", {"to": PHONE, "body": BODY, "user_id": "u-1"}, now=at)
+    payload = {"to": PHONE, "body": BODY, "user_id": "u-1"}
+    doc = new_job(key, "send_sms", payload, now=at, max_attempts=max_attempts)
     doc.update(attempts=attempts, status=status, last_error=last_error)
     if status == "completed":
         doc.update(completed_at=at, result={"sid": "SM0001"})
@@ -118,7 +120,8 @@ def statuses(col: Collection[dict[str, Any]]) -> dict[str, str]:
 def test_list_shows_dead_and_failed_jobs_and_hides_completed(
     cli: Cli, jobs: Collection[dict[str, Any]]
 ) -> None:
-    seed(jobs, "sms:reply:DEAD1", "dead", attempts=5, last_error="TwilioError: 21211 invalid To")
+    dead_error = "TwilioError: 21211 invalid To"
+    seed(jobs, "sms:reply:DEAD1", "dead", attempts=5, last_error=dead_error, max_attempts=5)
     seed(jobs, "sms:reply:FAIL1", "failed", attempts=2, last_error="TimeoutError: read timed out")
     seed(jobs, "sms:reply:PEND1")
     seed(jobs, "sms:reply:DONE1", "completed", attempts=1)
@@ -130,7 +133,8 @@ def test_list_shows_dead_and_failed_jobs_and_hides_completed(
     assert "sms:reply:FAIL1" in res.out
     assert "sms:reply:PEND1" in res.out
     assert "sms:reply:DONE1" not in res.out
-    assert "5/5" in res.out
+    assert "5/5" in res.out  # a job with its own cap
+    assert "2/policy" in res.out  # a job its type's retry policy governs
     assert "TwilioError: 21211 invalid To" in res.out
     assert "conversation" in res.out
     assert PHONE not in res.out

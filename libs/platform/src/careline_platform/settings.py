@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     clock_offset_file: str | None = Field(
         default=None, description="tests only: a file holding seconds to add to the clock"
     )
+    checkin_scan_s: float = Field(
+        default=300.0, gt=0, description="how often profile looks for due check-ins"
+    )
     summary_every: int = Field(default=6, gt=0, description="messages between running-summary refreshes")
     rate_window_s: float = Field(default=600.0, gt=0, description="rate-limit window per caregiver")
     rate_window_limit: int = Field(default=20, gt=0, description="inbound messages allowed per window")

@@ -15,8 +15,10 @@ Document = dict[str, Any]
 class ProfileRepository:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.profiles = db.user_profiles
+        self.assessments = db.assessments
 
     async def ensure_indexes(self) -> None:
+        await self.assessments.create_index([("user_id", ASCENDING), ("completed_at", ASCENDING)])
         await self.profiles.create_index([("journey_phase", ASCENDING)])
         await self.profiles.create_index([("burnout_band", ASCENDING)])
         await self.profiles.create_index([("burnout_band", ASCENDING), ("last_contact_at", ASCENDING)])
@@ -38,6 +40,9 @@ class ProfileRepository:
                     "assessment_in_progress": None,
                     "opted_out": False,
                     "next_checkin_at": None,
+                    "last_checkin_at": None,
+                    "band_history": [],
+                    "reengagements_sent": [],
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -54,3 +59,37 @@ class ProfileRepository:
         await self.profiles.update_one(
             {"_id": user_id}, {"$set": {**fields, "updated_at": now}}, session=session
         )
+
+    async def get_or_create(self, user_id: str, now: datetime, session: AsyncClientSession) -> Document:
+        await self.create_profile(user_id, now, session)
+        found = await self.profiles.find_one({"_id": user_id}, session=session)
+        assert found is not None  # created just above, in this transaction
+        return found
+
+    async def add_assessment(self, doc: Document, session: AsyncClientSession) -> None:
+        await self.assessments.insert_one(doc, session=session)
+
+    async def checkin_candidates(self, band: str, quiet_since: datetime, limit: int) -> list[Document]:
+        """Caregivers of a band silent since ``quiet_since``: the (band, last contact) index, bounded."""
+        cursor = (
+            self.profiles.find({"burnout_band": band, "last_contact_at": {"$lte": quiet_since}})
+            .sort("last_contact_at", ASCENDING)
+            .limit(limit)
+        )
+        return await cursor.to_list()
+
+    async def claim_checkin(
+        self,
+        user_id: str,
+        previous: datetime | None,
+        state: Document,
+        now: datetime,
+        session: AsyncClientSession,
+    ) -> bool:
+        """Mark the check-in started unless someone else just did (the last check-in moved)."""
+        res = await self.profiles.update_one(
+            {"_id": user_id, "last_checkin_at": previous},
+            {"$set": {"last_checkin_at": now, "assessment_in_progress": state, "updated_at": now}},
+            session=session,
+        )
+        return res.modified_count == 1

@@ -1,0 +1,202 @@
+"""Profile's assessment and check-in handlers: the engine's steps, stored and announced.
+
+Profile owns the assessment in progress (on the caregiver's profile) and the history of
+completed ones; conversation only carries the texts. Every text for the caregiver leaves as
+a ``profile.prompt.ready`` event written with the state change, under an id that names the
+step, so a redelivered answer never asks twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.client_session import AsyncClientSession
+
+from careline_contracts import subjects
+from careline_contracts.base import Event
+from careline_contracts.conversation import AssessmentAnswered, AssessmentRequested
+from careline_contracts.profile import CheckinDue, PromptReady
+from careline_platform.jobs import Job
+from careline_platform.logging import get_logger
+from careline_platform.messaging import Delivery
+from careline_platform.mongo import AlreadyProcessed
+from careline_platform.outbox import outbox_job
+from careline_profile.domain import journey, schedule, session
+from careline_profile.domain.instruments import INSTRUMENTS
+from careline_profile.domain.scoring import Result, result_message
+from careline_profile.handlers import Deps
+
+log = get_logger(__name__)
+CHECKIN_SCAN = "checkin.scan"
+SCAN_BATCH = 200
+ENDED = "That check-in has ended. Text CHECK IN whenever you'd like a new one."
+PURPOSES = {
+    session.Outcome.NEXT: "question",
+    session.Outcome.REASKED: "reask",
+    session.Outcome.PAUSED: "paused",
+    session.Outcome.FINISHED: "result",
+    session.Outcome.EXPIRED: "expired",
+    session.Outcome.ALL_SKIPPED: "retry",
+}
+
+
+async def _owe(
+    deps: Deps, event: Event, msg_id: str, user: str, now: datetime, s: AsyncClientSession
+) -> None:
+    await deps.jobs.enqueue(
+        outbox_job(event, msg_id=msg_id, key=user, stream=subjects.PROFILE, now=now), session=s
+    )
+
+
+async def on_assessment_requested(event: AssessmentRequested, delivery: Delivery, deps: Deps) -> None:
+    """Start the instrument asked for, or pick up the one already open."""
+    now, user = deps.clock.now(), event.user_id
+    async with deps.uow.transaction(delivery.msg_id, now) as s:
+        profile = await deps.repo.get_or_create(user, now, s)
+        open_state = profile.get("assessment_in_progress")
+        if open_state and not session.is_expired(open_state, now):
+            step = session.resume(open_state, now)
+            state, text = {**(step.state or open_state), "id": open_state["id"]}, step.reply or ""
+        else:
+            state = {**session.start(event.instrument, now), "id": f"asm:{delivery.msg_id}"}
+            intro = INSTRUMENTS[event.instrument].intro
+            text = f"{intro} {session.current_question(state)}"
+        await deps.repo.set_fields(user, {"assessment_in_progress": state}, now, s)
+        prompt = PromptReady(
+            occurred_at=now,
+            correlation_id=event.correlation_id,
+            user_id=user,
+            assessment_id=state["id"],
+            text=text,
+            purpose="question",
+            assessment_open=True,
+        )
+        await _owe(deps, prompt, f"prompt:{delivery.msg_id}", user, now, s)
+    deps.wake_worker()
+
+
+async def on_assessment_answered(event: AssessmentAnswered, delivery: Delivery, deps: Deps) -> None:
+    """Apply one answer: the next question, a re-ask, a pause, or the score and a suggestion."""
+    now, user = deps.clock.now(), event.user_id
+    async with deps.uow.transaction(delivery.msg_id, now) as s:
+        profile = await deps.repo.get_or_create(user, now, s)
+        open_state = profile.get("assessment_in_progress")
+        if not open_state or open_state.get("id") != event.assessment_id:
+            await _owe(
+                deps, _prompt(event, ENDED, "expired", False, now), f"prompt:{delivery.msg_id}", user, now, s
+            )
+            return
+        step = session.apply(open_state, event.text, now)
+        fields: dict[str, Any] = {
+            "assessment_in_progress": {**step.state, "id": open_state["id"]} if step.state else None
+        }
+        text = step.reply
+        if step.finished is not None:
+            instrument = INSTRUMENTS[open_state["instrument"]]
+            fields.update(await _record_result(deps, user, open_state, step.finished, profile, now, s))
+            text = result_message(instrument, step.finished)
+        await deps.repo.set_fields(user, fields, now, s)
+        if text:
+            still_open = step.state is not None and step.outcome is not session.Outcome.PAUSED
+            prompt = _prompt(event, text, PURPOSES[step.outcome], still_open, now)
+            await _owe(deps, prompt, f"prompt:{delivery.msg_id}", user, now, s)
+    deps.wake_worker()
+
+
+def _prompt(
+    event: AssessmentAnswered, text: str, purpose: Any, still_open: bool, now: datetime
+) -> PromptReady:
+    return PromptReady(
+        occurred_at=now,
+        correlation_id=event.correlation_id,
+        user_id=event.user_id,
+        assessment_id=event.assessment_id,
+        text=text,
+        purpose=purpose,
+        assessment_open=still_open,
+    )
+
+
+async def _record_result(
+    deps: Deps,
+    user: str,
+    state: dict[str, Any],
+    result: Result,
+    profile: dict[str, Any],
+    now: datetime,
+    s: AsyncClientSession,
+) -> dict[str, Any]:
+    """Keep the completed assessment in the history and return the profile fields it sets."""
+    await deps.repo.add_assessment(
+        {
+            "_id": state["id"],
+            "user_id": user,
+            "instrument": state["instrument"],
+            "score": result.score,
+            "band": str(result.band),
+            "zone_pressure": {str(z): p for z, p in result.zone_pressure.items()},
+            "pressure_zones": [str(z) for z in result.pressure_zones],
+            "answered": result.answered,
+            "started_at": state.get("started_at"),
+            "completed_at": now,
+        },
+        s,
+    )
+    history = [*(profile.get("band_history") or []), {"band": str(result.band), "at": now}][-10:]
+    updated = {**profile, "band_history": history, "burnout_band": str(result.band)}
+    phase = journey.next_phase(
+        profile.get("journey_phase") or "onboarding", event="assessment_completed", profile=updated, now=now
+    )
+    return {
+        "burnout_score": result.score,
+        "burnout_band": str(result.band),
+        "pressure_zones": [str(z) for z in result.pressure_zones],
+        "band_history": history,
+        "last_assessment_at": now,
+        "journey_phase": str(phase),
+    }
+
+
+async def scan_checkins(job: Job, deps: Deps) -> dict[str, Any]:
+    """Find caregivers due a check-in (bounded, index-backed reads per band) and start one each.
+
+    The message id is the caregiver and the day, so two scheduler replicas (or a rerun of a
+    slot) never send a second check-in the same day; the conditional update on
+    ``last_checkin_at`` keeps the profile side single too.
+    """
+    now, started = deps.clock.now(), 0
+    for band, interval in schedule.CHECKIN_INTERVALS.items():
+        if interval is None:
+            continue
+        quiet_since = now - max(interval, schedule.RECENT_CONTACT)
+        for profile in await deps.repo.checkin_candidates(str(band), quiet_since, SCAN_BATCH):
+            if schedule.is_due(profile, now) and await _start_checkin(deps, profile, now):
+                started += 1
+    log.info("checkin.scan", started=started)
+    return {"started": started}
+
+
+async def _start_checkin(deps: Deps, profile: dict[str, Any], now: datetime) -> bool:
+    user = profile["_id"]
+    msg_id = f"checkin:{user}:{now.date().isoformat()}"
+    try:
+        return await _claim_and_owe_checkin(deps, profile, msg_id, now)
+    except AlreadyProcessed:
+        return False  # today's check-in was already started (another replica, an earlier slot)
+
+
+async def _claim_and_owe_checkin(deps: Deps, profile: dict[str, Any], msg_id: str, now: datetime) -> bool:
+    user = profile["_id"]
+    async with deps.uow.transaction(msg_id, now) as s:
+        state = {**session.start("checkin", now), "id": f"asm:{msg_id}"}
+        claimed = await deps.repo.claim_checkin(user, profile.get("last_checkin_at"), state, now, s)
+        if not claimed:
+            return False
+        text = f"{INSTRUMENTS['checkin'].intro} {session.current_question(state)}"
+        due = CheckinDue(
+            occurred_at=now, correlation_id=msg_id, user_id=user, assessment_id=state["id"], text=text
+        )
+        await _owe(deps, due, msg_id, user, now, s)
+    deps.wake_worker()
+    return True

@@ -1,0 +1,1 @@
+"""Pure profile rules: instruments, answers, scoring, sessions, schedules, time zones, journey."""

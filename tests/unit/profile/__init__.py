@@ -1,0 +1,1 @@
+"""Unit tests of the profile service's pure domain modules."""
