@@ -15,6 +15,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from faststream.nats import NatsBroker
@@ -36,6 +37,7 @@ from careline_platform.messaging import (
     register_consumer,
 )
 from careline_platform.outbox import OUTBOX_PUBLISH, relay_job_type
+from careline_platform.rollups import ROLLUP_JOB, rollup_job_type, rollup_periodic
 from careline_platform.settings import Settings
 
 log = get_logger(__name__)
@@ -135,6 +137,8 @@ class ServiceDefinition:
     job_types: dict[str, JobType] = field(default_factory=dict)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     periodic: list[Periodic] = field(default_factory=list)
+    rollup: Callable[[datetime, datetime], Awaitable[Document]] | None = None
+    """This service's daily metrics (start, end) -> values; written hourly to ``rollups``."""
     worker_concurrency: int = 4
 
 
@@ -192,7 +196,11 @@ class ServiceRuntime:
         await infra.broker.start()
         # every service relays its outbox; its own job types come on top
         job_types = {OUTBOX_PUBLISH: relay_job_type(infra.publisher), **definition.job_types}
-        for periodic in definition.periodic:
+        periodics = list(definition.periodic)
+        if definition.rollup is not None:
+            job_types[ROLLUP_JOB] = rollup_job_type(infra.db, definition.name, infra.clock, definition.rollup)
+            periodics.append(rollup_periodic())
+        for periodic in periodics:
             job_types[periodic.job_type] = self._rescheduling(periodic, job_types[periodic.job_type])
             await infra.jobs.enqueue(periodic.current(infra.clock.now()))
         self.worker = JobWorker(

@@ -33,7 +33,10 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
     infra = await connect_infrastructure(settings, NAME, clock)
     repo = BillingRepository(infra.db)
     definition = ServiceDefinition(
-        name=NAME, owned_streams=(subjects.BILLING,), on_start=[repo.ensure_indexes]
+        name=NAME,
+        owned_streams=(subjects.BILLING,),
+        on_start=[repo.ensure_indexes],
+        rollup=repo.daily_metrics,
     )
     runtime = ServiceRuntime(infra, definition)
     deps = handlers.Deps(

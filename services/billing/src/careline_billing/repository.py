@@ -42,6 +42,11 @@ class BillingRepository:
         )
         return res.upserted_id is not None
 
+    async def daily_metrics(self, start: datetime, end: datetime) -> Document:
+        """Subscriptions by status (index-backed counts)."""
+        statuses = ("trialing", "active", "past_due", "canceled", "incomplete", "unpaid", "none")
+        return {"subscriptions": {s: await self.accounts.count_documents({"status": s}) for s in statuses}}
+
     async def find_account(self, user_id: str, session: AsyncClientSession) -> Document | None:
         return await self.accounts.find_one({"_id": user_id}, session=session)
 

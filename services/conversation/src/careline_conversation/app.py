@@ -55,6 +55,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         name=NAME,
         owned_streams=(subjects.CONVERSATION, subjects.SANDBOX),
         on_start=[repo.ensure_indexes],
+        rollup=repo.daily_metrics,
     )
     runtime = ServiceRuntime(infra, definition)
     deps = handlers.Deps(

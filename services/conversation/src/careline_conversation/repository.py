@@ -36,6 +36,8 @@ class ConversationRepository:
     async def ensure_indexes(self) -> None:
         await self.outbound.create_index("user_id")
         await self.alerts.create_index([("status", 1), ("opened_at", 1)])
+        await self.alerts.create_index("opened_at")
+        await self.outbound.create_index("sent_at")
         # also creates the collection up front: one created inside a transaction conflicts
         # with every concurrent transaction that writes it
         await self.states.create_index("last_inbound_at")
@@ -131,6 +133,17 @@ class ConversationRepository:
             },
             session=session,
         )
+
+    async def daily_metrics(self, start: datetime, end: datetime) -> Document:
+        """One day's numbers, each an index-backed count (inbound from the processed-message inbox)."""
+        day = {"$gte": start, "$lt": end}
+        inbox = self.states.database.processed_messages
+        return {
+            "active_caregivers": await self.states.count_documents({"last_inbound_at": day}),
+            "messages_in": await inbox.count_documents({"at": day, "_id": {"$regex": "^twilio:"}}),
+            "messages_out": await self.outbound.count_documents({"sent_at": day}),
+            "crisis_alerts": await self.alerts.count_documents({"opened_at": day}),
+        }
 
     async def state(self, user_id: str) -> Document | None:
         return await self.states.find_one({"_id": user_id})

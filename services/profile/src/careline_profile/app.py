@@ -35,6 +35,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         name=NAME,
         owned_streams=(subjects.PROFILE,),
         on_start=[repo.ensure_indexes],
+        rollup=repo.daily_metrics,
         periodic=[Periodic(assessments.CHECKIN_SCAN, timedelta(seconds=settings.checkin_scan_s))],
     )
     runtime = ServiceRuntime(infra, definition)

@@ -19,6 +19,7 @@ class ProfileRepository:
 
     async def ensure_indexes(self) -> None:
         await self.assessments.create_index([("user_id", ASCENDING), ("completed_at", ASCENDING)])
+        await self.assessments.create_index("completed_at")
         await self.profiles.create_index([("journey_phase", ASCENDING)])
         await self.profiles.create_index([("burnout_band", ASCENDING)])
         await self.profiles.create_index([("burnout_band", ASCENDING), ("last_contact_at", ASCENDING)])
@@ -93,3 +94,15 @@ class ProfileRepository:
             session=session,
         )
         return res.modified_count == 1
+
+    async def daily_metrics(self, start: datetime, end: datetime) -> Document:
+        """Band and journey distributions (index-backed counts) and the day's completed assessments."""
+        bands = ("crisis", "high", "moderate", "mild", "thriving")
+        phases = ("onboarding", "active", "maintenance", "crisis_support", "churned")
+        return {
+            "bands": {b: await self.profiles.count_documents({"burnout_band": b}) for b in bands},
+            "journey": {p: await self.profiles.count_documents({"journey_phase": p}) for p in phases},
+            "assessments_completed": await self.assessments.count_documents(
+                {"completed_at": {"$gte": start, "$lt": end}}
+            ),
+        }
