@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 from careline_contracts import subjects
 from careline_contracts.base import Event
 
-PromptPurpose = Literal["question", "reask", "paused", "result", "expired", "retry"]
+PromptPurpose = Literal["question", "reask", "paused", "result", "expired", "retry", "nudge"]
 
 
 class PromptReady(Event):

@@ -8,7 +8,7 @@ step, so a redelivered answer never asks twice.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -173,8 +173,59 @@ async def scan_checkins(job: Job, deps: Deps) -> dict[str, Any]:
         for profile in await deps.repo.checkin_candidates(str(band), quiet_since, SCAN_BATCH):
             if schedule.is_due(profile, now) and await _start_checkin(deps, profile, now):
                 started += 1
-    log.info("checkin.scan", started=started)
-    return {"started": started}
+    nudged = churned = 0
+    for profile in await deps.repo.silent_since(
+        now - timedelta(days=schedule.REENGAGEMENT_DAYS[0]), SCAN_BATCH
+    ):
+        if schedule.is_churned(profile, now):
+            churned += await _churn(deps, profile, now)
+        elif (days := schedule.reengagement_due(profile, now)) is not None:
+            nudged += await _nudge(deps, profile, days, now)
+    log.info("checkin.scan", started=started, nudged=nudged, churned=churned)
+    return {"started": started, "nudged": nudged, "churned": churned}
+
+
+NUDGES = {
+    7: "Hi, it's Careline. Just thinking of you. How are things going with caregiving this week?",
+    14: "Hi from Careline. No need to reply, but I'm here if you want to talk or text CHECK IN.",
+    30: "Careline here. It's been a while; I hope you're doing okay. I'm here whenever you need me.",
+}
+
+
+async def _nudge(deps: Deps, profile: dict[str, Any], days: int, now: datetime) -> int:
+    """A dormant caregiver's day-7, -14 or -30 nudge, once each (the id names the step)."""
+    user = profile["_id"]
+    msg_id = f"reengage:{user}:{days}"
+    try:
+        async with deps.uow.transaction(msg_id, now) as s:
+            claimed = await deps.repo.claim_nudge(user, profile.get("last_checkin_at"), days, now, s)
+            if not claimed:
+                return 0
+            nudge = PromptReady(
+                occurred_at=now,
+                correlation_id=msg_id,
+                user_id=user,
+                assessment_id="",
+                text=NUDGES[days],
+                purpose="nudge",
+                assessment_open=False,
+            )
+            await _owe(deps, nudge, msg_id, user, now, s)
+    except AlreadyProcessed:
+        return 0
+    deps.wake_worker()
+    return 1
+
+
+async def _churn(deps: Deps, profile: dict[str, Any], now: datetime) -> int:
+    if profile.get("journey_phase") == "churned":
+        return 0
+    phase = journey.next_phase(
+        profile.get("journey_phase") or "onboarding", event="silence", profile=profile, now=now
+    )
+    async with deps.uow.transaction(None, now) as s:
+        await deps.repo.set_fields(profile["_id"], {"journey_phase": str(phase)}, now, s)
+    return 1
 
 
 async def _start_checkin(deps: Deps, profile: dict[str, Any], now: datetime) -> bool:

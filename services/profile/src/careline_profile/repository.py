@@ -20,6 +20,7 @@ class ProfileRepository:
     async def ensure_indexes(self) -> None:
         await self.assessments.create_index([("user_id", ASCENDING), ("completed_at", ASCENDING)])
         await self.assessments.create_index("completed_at")
+        await self.profiles.create_index([("last_contact_at", ASCENDING)])
         await self.profiles.create_index([("journey_phase", ASCENDING)])
         await self.profiles.create_index([("burnout_band", ASCENDING)])
         await self.profiles.create_index([("burnout_band", ASCENDING), ("last_contact_at", ASCENDING)])
@@ -106,3 +107,23 @@ class ProfileRepository:
                 {"completed_at": {"$gte": start, "$lt": end}}
             ),
         }
+
+    async def silent_since(self, before: datetime, limit: int) -> list[Document]:
+        """Caregivers not heard from since ``before``, not yet churned: the last-contact index, bounded."""
+        cursor = (
+            self.profiles.find({"last_contact_at": {"$lte": before}, "journey_phase": {"$ne": "churned"}})
+            .sort("last_contact_at", ASCENDING)
+            .limit(limit)
+        )
+        return await cursor.to_list()
+
+    async def claim_nudge(
+        self, user_id: str, previous: datetime | None, days: int, now: datetime, session: AsyncClientSession
+    ) -> bool:
+        """Record a re-engagement nudge (it counts as the day's proactive message) unless one raced us."""
+        res = await self.profiles.update_one(
+            {"_id": user_id, "last_checkin_at": previous, "reengagements_sent": {"$ne": days}},
+            {"$set": {"last_checkin_at": now, "updated_at": now}, "$push": {"reengagements_sent": days}},
+            session=session,
+        )
+        return res.modified_count == 1

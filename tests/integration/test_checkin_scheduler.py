@@ -1,0 +1,119 @@
+"""The check-in scan on a real MongoDB-wire server: who is due, quiet hours, once a day, nudges, churn."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from careline_platform.jobs import Job, JobStore
+from careline_platform.mongo import UnitOfWork, connect
+from careline_profile import assessments
+from careline_profile.handlers import Deps
+from careline_profile.repository import ProfileRepository
+from careline_testing.servers import Backends
+
+pytestmark = pytest.mark.asyncio
+_names = itertools.count()
+NOON_IN_SF = datetime(2026, 11, 26, 20, 0, tzinfo=UTC)  # 12:00 in America/Los_Angeles
+MIDNIGHT_IN_SF = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+SCAN = Job(
+    key="checkin.scan:x",
+    type="checkin.scan",
+    payload={},
+    attempts=1,
+    max_attempts=None,
+    progress={},
+    token="t",
+)
+
+
+class MovableClock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+@pytest_asyncio.fixture
+async def world(backends: Backends) -> AsyncIterator[tuple[Deps, MovableClock]]:
+    client = connect(backends.mongodb_uri)
+    db = client[f"checkins_{next(_names)}"]
+    repo = ProfileRepository(db)
+    await repo.ensure_indexes()
+    clock = MovableClock(NOON_IN_SF)
+    jobs = JobStore(db.jobs, clock)
+    await jobs.ensure_indexes()
+    await db.create_collection("processed_messages")
+    yield Deps(uow=UnitOfWork(client, db), repo=repo, clock=clock, jobs=jobs, wake_worker=lambda: None), clock
+    await client.close()
+
+
+def profile(user: str, band: str | None, silent_days: float, **extra: Any) -> dict[str, Any]:
+    return {
+        "_id": user,
+        "burnout_band": band,
+        "last_contact_at": NOON_IN_SF - timedelta(days=silent_days),
+        "last_checkin_at": None,
+        "opted_out": False,
+        "time_zone": "America/Los_Angeles",
+        "journey_phase": "active",
+        "reengagements_sent": [],
+        **extra,
+    }
+
+
+async def owed(deps: Deps) -> list[str]:
+    found = [d["payload"]["msg_id"] async for d in deps.jobs.col.find({"type": "outbox.publish"})]
+    return sorted(found)
+
+
+async def test_due_caregivers_get_one_check_in_a_day_and_nobody_else_does(
+    world: tuple[Deps, MovableClock],
+) -> None:
+    deps, _clock = world
+    await deps.repo.profiles.insert_many(
+        [
+            profile("high-4d", "high", 4),  # every 3 days: due
+            profile("high-1d", "high", 1.5),  # wrote recently: not due
+            profile("moderate-4d", "moderate", 4),  # weekly: not yet
+            profile("mild-20d", "mild", 5),  # only on request
+            profile("high-optout", "high", 4, opted_out=True),
+            profile("high-ny", "high", 4, time_zone="America/New_York"),  # 15:00 there: due too
+        ]
+    )
+    first = await assessments.scan_checkins(SCAN, deps)
+    again = await assessments.scan_checkins(SCAN, deps)  # a second replica, the same slot
+    assert (first["started"], again["started"]) == (2, 0)
+    today = NOON_IN_SF.date().isoformat()
+    assert await owed(deps) == [f"checkin:high-4d:{today}", f"checkin:high-ny:{today}"]
+    started = await deps.repo.profiles.find_one({"_id": "high-4d"})
+    assert started is not None and started["assessment_in_progress"]["instrument"] == "checkin"
+
+
+async def test_nobody_is_checked_in_on_during_their_night(world: tuple[Deps, MovableClock]) -> None:
+    deps, clock = world
+    clock.at = MIDNIGHT_IN_SF
+    await deps.repo.profiles.insert_one(profile("high-4d", "high", 4))
+    assert (await assessments.scan_checkins(SCAN, deps))["started"] == 0
+
+
+async def test_dormant_caregivers_are_nudged_on_days_7_and_14_once_then_churn(
+    world: tuple[Deps, MovableClock],
+) -> None:
+    deps, clock = world
+    await deps.repo.profiles.insert_one(profile("quiet", "thriving", 8))
+    assert (await assessments.scan_checkins(SCAN, deps))["nudged"] == 1
+    assert (await assessments.scan_checkins(SCAN, deps))["nudged"] == 0  # once
+    clock.at = NOON_IN_SF + timedelta(days=7)  # 15 days of silence
+    assert (await assessments.scan_checkins(SCAN, deps))["nudged"] == 1
+    assert await owed(deps) == ["reengage:quiet:14", "reengage:quiet:7"]
+    clock.at = NOON_IN_SF + timedelta(days=24)  # 32 days of silence
+    assert (await assessments.scan_checkins(SCAN, deps))["churned"] == 1
+    churned = await deps.repo.profiles.find_one({"_id": "quiet"})
+    assert churned is not None and churned["journey_phase"] == "churned"
