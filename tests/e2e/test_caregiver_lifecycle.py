@@ -7,6 +7,7 @@ checkout and access again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,10 +22,9 @@ from pymongo import AsyncMongoClient
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.servers import Backends
-from careline_testing.signing import stripe_event
 from careline_testing.waiting import eventually
 
-from .helpers import databases, post_stripe
+from .helpers import databases
 from .test_conversation_journey import Phone
 
 pytestmark = pytest.mark.asyncio
@@ -93,6 +93,7 @@ async def test_from_first_text_to_renewed_access(
         assert "(2 of 3)" in (await phone.text("2") or "")
         assert "(3 of 3)" in (await phone.text("sometimes") or "")
         assert "daily check-in" in (await phone.text("4") or "")
+        await eventually(lambda: _has(profile, burnout_band="mild"))
 
         # the trial ends (day 15): the next free-text message gets a checkout link instead
         move_to_local_noon(clock_file, 15, "America/Los_Angeles")
@@ -105,30 +106,19 @@ async def test_from_first_text_to_renewed_access(
             )
 
         await eventually(trial_over, timeout_s=30)
+        # eleven silent days since the check-in (whose answers moved the band to mild, so no
+        # more scheduled check-ins): the day-7 re-engagement nudge goes out first
+        await eventually(lambda: any("thinking of you" in r for r in phone.replies()), timeout_s=30)
         link = await phone.text("are you there?")
         assert link is not None and "/dev/checkout/" in link
 
-        # checkout completes and the subscription is active: the line answers again
-        later = int((datetime.now(UTC) + timedelta(days=15)).timestamp())
-        events = [
-            stripe_event(
-                "checkout.session.completed",
-                {
-                    "id": "cs_life",
-                    "client_reference_id": user_id,
-                    "customer": "cus_life",
-                    "subscription": "sub_life",
-                },
-                created=later,
-            ),
-            stripe_event(
-                "customer.subscription.updated",
-                {"id": "sub_life", "customer": "cus_life", "status": "active"},
-                created=later + 1,
-            ),
-        ]
-        for event in events:
-            assert (await post_stripe(client, cluster, event)).status_code == 200
+        # the caregiver opens the link and completes the (sandbox) checkout: the line answers again
+        url = re.search(r"(http://\S+/dev/checkout/\S+)", link)
+        assert url is not None
+        page = await client.get(url.group(1))
+        assert page.status_code == 200 and "Subscribe" in page.text
+        done = await client.post(url.group(1).split("?")[0], data={"user": user_id})
+        assert done.status_code == 200 and "subscribed" in done.text
 
         async def entitled_again() -> bool:
             state = await db["conversation"].conversation_state.find_one({"_id": user_id}) or {}

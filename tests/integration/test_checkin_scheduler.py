@@ -117,3 +117,13 @@ async def test_dormant_caregivers_are_nudged_on_days_7_and_14_once_then_churn(
     assert (await assessments.scan_checkins(SCAN, deps))["churned"] == 1
     churned = await deps.repo.profiles.find_one({"_id": "quiet"})
     assert churned is not None and churned["journey_phase"] == "churned"
+
+
+async def test_a_due_check_in_goes_before_a_nudge_and_counts_as_the_days_one_message(
+    world: tuple[Deps, MovableClock],
+) -> None:
+    deps, _clock = world
+    eleven_days_ago = NOON_IN_SF - timedelta(days=11)
+    await deps.repo.profiles.insert_one(profile("high-11d", "high", 11, last_checkin_at=eleven_days_ago))
+    result = await assessments.scan_checkins(SCAN, deps)
+    assert (result["started"], result["nudged"]) == (1, 0)

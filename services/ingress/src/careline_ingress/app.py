@@ -25,6 +25,7 @@ from careline_contracts.ingress import (
     StripeEventReceived,
     UserRegistered,
 )
+from careline_ingress.dev import dev_router
 from careline_ingress.identity import Users
 from careline_platform.clock import Clock
 from careline_platform.logging import get_logger
@@ -235,6 +236,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             lambda cid: ingress.accept_stripe(request, cid),
             JSONResponse({"received": True}),
         )
+
+    if settings.stripe_api_key is None:
+        app.include_router(dev_router(settings, stripe_secrets(settings)[0]))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
