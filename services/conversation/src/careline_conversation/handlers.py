@@ -99,9 +99,7 @@ async def on_sms_received(event: SmsReceived, delivery: Delivery, deps: Deps) ->
             await deps.repo.update_state(user, {"contact_published_at": now}, session)
         count = int((before or {}).get("total_interactions", 0)) + 1
         if count % deps.summary_every == 0:  # no actor: a slow summary never holds a reply back
-            summary_job = new_job(
-                f"summary:{user}:{count}", REFRESH_SUMMARY, {"user_id": user}, now=now, actor=user
-            )
+            summary_job = new_job(f"summary:{user}:{count}", REFRESH_SUMMARY, {"user_id": user}, now=now)
             await deps.jobs.enqueue(summary_job, session=session)
     log.info("turn", kind=turn.kind, user=user, correlation_id=event.correlation_id)
     deps.wake_worker()
