@@ -72,7 +72,7 @@ async def test_from_first_text_to_renewed_access(
         async def profile() -> dict[str, Any]:
             return await db["profile"].user_profiles.find_one({"_id": user_id}) or {}
 
-        await eventually(lambda: _has(profile, time_zone="America/Los_Angeles"))
+        await eventually(lambda: _has(profile, time_zone="America/Los_Angeles", journey_phase="active"))
 
         # a full assessment: 12 questions, every answer "5" (reverse-scored items count low)
         question = await phone.text("assessment")

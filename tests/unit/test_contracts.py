@@ -19,6 +19,7 @@ from careline_contracts.conversation import (
     ContactRecorded,
     CrisisDetected,
     FactLearned,
+    OnboardingCompleted,
     OptOutChanged,
     SandboxSmsSent,
 )
@@ -58,6 +59,7 @@ SAMPLES: dict[type[Event], dict[str, Any]] = {
     AssessmentRequested: {"user_id": "u_1", "instrument": "checkin"},
     AssessmentAnswered: {"user_id": "u_1", "assessment_id": "a1", "text": "3"},
     ContactRecorded: {"user_id": "u_1", "at": AT},
+    OnboardingCompleted: {"user_id": "u_1"},
     PromptReady: {
         "user_id": "u_1",
         "assessment_id": "a1",

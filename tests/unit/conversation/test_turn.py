@@ -117,3 +117,9 @@ def test_check_in_asks_profile_and_an_open_assessment_takes_the_answer() -> None
     assert turn(open_now, "STOP").kind == "stop"
     stale = settled(assessment={"id": "a1", "since": NOW - timedelta(hours=25)})
     assert turn(stale, "4").kind == "agent"  # a day-old assessment no longer takes answers
+
+
+def test_the_last_onboarding_answer_ends_onboarding() -> None:
+    last = turn(settled(onboarding={"field": "zip", "tries": 0}), "94110")
+    assert last.onboarding_done and last.fact is not None and last.fact.value == "94110"
+    assert not turn(settled(onboarding=onboarding.start()), "Maria").onboarding_done

@@ -77,3 +77,10 @@ class ContactRecorded(Event):
     subject: ClassVar[str] = subjects.CONVERSATION_CONTACT_RECORDED
     user_id: str
     at: datetime
+
+
+class OnboardingCompleted(Event):
+    """The last onboarding question was answered or skipped; the caregiver's journey moves on."""
+
+    subject: ClassVar[str] = subjects.CONVERSATION_ONBOARDING_COMPLETED
+    user_id: str

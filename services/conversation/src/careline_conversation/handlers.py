@@ -19,6 +19,7 @@ from careline_contracts.conversation import (
     ContactRecorded,
     CrisisDetected,
     FactLearned,
+    OnboardingCompleted,
     OptOutChanged,
 )
 from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
@@ -167,6 +168,9 @@ async def _owe_turn_effects(
             text=event.body,
         )
         await _owe_event(deps, answer, f"assessment-answer:{sid}", user, now, session)
+    if turn.onboarding_done:
+        done = OnboardingCompleted(occurred_at=now, correlation_id=corr, user_id=user)
+        await _owe_event(deps, done, f"onboarding-done:{user}", user, now, session)
     if turn.request_checkout:
         request = CheckoutRequested(occurred_at=now, correlation_id=corr, user_id=user)
         await _owe_event(

@@ -56,6 +56,7 @@ class Turn:
     request_checkout: bool = False
     request_assessment: str | None = None  # an instrument key
     answer_assessment: str | None = None  # the open assessment this message answers
+    onboarding_done: bool = False
 
 
 def decide(
@@ -110,7 +111,8 @@ def decide(
         set_state: Document = {"onboarding": step.state}
         if fact is not None:
             set_state[f"facts.{fact.field}"] = fact.value
-        return Turn("onboarding", step.reply, set_state=set_state, fact=fact)
+        done = not onboarding.is_active(step.state)
+        return Turn("onboarding", step.reply, set_state=set_state, fact=fact, onboarding_done=done)
     if not entitled(state):
         today = now.date().isoformat()
         if state.get("checkout_requested_on") == today:

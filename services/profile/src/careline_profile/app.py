@@ -14,6 +14,7 @@ from careline_contracts.conversation import (
     ContactRecorded,
     CrisisDetected,
     FactLearned,
+    OnboardingCompleted,
     OptOutChanged,
 )
 from careline_contracts.ingress import UserRegistered
@@ -80,6 +81,13 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             "profile-contact",
             ContactRecorded,
             handlers.on_contact_recorded,
+        ),
+        consumer(
+            subjects.CONVERSATION,
+            subjects.CONVERSATION_ONBOARDING_COMPLETED,
+            "profile-onboarding",
+            OnboardingCompleted,
+            handlers.on_onboarding_completed,
         ),
         consumer(
             subjects.CONVERSATION,

@@ -6,7 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from careline_contracts.conversation import ContactRecorded, CrisisDetected, FactLearned, OptOutChanged
+from careline_contracts.conversation import (
+    ContactRecorded,
+    CrisisDetected,
+    FactLearned,
+    OnboardingCompleted,
+    OptOutChanged,
+)
 from careline_contracts.ingress import UserRegistered
 from careline_platform.clock import Clock
 from careline_platform.jobs import JobStore
@@ -64,6 +70,17 @@ async def on_contact_recorded(event: ContactRecorded, delivery: Delivery, deps: 
         )
         fields["journey_phase"] = str(phase)
         await deps.repo.set_fields(event.user_id, fields, now, session)
+
+
+async def on_onboarding_completed(event: OnboardingCompleted, delivery: Delivery, deps: Deps) -> None:
+    """Onboarding is over: the caregiver's journey becomes active."""
+    now = deps.clock.now()
+    async with deps.uow.transaction(delivery.msg_id, now) as session:
+        profile = await deps.repo.get_or_create(event.user_id, now, session)
+        phase = journey.next_phase(
+            profile.get("journey_phase") or "onboarding", event="onboarding_done", profile=profile, now=now
+        )
+        await deps.repo.set_fields(event.user_id, {"journey_phase": str(phase)}, now, session)
 
 
 async def on_crisis_detected(event: CrisisDetected, delivery: Delivery, deps: Deps) -> None:
