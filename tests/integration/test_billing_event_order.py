@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import random
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -178,3 +179,34 @@ async def test_same_second_events_are_settled_by_asking_stripe(
     assert result == {"status": "active"}
     account = await deps.repo.accounts.find_one({"_id": USER})
     assert account is not None and account["status"] == "active"
+
+
+async def entitlement_events(deps: handlers.Deps) -> list[bool]:
+    jobs = deps.jobs.col.find({"type": "outbox.publish"}).sort("order", 1)
+    return [json.loads(d["payload"]["data"])["entitled"] async for d in jobs]
+
+
+async def test_past_due_keeps_access_for_the_grace_period_then_ends_it(make_deps: Any) -> None:
+    deps = await make_deps()
+    await final_state(deps, LIFE[:3])  # the trial, then checkout, incomplete, active
+    assert await entitlement_events(deps) == [False, True]
+    await final_state(deps, [sub_event("customer.subscription.updated", "past_due", T0 + 4)])
+    assert await entitlement_events(deps) == [False, True]  # past_due: still entitled, no flip
+    grace = await deps.jobs.col.find_one({"type": handlers.END_GRACE})
+    assert grace is not None
+    since = datetime.fromtimestamp(T0 + 4, UTC)
+    assert grace["next_attempt_at"] == since + deps.past_due_grace
+    job = Job.from_doc({**grace, "lease": {"token": "t"}})
+    assert await handlers.end_grace(job, deps) == {"ended": True}
+    assert await entitlement_events(deps) == [False, True, False]
+
+
+async def test_a_payment_that_comes_through_in_the_grace_period_keeps_access(make_deps: Any) -> None:
+    deps = await make_deps()
+    await final_state(deps, [*LIFE[:3], sub_event("customer.subscription.updated", "past_due", T0 + 4)])
+    await final_state(deps, [sub_event("customer.subscription.updated", "active", T0 + 5)])
+    grace = await deps.jobs.col.find_one({"type": handlers.END_GRACE})
+    assert grace is not None
+    job = Job.from_doc({**grace, "lease": {"token": "t"}})
+    assert await handlers.end_grace(job, deps) == {"ended": False}
+    assert await entitlement_events(deps) == [False, True]

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     jobs_poll_interval_s: float = 1.0
     jobs_lease_s: float = 30.0
     trial_days: int = 14
+    past_due_grace_days: float = Field(
+        default=7.0, ge=0, description="access kept while a payment is retried"
+    )
     clock_offset_file: str | None = Field(
         default=None, description="tests only: a file holding seconds to add to the clock"
     )

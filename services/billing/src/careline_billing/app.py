@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from careline_billing import handlers
 from careline_billing.integrations.stripe_gateway import BillingGateway, SandboxGateway, StripeGateway
 from careline_billing.repository import BillingRepository
@@ -47,6 +49,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         jobs=infra.jobs,
         wake_worker=runtime.wake_worker,
         gateway=build_gateway(settings),
+        past_due_grace=timedelta(days=settings.past_due_grace_days),
     )
     definition.consumers = [
         ConsumerSpec(
@@ -74,6 +77,9 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             lambda e, d: handlers.on_checkout_requested(e, d, deps),
         ),
     ]
+    definition.job_types[handlers.END_GRACE] = JobType(
+        lambda job: handlers.end_grace(job, deps), RetryPolicy(max_attempts=20, cap_s=300)
+    )
     definition.job_types[handlers.END_TRIAL] = JobType(
         lambda job: handlers.end_trial(job, deps), RetryPolicy(max_attempts=20, cap_s=300)
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,11 +23,21 @@ from careline_platform.outbox import outbox_job
 
 INVOICE_EVENTS = frozenset({"invoice.paid", "invoice.payment_failed"})
 ENTITLED_STATUSES = frozenset({"trialing", "active", "past_due"})
-"""Who may use the AI companion; past_due keeps access while Stripe retries the payment."""
+"""Who may use the AI companion; past_due keeps access for a grace period while Stripe retries."""
 
 
 def is_entitled(status: str | None) -> bool:
+    """Entitlement by status alone (past_due counts: its grace period is judged by ``entitled``)."""
     return status in ENTITLED_STATUSES
+
+
+def entitled(account: Mapping[str, Any] | None, now: datetime, grace: timedelta) -> bool:
+    """Entitlement of an account now: trialing or active, or past_due within its grace period."""
+    status = (account or {}).get("status")
+    if status == "past_due":
+        since = (account or {}).get("past_due_since")
+        return since is None or now < since + grace
+    return is_entitled(status)
 
 
 class UnknownCustomer(Exception):
@@ -43,10 +53,12 @@ class Deps:
     jobs: JobStore
     wake_worker: Callable[[], None]
     gateway: BillingGateway
+    past_due_grace: timedelta = timedelta(days=7)
 
 
 CREATE_CHECKOUT = "stripe.checkout.create"
 END_TRIAL = "trial.end"
+END_GRACE = "grace.end"
 SYNC_SUBSCRIPTION = "stripe.subscription.sync"
 
 
@@ -57,13 +69,15 @@ async def _owe_entitlement_event(
     cause_id: str,
     correlation_id: str | None,
     session: AsyncClientSession,
+    *,
+    is_now_entitled: bool | None = None,
 ) -> None:
     """Write the entitlement event to the outbox; its id names the fact (user and cause)."""
     event = EntitlementChanged(
         occurred_at=deps.clock.now(),
         correlation_id=correlation_id or cause_id,
         user_id=user_id,
-        entitled=is_entitled(status),
+        entitled=is_entitled(status) if is_now_entitled is None else is_now_entitled,
         status=status,
     )
     job = outbox_job(
@@ -152,6 +166,7 @@ async def on_stripe_event(event: StripeEventReceived, delivery: Delivery, deps: 
             if event.type == "customer.subscription.deleted":
                 fields["status"] = "canceled"
             account = await deps.repo.find_account(user_id, session)
+            fields["past_due_since"] = _past_due_since(account, fields["status"], created)
             if account is not None and account.get("last_event_at") == created and obj.get("id"):
                 # two events of the same second: the payload cannot order them, Stripe can
                 sync = new_job(
@@ -169,9 +184,9 @@ async def on_stripe_event(event: StripeEventReceived, delivery: Delivery, deps: 
             before = await deps.repo.apply_subscription(
                 user_id, obj.get("customer"), fields, created, now, session
             )
-            if before is not None and is_entitled(before.get("status")) != is_entitled(fields["status"]):
-                await _owe_entitlement_event(
-                    deps, user_id, fields["status"], delivery.msg_id, event.correlation_id, session
+            if before is not None:
+                await _announce_change(
+                    deps, user_id, before, fields, delivery.msg_id, event.correlation_id, session
                 )
         elif event.type in INVOICE_EVENTS or event.type == "customer.subscription.trial_will_end":
             user_id = await deps.repo.user_for_customer(obj.get("customer"), session)
@@ -236,10 +251,81 @@ async def sync_subscription(job: Job, deps: Deps) -> dict[str, Any]:
     current = await deps.gateway.subscription(job.payload["subscription_id"])
     fields = subscription_fields(current)
     async with deps.uow.transaction(None, now) as session:
+        account = await deps.repo.find_account(user_id, session)
+        fields["past_due_since"] = _past_due_since(account, fields["status"], now)
         before = await deps.repo.overwrite_subscription(user_id, fields, now, session)
-        if before is not None and is_entitled(before.get("status")) != is_entitled(fields["status"]):
-            await _owe_entitlement_event(
-                deps, user_id, fields["status"], job.key, job.payload.get("correlation_id"), session
+        if before is not None:
+            await _announce_change(
+                deps, user_id, before, fields, job.key, job.payload.get("correlation_id"), session
             )
     deps.wake_worker()
     return {"status": fields["status"]}
+
+
+def _past_due_since(account: Mapping[str, Any] | None, status: str, at: datetime) -> datetime | None:
+    """When the current past_due spell began (kept across repeated past_due events)."""
+    if status != "past_due":
+        return None
+    if account is not None and account.get("status") == "past_due" and account.get("past_due_since"):
+        since: datetime = account["past_due_since"]
+        return since
+    return at
+
+
+async def _announce_change(
+    deps: Deps,
+    user_id: str,
+    before: Mapping[str, Any],
+    fields: Mapping[str, Any],
+    cause_id: str,
+    correlation_id: str | None,
+    session: AsyncClientSession,
+) -> None:
+    """Owe the entitlement event if access flipped, and the grace period's end if one began."""
+    now = deps.clock.now()
+    after = {**before, **fields}
+    was, now_entitled = entitled(before, now, deps.past_due_grace), entitled(after, now, deps.past_due_grace)
+    if was != now_entitled:
+        await _owe_entitlement_event(
+            deps,
+            user_id,
+            str(fields["status"]),
+            cause_id,
+            correlation_id,
+            session,
+            is_now_entitled=now_entitled,
+        )
+    since = fields.get("past_due_since")
+    if since is not None and before.get("past_due_since") != since:
+        grace_end = new_job(
+            f"grace:end:{user_id}:{since.isoformat()}",
+            END_GRACE,
+            {"user_id": user_id, "since": since, "correlation_id": correlation_id},
+            now=now,
+            run_at=since + deps.past_due_grace,
+        )
+        await deps.jobs.enqueue(grace_end, session=session)
+
+
+async def end_grace(job: Job, deps: Deps) -> dict[str, Any]:
+    """A past_due spell outlived its grace period: access ends (unless the payment came through)."""
+    user_id, now = job.payload["user_id"], deps.clock.now()
+    async with deps.uow.transaction(None, now) as session:
+        account = await deps.repo.find_account(user_id, session)
+        still = (
+            account is not None
+            and account.get("status") == "past_due"
+            and account.get("past_due_since") == job.payload["since"]
+        )
+        if still:
+            await _owe_entitlement_event(
+                deps,
+                user_id,
+                "past_due",
+                job.key,
+                job.payload.get("correlation_id"),
+                session,
+                is_now_entitled=False,
+            )
+    deps.wake_worker()
+    return {"ended": still}
