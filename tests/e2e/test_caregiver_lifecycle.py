@@ -83,6 +83,7 @@ async def test_from_first_text_to_renewed_access(
         result = await phone.text("5")
         assert result is not None and "score 67 of 100" in result and "a lot of strain" in result
         await eventually(lambda: _has(profile, burnout_band="high", burnout_score=67))
+        assert (await profile())["next_checkin_at"] is not None  # every 3 days for the high band
 
         # three and a half days later, at noon in San Francisco, the scheduler checks in
         before = len(phone.replies())

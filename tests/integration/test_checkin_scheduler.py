@@ -127,3 +127,24 @@ async def test_a_due_check_in_goes_before_a_nudge_and_counts_as_the_days_one_mes
     await deps.repo.profiles.insert_one(profile("high-11d", "high", 11, last_checkin_at=eleven_days_ago))
     result = await assessments.scan_checkins(SCAN, deps)
     assert (result["started"], result["nudged"]) == (1, 0)
+
+
+async def test_crisis_support_ends_after_a_calm_week(world: tuple[Deps, MovableClock]) -> None:
+    deps, _clock = world
+    await deps.repo.profiles.insert_many(
+        [
+            profile(
+                "calm", None, 1, journey_phase="crisis_support", last_crisis_at=NOON_IN_SF - timedelta(days=8)
+            ),
+            profile(
+                "recent",
+                None,
+                1,
+                journey_phase="crisis_support",
+                last_crisis_at=NOON_IN_SF - timedelta(days=2),
+            ),
+        ]
+    )
+    assert (await assessments.scan_checkins(SCAN, deps))["calmed"] == 1
+    phases = {d["_id"]: d["journey_phase"] async for d in deps.repo.profiles.find({})}
+    assert phases == {"calm": "active", "recent": "crisis_support"}

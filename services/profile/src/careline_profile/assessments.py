@@ -148,7 +148,9 @@ async def _record_result(
     phase = journey.next_phase(
         profile.get("journey_phase") or "onboarding", event="assessment_completed", profile=updated, now=now
     )
+    interval = schedule.checkin_interval(result.band)
     return {
+        "next_checkin_at": now + interval if interval is not None else None,
         "burnout_score": result.score,
         "burnout_band": str(result.band),
         "pressure_zones": [str(z) for z in result.pressure_zones],
@@ -173,6 +175,9 @@ async def scan_checkins(job: Job, deps: Deps) -> dict[str, Any]:
         for profile in await deps.repo.checkin_candidates(str(band), quiet_since, SCAN_BATCH):
             if schedule.is_due(profile, now) and await _start_checkin(deps, profile, now):
                 started += 1
+    calmed = 0
+    for profile in await deps.repo.in_crisis_support(now - journey.CRISIS_CALM, SCAN_BATCH):
+        calmed += await _set_phase(deps, profile, "crisis_resolved", now)
     nudged = churned = 0
     for profile in await deps.repo.silent_since(
         now - timedelta(days=schedule.REENGAGEMENT_DAYS[0]), SCAN_BATCH
@@ -181,8 +186,8 @@ async def scan_checkins(job: Job, deps: Deps) -> dict[str, Any]:
             churned += await _churn(deps, profile, now)
         elif (days := schedule.reengagement_due(profile, now)) is not None:
             nudged += await _nudge(deps, profile, days, now)
-    log.info("checkin.scan", started=started, nudged=nudged, churned=churned)
-    return {"started": started, "nudged": nudged, "churned": churned}
+    log.info("checkin.scan", started=started, nudged=nudged, churned=churned, calmed=calmed)
+    return {"started": started, "nudged": nudged, "churned": churned, "calmed": calmed}
 
 
 NUDGES = {
@@ -218,11 +223,15 @@ async def _nudge(deps: Deps, profile: dict[str, Any], days: int, now: datetime) 
 
 
 async def _churn(deps: Deps, profile: dict[str, Any], now: datetime) -> int:
-    if profile.get("journey_phase") == "churned":
+    return await _set_phase(deps, profile, "silence", now)
+
+
+async def _set_phase(deps: Deps, profile: dict[str, Any], event: str, now: datetime) -> int:
+    """Apply a journey event the scan found; 1 if the phase changed."""
+    current = profile.get("journey_phase") or "onboarding"
+    phase = journey.next_phase(current, event=event, profile=profile, now=now)
+    if str(phase) == current:
         return 0
-    phase = journey.next_phase(
-        profile.get("journey_phase") or "onboarding", event="silence", profile=profile, now=now
-    )
     async with deps.uow.transaction(None, now) as s:
         await deps.repo.set_fields(profile["_id"], {"journey_phase": str(phase)}, now, s)
     return 1

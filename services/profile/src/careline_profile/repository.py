@@ -127,3 +127,10 @@ class ProfileRepository:
             session=session,
         )
         return res.modified_count == 1
+
+    async def in_crisis_support(self, calm_since: datetime, limit: int) -> list[Document]:
+        """Caregivers in crisis support whose last crisis is older than ``calm_since`` (journey index)."""
+        cursor = self.profiles.find(
+            {"journey_phase": "crisis_support", "last_crisis_at": {"$lte": calm_since}}
+        ).limit(limit)
+        return await cursor.to_list()
