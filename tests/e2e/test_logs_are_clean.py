@@ -1,0 +1,72 @@
+"""Nothing personal reaches a log line across a whole conversation (all four services)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from careline_testing.fakes import FakeTwilio
+from careline_testing.processes import Cluster
+from careline_testing.signing import stripe_event
+
+from .conftest import STRIPE_SECRET, TWILIO_TOKEN
+from .helpers import post_stripe
+from .test_conversation_journey import Phone
+
+pytestmark = pytest.mark.asyncio
+NUMBER = "+14155550171"
+SECRETS = (TWILIO_TOKEN, STRIPE_SECRET)
+BODIES = (
+    "Rosalind",
+    "I look after my husband Bartholomew since his stroke",
+    "02139",
+    "I can't do this anymore, I want to end it all tonight",
+    "my neighbour Ignatius helps on Tuesdays",
+)
+
+
+def personal_patterns() -> list[re.Pattern[str]]:
+    digits = NUMBER.removeprefix("+1")
+    phone_forms = [
+        NUMBER,
+        digits,
+        f"{digits[:3]}-{digits[3:6]}-{digits[6:]}",
+        f"({digits[:3]}) {digits[3:6]}",
+    ]
+    words = ["Rosalind", "Bartholomew", "Ignatius", "02139", "end it all", *SECRETS, *phone_forms]
+    return [re.compile(re.escape(w), re.IGNORECASE) for w in words]
+
+
+async def test_a_full_conversation_leaves_no_personal_data_in_any_log(
+    cluster: Cluster, fake_twilio: tuple[FakeTwilio, str]
+) -> None:
+    twilio, _ = fake_twilio
+    async with httpx.AsyncClient(timeout=10) as client:
+        phone = Phone(client, cluster, twilio, NUMBER)
+        await phone.text("hi")
+        await phone.text(BODIES[0])  # first name
+        await phone.text(BODIES[1])  # relationship
+        await phone.text(BODIES[2])  # ZIP
+        await phone.text(BODIES[4])  # free text: the agent
+        await phone.text(BODIES[3])  # crisis
+        await phone.text("STOP")
+        event = stripe_event("customer.subscription.updated", {"id": "sub_x", "customer": "cus_unknown"})
+        assert (await post_stripe(client, cluster, event)).status_code == 200
+        bad = await client.post(
+            f"{cluster.base_url}/webhooks/twilio/sms", data={"From": NUMBER, "Body": BODIES[3]}
+        )
+        assert bad.status_code == 403  # unsigned: rejected, and logged without its content
+    lines: list[tuple[str, str]] = []
+    for path in sorted(cluster.log_dir.glob("*.log")):
+        lines += [(path.name, line) for line in path.read_text().splitlines()]
+    assert len(lines) > 50 and any('"turn"' in line for _, line in lines)  # the logs are really there
+    leaks: list[Any] = [
+        (name, pattern.pattern, line[:200])
+        for name, line in lines
+        for pattern in personal_patterns()
+        if pattern.search(line)
+    ]
+    assert leaks == []
