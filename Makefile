@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help install run chat test lint types unit integration e2e latency clean
+.PHONY: help install run chat test lint types unit integration e2e docs latency clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ e2e: install ## End-to-end tests (the four services as processes)
 
 test: lint types ## Everything: lint, types, unit, integration, end-to-end
 	$(RUN) pytest -q --durations=10
+
+docs: install ## Regenerate docs/asyncapi.json (every event) and docs/openapi.json (ingress)
+	$(RUN) python tools/docs.py
 
 latency: install ## Twilio webhook latency over 1,000 sequential signed posts
 	$(RUN) python tools/webhook_latency.py --count 1000
