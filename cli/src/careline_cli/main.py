@@ -22,7 +22,7 @@ from pymongo.errors import (
 )
 from rich.console import Console
 
-from careline_cli import deadletters, jobs
+from careline_cli import admin, deadletters, jobs
 from careline_cli.common import CliError, safe_uri
 from careline_platform.settings import Settings
 
@@ -58,13 +58,14 @@ def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="careline",
-        description="Inspect and repair Careline's jobs and dead letters.",
+        description="Inspect and repair Careline's jobs and dead letters; admin tokens and roles.",
         parents=[_common_options(suppress=False)],
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub_common = _common_options(suppress=True)
     jobs.add_parser(commands, sub_common)
     deadletters.add_parser(commands, sub_common)
+    admin.add_parser(commands, sub_common)
     return parser
 
 

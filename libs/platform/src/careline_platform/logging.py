@@ -57,6 +57,11 @@ def _mask_text(text: str) -> str:
     return _SECRET.sub("[secret]", _PHONE.sub("[phone]", text))
 
 
+def mask_text(text: str) -> str:
+    """Phone numbers and secrets in free text (an error message) replaced by placeholders."""
+    return _mask_text(text)
+
+
 def _mask_value(key: str, value: Any, depth: int = 0) -> Any:
     if value is None:
         return None

@@ -26,6 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from careline_contracts import subjects
 from careline_contracts.deadletter import DeadLetter
 from careline_platform import mongo
+from careline_platform.admin import AdminResponder, CaregiverSlice
 from careline_platform.clock import Clock, clock_from
 from careline_platform.jobs import Job, JobStore, JobType, JobWorker, Periodic
 from careline_platform.logging import get_logger
@@ -138,6 +139,8 @@ class ServiceDefinition:
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     periodic: list[Periodic] = field(default_factory=list)
     rollup: Callable[[datetime, datetime], Awaitable[Document]] | None = None
+    caregiver: CaregiverSlice | None = None
+    """How the admin API reads and erases this service's slice of a caregiver."""
     """This service's daily metrics (start, end) -> values; written hourly to ``rollups``."""
     worker_concurrency: int = 4
 
@@ -194,6 +197,8 @@ class ServiceRuntime:
         for spec, pairs in consumers:
             register_consumer(infra.broker, spec, infra.publisher, pairs)
         await infra.broker.start()
+        responder = AdminResponder(definition.name, infra.db, infra.jobs, definition.caregiver)
+        await responder.start(infra.broker.config.connection_state.connection)
         # every service relays its outbox; its own job types come on top
         job_types = {OUTBOX_PUBLISH: relay_job_type(infra.publisher), **definition.job_types}
         periodics = list(definition.periodic)

@@ -10,6 +10,7 @@ from careline_billing.repository import BillingRepository
 from careline_contracts import subjects
 from careline_contracts.conversation import CheckoutRequested
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
+from careline_platform.admin import CaregiverSlice
 from careline_platform.clock import Clock
 from careline_platform.jobs import JobType, RetryPolicy
 from careline_platform.messaging import ConsumerSpec
@@ -39,6 +40,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         owned_streams=(subjects.BILLING,),
         on_start=[repo.ensure_indexes],
         rollup=repo.daily_metrics,
+        caregiver=CaregiverSlice(repo.read_caregiver, repo.erase_caregiver),
     )
     runtime = ServiceRuntime(infra, definition)
     deps = handlers.Deps(

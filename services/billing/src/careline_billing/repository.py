@@ -42,6 +42,21 @@ class BillingRepository:
         )
         return res.upserted_id is not None
 
+    async def read_caregiver(self, user_id: str) -> Document:
+        return {"billing_account": await self.accounts.find_one({"_id": user_id})}
+
+    async def erase_caregiver(self, user_id: str) -> Document:
+        jobs = self.accounts.database.jobs
+        return {
+            "erased": True,
+            "deleted": {
+                "billing_accounts": (await self.accounts.delete_one({"_id": user_id})).deleted_count,
+                "jobs": (
+                    await jobs.delete_many({"payload.user_id": user_id, "status": {"$ne": "processing"}})
+                ).deleted_count,
+            },
+        }
+
     async def daily_metrics(self, start: datetime, end: datetime) -> Document:
         """Subscriptions by status (index-backed counts)."""
         statuses = ("trialing", "active", "past_due", "canceled", "incomplete", "unpaid", "none")

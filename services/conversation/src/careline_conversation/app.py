@@ -13,6 +13,7 @@ from careline_conversation.agents import Agent, FallbackAgent, OpenAIAgent, Rule
 from careline_conversation.integrations.sms import SandboxSender, SmsSender, TwilioSender
 from careline_conversation.ratelimit import RateLimits
 from careline_conversation.repository import ConversationRepository
+from careline_platform.admin import CaregiverSlice
 from careline_platform.clock import Clock
 from careline_platform.jobs import JobType, RetryPolicy
 from careline_platform.messaging import ConsumerSpec, Publisher
@@ -56,6 +57,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         owned_streams=(subjects.CONVERSATION, subjects.SANDBOX),
         on_start=[repo.ensure_indexes],
         rollup=repo.daily_metrics,
+        caregiver=CaregiverSlice(repo.read_caregiver, repo.erase_caregiver),
     )
     runtime = ServiceRuntime(infra, definition)
     deps = handlers.Deps(

@@ -134,6 +134,28 @@ class ConversationRepository:
             session=session,
         )
 
+    async def read_caregiver(self, user_id: str) -> Document:
+        return {
+            "conversation_state": await self.states.find_one({"_id": user_id}),
+            "outbound_messages": await self.outbound.count_documents({"user_id": user_id}),
+            "crisis_alerts": await self.alerts.find({"user_id": user_id}).to_list(),
+        }
+
+    async def erase_caregiver(self, user_id: str) -> Document:
+        """Delete the caregiver's slice, and any reply or job still owed to them."""
+        jobs = self.states.database.jobs
+        return {
+            "erased": True,
+            "deleted": {
+                "conversation_state": (await self.states.delete_one({"_id": user_id})).deleted_count,
+                "outbound_messages": (await self.outbound.delete_many({"user_id": user_id})).deleted_count,
+                "crisis_alerts": (await self.alerts.delete_many({"user_id": user_id})).deleted_count,
+                "jobs": (
+                    await jobs.delete_many({"payload.user_id": user_id, "status": {"$ne": "processing"}})
+                ).deleted_count,
+            },
+        }
+
     async def daily_metrics(self, start: datetime, end: datetime) -> Document:
         """One day's numbers, each an index-backed count (inbound from the processed-message inbox)."""
         day = {"$gte": start, "$lt": end}

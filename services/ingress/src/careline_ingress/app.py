@@ -25,6 +25,7 @@ from careline_contracts.ingress import (
     StripeEventReceived,
     UserRegistered,
 )
+from careline_ingress.admin_api import admin_router
 from careline_ingress.dev import dev_router
 from careline_ingress.identity import Users
 from careline_platform.clock import Clock
@@ -237,6 +238,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             JSONResponse({"received": True}),
         )
 
+    app.include_router(
+        admin_router(
+            settings,
+            users=lambda: state["ingress"].users,
+            nats=lambda: state["ingress"].infra.broker.config.connection_state.connection,
+        )
+    )
     if settings.stripe_api_key is None:
         app.include_router(dev_router(settings, stripe_secrets(settings)[0]))
 

@@ -14,6 +14,7 @@ Document = dict[str, Any]
 
 class Users:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
         self.col = db.users
 
     async def ensure_indexes(self) -> None:
@@ -44,3 +45,17 @@ class Users:
 
     async def mark_registered_published(self, user_id: str) -> None:
         await self.col.update_one({"_id": user_id}, {"$set": {"registered_published": True}})
+
+    async def get(self, user_id: str) -> Document | None:
+        return await self.col.find_one({"_id": user_id})
+
+    async def grant(self, user_id: str, role: str) -> bool:
+        res = await self.col.update_one({"_id": user_id}, {"$addToSet": {"roles": role}})
+        return res.matched_count == 1
+
+    async def revoke(self, user_id: str, role: str) -> bool:
+        res = await self.col.update_one({"_id": user_id}, {"$pull": {"roles": role}})
+        return res.matched_count == 1
+
+    async def erase(self, user_id: str) -> int:
+        return (await self.col.delete_one({"_id": user_id})).deleted_count

@@ -18,6 +18,7 @@ from careline_contracts.conversation import (
     OptOutChanged,
 )
 from careline_contracts.ingress import UserRegistered
+from careline_platform.admin import CaregiverSlice
 from careline_platform.clock import Clock
 from careline_platform.jobs import JobType, Periodic, RetryPolicy
 from careline_platform.messaging import ConsumerSpec, Delivery
@@ -37,6 +38,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         owned_streams=(subjects.PROFILE,),
         on_start=[repo.ensure_indexes],
         rollup=repo.daily_metrics,
+        caregiver=CaregiverSlice(repo.read_caregiver, repo.erase_caregiver),
         periodic=[Periodic(assessments.CHECKIN_SCAN, timedelta(seconds=settings.checkin_scan_s))],
     )
     runtime = ServiceRuntime(infra, definition)

@@ -134,3 +134,18 @@ class ProfileRepository:
             {"journey_phase": "crisis_support", "last_crisis_at": {"$lte": calm_since}}
         ).limit(limit)
         return await cursor.to_list()
+
+    async def read_caregiver(self, user_id: str) -> Document:
+        return {
+            "user_profile": await self.profiles.find_one({"_id": user_id}),
+            "assessments": await self.assessments.find({"user_id": user_id}).to_list(),
+        }
+
+    async def erase_caregiver(self, user_id: str) -> Document:
+        return {
+            "erased": True,
+            "deleted": {
+                "user_profiles": (await self.profiles.delete_one({"_id": user_id})).deleted_count,
+                "assessments": (await self.assessments.delete_many({"user_id": user_id})).deleted_count,
+            },
+        }
