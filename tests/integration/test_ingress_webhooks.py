@@ -16,6 +16,7 @@ from careline_testing.signing import inbound_sms_params, stripe_event, stripe_po
 from .conftest import STRIPE_SECRETS, TWILIO_TOKEN, stream_count
 
 pytestmark = pytest.mark.asyncio
+JSON = {"Content-Type": "application/json; charset=utf-8"}  # what Stripe sends
 
 
 def sms_url(ingress: Cluster) -> str:
@@ -113,15 +114,39 @@ async def test_stripe_signatures(ingress: Cluster, js: JetStreamContext) -> None
     ]
     async with httpx.AsyncClient() as client:
         for name, body, header, expected in cases:
-            resp = await client.post(url, content=body, headers={"Stripe-Signature": header})
+            resp = await client.post(url, content=body, headers={"Stripe-Signature": header, **JSON})
             assert resp.status_code == expected, name
         assert await stream_count(js, "STRIPE") == 0
 
         rotated = f"t={now},v1={'0' * 64},v1={stripe_signature(new, now, payload)}"
-        resp = await client.post(url, content=payload, headers={"Stripe-Signature": rotated})
+        resp = await client.post(url, content=payload, headers={"Stripe-Signature": rotated, **JSON})
         assert resp.status_code == 200
         assert resp.json() == {"received": True}
         body, headers = stripe_post(old, event)  # our older secret is still accepted
         resp = await client.post(url, content=body, headers=headers)
         assert resp.status_code == 200
     assert await stream_count(js, "STRIPE") == 1  # the same event id twice: one message
+
+
+async def test_bodies_of_the_wrong_type_or_size_are_refused_before_anything_else(
+    ingress: Cluster, js: JetStreamContext
+) -> None:
+    params = inbound_sms_params("+14155550199", "hello")
+    body, headers = twilio_form(TWILIO_TOKEN, sms_url(ingress), params)
+    async with httpx.AsyncClient() as client:
+        as_json = await client.post(
+            sms_url(ingress), content=body, headers={**headers, "Content-Type": "application/json"}
+        )
+        huge = await client.post(sms_url(ingress), content=b"a=" + b"x" * 70_000, headers=headers)
+        stripe_form = await client.post(
+            f"{ingress.base_url}/webhooks/stripe", content=b"a=b", headers={"Content-Type": "text/plain"}
+        )
+        admin_junk = await client.post(
+            f"{ingress.base_url}/admin/users/u/roles",
+            content=b"x" * 70_000,
+            headers={"Content-Type": "application/json"},
+        )
+    assert (as_json.status_code, huge.status_code, stripe_form.status_code) == (415, 413, 415)
+    assert admin_junk.status_code == 413
+    assert "Traceback" not in as_json.text + huge.text + stripe_form.text
+    assert (await js.stream_info("SMS")).state.messages == 0

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pymongo.errors import PyMongoError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from careline_contracts import subjects
 from careline_contracts.ingress import (
@@ -56,6 +57,31 @@ def stripe_secrets(settings: Settings) -> list[str]:
     if settings.stripe_webhook_secret is None:
         return [SANDBOX_STRIPE_SECRET]
     return [s.strip() for s in settings.stripe_webhook_secret.get_secret_value().split(",") if s]
+
+
+class UnsupportedMedia(Exception):
+    """The body is not of the media type the route takes."""
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+class BodyLimit:
+    """Refuse, before reading it, a body whose Content-Length is over the limit (413)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers") or []).get(b"content-length", b"0")
+            if not length.isdigit() or int(length) > self.max_bytes:
+                too_big = JSONResponse({"error": f"body over {self.max_bytes} bytes"}, status_code=413)
+                await too_big(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class Ingress:
@@ -183,13 +209,25 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await infra.client.close()
 
     app = FastAPI(title="Careline ingress", lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        """Never a stack trace in a response: a short JSON error, the details only in the log."""
+        log.error("http.unexpected", path=request.url.path, error=type(exc).__name__)
+        return JSONResponse({"error": "internal error"}, status_code=500)
 
     async def guarded(kind: str, request: Request, accept: Any, ok: Response) -> Response:
         correlation_id = request.headers.get("x-request-id") or uuid.uuid4().hex
         started = time.perf_counter()
         outcome, status = "accepted", 200
         try:
+            expected = "application/json" if kind == "stripe" else "application/x-www-form-urlencoded"
+            if media_type(request) != expected:
+                raise UnsupportedMedia(f"Content-Type must be {expected}")
             await accept(correlation_id)
+        except UnsupportedMedia as exc:
+            outcome, status = f"bad request: {exc}", 415
         except SignatureError as exc:
             outcome, status = f"rejected: {exc}", 403 if kind != "stripe" else 400
         except BadRequest as exc:
