@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import structlog
 from pymongo import ASCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -378,6 +379,15 @@ class JobWorker:
         return True
 
     async def _execute(self, job: Job) -> None:
+        """Run one job; its log lines carry the correlation id of the turn that owed it."""
+        correlation_id = job.payload.get("correlation_id")
+        if correlation_id:
+            with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+                await self._execute_job(job)
+        else:
+            await self._execute_job(job)
+
+    async def _execute_job(self, job: Job) -> None:
         spec = self.types[job.type]
         try:
             result = await spec.handler(job)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from faststream import AckPolicy
 from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
 from nats.js import JetStreamContext
@@ -219,6 +220,23 @@ class ConsumerRunner:
             bound.warning("message.poison", errors=exc.error_count())
             return
         delivery = Delivery(msg_id, raw.subject, deliveries, datetime.now(UTC))
+        correlation_id = getattr(event, "correlation_id", None)
+        if correlation_id:  # every log line of this turn, in any service, carries it
+            with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+                await self._handle(msg, event, delivery, bound, started, started_wall)
+        else:
+            await self._handle(msg, event, delivery, bound, started, started_wall)
+
+    async def _handle(
+        self,
+        msg: NatsMessage,
+        event: Any,
+        delivery: Delivery,
+        bound: Any,
+        started: float,
+        started_wall: float,
+    ) -> None:
+        spec, msg_id, deliveries = self.spec, delivery.msg_id, delivery.deliveries
         heartbeat = asyncio.create_task(_keep_in_progress(msg, spec.ack_wait_s / 3))
         try:
             await _run_with_conflict_retries(spec.handler, event, delivery)
