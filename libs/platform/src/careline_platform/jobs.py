@@ -27,6 +27,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from careline_platform.clock import Clock
 from careline_platform.logging import get_logger
+from careline_platform.metrics import DEAD_LETTERS, JOBS_FINISHED, RETRIES
 
 log = get_logger(__name__)
 
@@ -402,6 +403,7 @@ class JobWorker:
         except LeaseLost:
             log.warning("job.lease_lost", job=job.key, type=job.type)
             return
+        JOBS_FINISHED.labels(job.type, "completed").inc()
         log.info("job.completed", job=job.key, type=job.type, attempt=job.attempts)
 
     async def _record_failure(self, job: Job, spec: JobType, exc: Exception) -> None:
@@ -413,6 +415,11 @@ class JobWorker:
         except LeaseLost:
             log.warning("job.lease_lost", job=job.key, type=job.type)
             return
+        JOBS_FINISHED.labels(job.type, status.value).inc()
+        if status is JobStatus.DEAD:
+            DEAD_LETTERS.labels("job").inc()
+        else:
+            RETRIES.labels(job.type).inc()
         log.warning(
             "job.failed",
             job=job.key,

@@ -29,6 +29,7 @@ from careline_contracts import subjects
 from careline_contracts.base import Event
 from careline_contracts.deadletter import DeadLetter
 from careline_platform.logging import fingerprint, get_logger
+from careline_platform.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES
 from careline_platform.mongo import AlreadyProcessed
 
 log = get_logger(__name__)
@@ -217,6 +218,8 @@ class ConsumerRunner:
         except ValidationError as exc:
             await self._dead_letter(msg, msg_id, f"invalid payload: {exc.error_count()} errors")
             await msg.reject()
+            MESSAGES.labels(spec.base_subject, "poison").inc()
+            DEAD_LETTERS.labels("message").inc()
             bound.warning("message.poison", errors=exc.error_count())
             return
         delivery = Delivery(msg_id, raw.subject, deliveries, datetime.now(UTC))
@@ -242,16 +245,20 @@ class ConsumerRunner:
             await _run_with_conflict_retries(spec.handler, event, delivery)
         except AlreadyProcessed:
             await msg.ack()
+            MESSAGES.labels(spec.base_subject, "duplicate").inc()
             bound.info("message.duplicate")
             return
         except Exception as exc:  # the handler failed; decide between retry and dead letter
             if deliveries >= spec.max_deliver:
                 await self._dead_letter(msg, msg_id, f"{type(exc).__name__} after {deliveries}")
                 await msg.reject()
+                MESSAGES.labels(spec.base_subject, "dead").inc()
+                DEAD_LETTERS.labels("message").inc()
                 bound.error("message.dead", error=type(exc).__name__)
             else:
                 delay = spec.redelivery_delay(deliveries)
                 await msg.nack(delay=delay)
+                MESSAGES.labels(spec.base_subject, "retry").inc()
                 bound.warning(
                     "message.retry", error=type(exc).__name__, code=getattr(exc, "code", None), delay_s=delay
                 )
@@ -260,6 +267,8 @@ class ConsumerRunner:
             heartbeat.cancel()
         handled_ms = round((time.perf_counter() - started) * 1000, 1)  # before the ack releases the next
         await msg.ack()
+        MESSAGES.labels(spec.base_subject, "handled").inc()
+        HANDLER_SECONDS.labels(spec.durable).observe(handled_ms / 1000)
         bound.info("message.handled", ms=handled_ms, started=round(started_wall, 6))
 
     async def _dead_letter(self, msg: NatsMessage, msg_id: str, reason: str) -> None:

@@ -25,10 +25,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from careline_contracts import subjects
 from careline_contracts.deadletter import DeadLetter
-from careline_platform import mongo
+from careline_platform import metrics, mongo
 from careline_platform.admin import AdminResponder, CaregiverSlice
 from careline_platform.clock import Clock, clock_from
-from careline_platform.jobs import Job, JobStore, JobType, JobWorker, Periodic
+from careline_platform.jobs import Job, JobStatus, JobStore, JobType, JobWorker, Periodic
 from careline_platform.logging import get_logger
 from careline_platform.messaging import (
     ConsumerSpec,
@@ -37,12 +37,15 @@ from careline_platform.messaging import (
     ensure_consumers,
     register_consumer,
 )
+from careline_platform.metrics import CONSUMER_PENDING, JOBS
 from careline_platform.outbox import OUTBOX_PUBLISH, relay_job_type
 from careline_platform.rollups import ROLLUP_JOB, rollup_job_type, rollup_periodic
 from careline_platform.settings import Settings
 
 log = get_logger(__name__)
 Document = dict[str, Any]
+DEFAULT_METRICS_PORTS = {"conversation": 9101, "billing": 9102, "profile": 9103}
+GAUGE_REFRESH_S = 5.0
 
 
 def instance_name(service: str) -> str:
@@ -171,6 +174,21 @@ class ServiceRuntime:
         self.infra = infra
         self.definition = definition
         self.worker: JobWorker | None = None
+        self._gauges: asyncio.Task[None] | None = None
+
+    async def _refresh_gauges(self, consumers: list[tuple[str, str]]) -> None:
+        """Keep the query-backed gauges current (jobs by status, consumer lag); errors skip a round."""
+        while True:
+            try:
+                for status in JobStatus:
+                    count = await self.infra.jobs.col.count_documents({"status": status.value})
+                    JOBS.labels(status.value).set(count)
+                for stream, durable in consumers:
+                    info = await self.infra.js.consumer_info(stream, durable)
+                    CONSUMER_PENDING.labels(durable).set(info.num_pending or 0)
+            except Exception as exc:  # the broker or database is away: try again next round
+                log.debug("metrics.refresh_failed", error=type(exc).__name__)
+            await asyncio.sleep(GAUGE_REFRESH_S)
 
     def wake_worker(self) -> None:
         """Tell the job worker a job was just committed, so it starts without waiting a poll."""
@@ -197,6 +215,9 @@ class ServiceRuntime:
         for spec, pairs in consumers:
             register_consumer(infra.broker, spec, infra.publisher, pairs)
         await infra.broker.start()
+        metrics.serve(infra.settings.metrics_port or DEFAULT_METRICS_PORTS.get(definition.name, 9100))
+        durables = [(spec.stream.name, durable) for spec, pairs in consumers for _, durable in pairs]
+        self._gauges = asyncio.create_task(self._refresh_gauges(durables))
         responder = AdminResponder(definition.name, infra.db, infra.jobs, definition.caregiver)
         await responder.start(infra.broker.config.connection_state.connection)
         # every service relays its outbox; its own job types come on top
@@ -230,6 +251,8 @@ class ServiceRuntime:
         return JobType(run, job_type.policy, job_type.permanent)
 
     async def stop(self) -> None:
+        if self._gauges is not None:
+            self._gauges.cancel()
         await self.infra.broker.stop()
         if self.worker is not None:
             await self.worker.stop()

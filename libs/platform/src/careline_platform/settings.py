@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     clock_offset_file: str | None = Field(
         default=None, description="tests only: a file holding seconds to add to the clock"
     )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="port of /metrics (default 9101-9103 by service)"
+    )
     checkin_scan_s: float = Field(
         default=300.0, gt=0, description="how often profile looks for due check-ins"
     )

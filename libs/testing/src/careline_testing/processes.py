@@ -78,6 +78,7 @@ class Cluster:
     env: dict[str, str] = field(default_factory=dict)
     ingress_port: int = field(default_factory=free_port)
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    metrics_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -97,7 +98,11 @@ class Cluster:
     def start(self, names: tuple[str, ...] = SERVICES) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
-            proc = ServiceProcess(name, self.service_env(), self.log_dir / f"{name}.log")
+            env = self.service_env()
+            if name != "ingress":  # ingress serves /metrics on its HTTP port
+                self.metrics_ports[name] = free_port()
+                env["METRICS_PORT"] = str(self.metrics_ports[name])
+            proc = ServiceProcess(name, env, self.log_dir / f"{name}.log")
             proc.start()
             self.processes[name] = proc
         if "ingress" in names:

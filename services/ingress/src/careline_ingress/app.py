@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -32,6 +33,7 @@ from careline_ingress.identity import Users
 from careline_platform.clock import Clock
 from careline_platform.logging import get_logger
 from careline_platform.messaging import PublishFailed, declare_streams
+from careline_platform.metrics import WEBHOOK_SECONDS
 from careline_platform.phone import InvalidPhoneNumber, to_e164
 from careline_platform.runtime import Infrastructure, connect_infrastructure, retry_until_ready
 from careline_platform.settings import Settings
@@ -234,6 +236,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             outcome, status = f"bad request: {exc}", 400
         except (PublishFailed, PyMongoError) as exc:
             outcome, status = f"unavailable: {type(exc).__name__}", 503
+        WEBHOOK_SECONDS.labels(kind, str(status)).observe(time.perf_counter() - started)
         log.info(
             "webhook",
             kind=kind,
@@ -285,6 +288,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     if settings.stripe_api_key is None:
         app.include_router(dev_router(settings, stripe_secrets(settings)[0]))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
