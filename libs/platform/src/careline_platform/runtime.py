@@ -142,9 +142,9 @@ class ServiceDefinition:
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     periodic: list[Periodic] = field(default_factory=list)
     rollup: Callable[[datetime, datetime], Awaitable[Document]] | None = None
+    """This service's daily metrics (start, end) -> values; written hourly to ``rollups``."""
     caregiver: CaregiverSlice | None = None
     """How the admin API reads and erases this service's slice of a caregiver."""
-    """This service's daily metrics (start, end) -> values; written hourly to ``rollups``."""
     worker_concurrency: int = 4
 
 
