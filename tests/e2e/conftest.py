@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import pytest_asyncio
+from pymongo import AsyncMongoClient
 
 from careline_testing.fakes import FakeTwilio, ThreadedServer
 from careline_testing.processes import Cluster
@@ -61,3 +64,11 @@ def cluster(
     running.start()
     yield running
     running.stop()
+
+
+@pytest_asyncio.fixture
+async def mongo(backends: Backends) -> AsyncIterator[AsyncMongoClient[Any]]:
+    """A client on the session's MongoDB-wire server, for tests that read the services' data."""
+    client: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri, tz_aware=True)
+    yield client
+    await client.close()

@@ -4,19 +4,16 @@ and an admin can read, retry, grant, revoke and erase across all four services."
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from pymongo import AsyncMongoClient
 
 from careline_platform.admin_tokens import mint_token
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
-from careline_testing.servers import Backends
 from careline_testing.waiting import eventually
 
 from .helpers import databases
@@ -30,13 +27,6 @@ BOOTSTRAP_ADMIN = "usr_bootstrap_admin"
 @pytest.fixture
 def cluster_env() -> dict[str, str]:
     return {"ADMIN_JWT_SECRET": SECRET, "ADMIN_USER_IDS": BOOTSTRAP_ADMIN}
-
-
-@pytest_asyncio.fixture
-async def mongo(backends: Backends) -> AsyncIterator[AsyncMongoClient[Any]]:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri, tz_aware=True)
-    yield client
-    await client.close()
 
 
 def bearer(user: str, secret: str = SECRET, ttl: timedelta = timedelta(hours=1)) -> dict[str, str]:

@@ -7,12 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from pymongo import AsyncMongoClient
 
 from careline_testing.fakes import FakeOpenAI, FakeTwilio, ScriptedAnswer, ThreadedServer
 from careline_testing.processes import Cluster
-from careline_testing.servers import Backends
 from careline_testing.signing import inbound_sms_params
 from careline_testing.waiting import eventually
 
@@ -40,13 +38,6 @@ async def onboard(client: httpx.AsyncClient, cluster: Cluster, twilio: FakeTwili
     for k, text in enumerate(("hello", "Ana", "my mom", "94110"), start=1):
         await post_sms(client, cluster, inbound_sms_params(PHONE, text))
         await eventually(lambda k=k: len(twilio.to(PHONE)) == k)
-
-
-@pytest_asyncio.fixture
-async def mongo(backends: Backends) -> Any:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri, tz_aware=True)
-    yield client
-    await client.close()
 
 
 async def test_the_ai_text_is_stored_once_and_a_failed_send_reuses_it(

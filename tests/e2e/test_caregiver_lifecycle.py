@@ -8,7 +8,6 @@ checkout and access again.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import pytest_asyncio
 from pymongo import AsyncMongoClient
 
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
-from careline_testing.servers import Backends
 from careline_testing.waiting import eventually
 
 from .helpers import databases
@@ -39,13 +36,6 @@ def clock_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def cluster_env(clock_file: Path) -> dict[str, str]:
     return {"CLOCK_OFFSET_FILE": str(clock_file), "CHECKIN_SCAN_S": "2", "JOBS_POLL_INTERVAL_S": "0.5"}
-
-
-@pytest_asyncio.fixture
-async def mongo(backends: Backends) -> AsyncIterator[AsyncMongoClient[Any]]:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri, tz_aware=True)
-    yield client
-    await client.close()
 
 
 def move_to_local_noon(clock_file: Path, days: int, zone: str) -> None:

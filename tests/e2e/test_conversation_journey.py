@@ -3,31 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from pymongo import AsyncMongoClient
 
 from careline_conversation.safety.keywords import CRISIS_REPLY, START_CONFIRMATION, STOP_CONFIRMATION
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
-from careline_testing.servers import Backends
 from careline_testing.signing import inbound_sms_params, stripe_event
 from careline_testing.waiting import eventually
 
 from .helpers import databases, post_sms, post_stripe
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest_asyncio.fixture
-async def mongo(backends: Backends) -> AsyncIterator[AsyncMongoClient[Any]]:
-    client: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri, tz_aware=True)
-    yield client
-    await client.close()
 
 
 class Phone:
