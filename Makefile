@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help install run chat test lint types unit integration e2e docs latency clean
+.PHONY: help install run chat test lint types browser unit integration e2e docs latency clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,7 +36,15 @@ integration: install ## Integration tests (real NATS and MongoDB-wire servers)
 e2e: install ## End-to-end tests (the four services as processes)
 	$(RUN) pytest tests/e2e -q
 
-test: lint types ## Everything: lint, types, unit, integration, end-to-end
+browser: ## Debian's Chromium and ChromeDriver, for the browser tests (installed once, as root)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  echo "installing Debian's chromium and chromium-driver for the browser tests"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+	    || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }; \
+	fi
+
+test: lint types browser ## Everything: lint, types, unit, integration, end-to-end, browser
 	$(RUN) pytest -q --durations=10
 
 docs: install ## Regenerate docs/asyncapi.json (every event) and docs/openapi.json (ingress)

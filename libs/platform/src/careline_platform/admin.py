@@ -2,14 +2,15 @@
 
 Services never share databases, so the admin API asks. Each service answers on
 ``admin.<service>.<operation>`` (a queue group, so one replica answers): list and retry its
-failed or dead jobs, read its rollups, and read or erase one caregiver's slice. Replies are
-JSON; job errors are masked before they leave, as in the logs.
+failed or dead jobs, read or recompute its rollups, read or erase one caregiver's slice, and
+any read-only queries of its own (conversation's open crisis alerts, say). Replies are JSON;
+job errors are masked before they leave, as in the logs.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,14 +19,17 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from pymongo.asynchronous.database import AsyncDatabase
 
+from careline_platform.clock import Clock
 from careline_platform.jobs import JobStore
 from careline_platform.logging import get_logger, mask_text
+from careline_platform.rollups import Metrics, write_rollup
 
 log = get_logger(__name__)
 Document = dict[str, Any]
 ADMIN_PREFIX = "admin"
-OPERATIONS = ("jobs_list", "jobs_retry", "rollups", "caregiver_get", "caregiver_erase")
+OPERATIONS = ("jobs_list", "jobs_retry", "rollups", "rollups_refresh", "caregiver_get", "caregiver_erase")
 SliceHook = Callable[[str], Awaitable[Document]]
+Query = Callable[[Document], Awaitable[Document]]
 
 
 def admin_subject(service: str, operation: str) -> str:
@@ -67,12 +71,26 @@ class AdminResponder:
     """Answers one service's admin requests."""
 
     def __init__(
-        self, service: str, db: AsyncDatabase[Document], jobs: JobStore, caregiver: CaregiverSlice | None
+        self,
+        service: str,
+        db: AsyncDatabase[Document],
+        jobs: JobStore,
+        caregiver: CaregiverSlice | None,
+        *,
+        clock: Clock | None = None,
+        rollup: Metrics | None = None,
+        queries: Mapping[str, Query] | None = None,
     ) -> None:
         self.service = service
         self.db = db
         self.jobs = jobs
         self.caregiver = caregiver
+        self.clock = clock
+        self.rollup = rollup
+        self.queries = dict(queries or {})
+        clash = set(self.queries) & set(OPERATIONS)
+        if clash:
+            raise ValueError(f"queries may not replace built-in operations: {sorted(clash)}")
 
     async def start(self, nc: NatsClient) -> None:
         await nc.subscribe(
@@ -103,7 +121,15 @@ class AdminResponder:
             days = min(int(request.get("days", 7)), 90)
             rows = await self.db.rollups.find({}).sort("_id", -1).limit(days).to_list()
             return {"service": self.service, "rollups": rows}
+        if operation == "rollups_refresh" and self.rollup is not None and self.clock is not None:
+            now = self.clock.now()
+            return {
+                "service": self.service,
+                "day": await write_rollup(self.db, self.service, self.rollup, now, now),
+            }
         if operation in ("caregiver_get", "caregiver_erase") and self.caregiver is not None:
             hook = self.caregiver.read if operation == "caregiver_get" else self.caregiver.erase
             return {"service": self.service, **(await hook(str(request["user_id"])))}
+        if operation in self.queries:
+            return {"service": self.service, **(await self.queries[operation](request))}
         return {"error": f"unknown operation {operation}"}

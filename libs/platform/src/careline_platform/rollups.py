@@ -37,16 +37,20 @@ def rollup_job_type(db: AsyncDatabase[Document], service: str, clock: Clock, met
     async def run(_job: Job) -> dict[str, Any]:
         now = clock.now()
         days = [now] if now - day_bounds(now)[0] > ROLLUP_EVERY * 2 else [now - timedelta(days=1), now]
-        written = []
-        for day in days:
-            start, end = day_bounds(day)
-            values = await metrics(start, end)
-            await db.rollups.update_one(
-                {"_id": start.date().isoformat()},
-                {"$set": {**values, "service": service, "day": start, "computed_at": now}},
-                upsert=True,
-            )
-            written.append(start.date().isoformat())
-        return {"days": written}
+        return {"days": [await write_rollup(db, service, metrics, day, now) for day in days]}
 
     return JobType(run, RetryPolicy(max_attempts=3))
+
+
+async def write_rollup(
+    db: AsyncDatabase[Document], service: str, metrics: Metrics, day: datetime, now: datetime
+) -> str:
+    """Compute and store one day's rollup of a service (idempotent: a recompute overwrites it)."""
+    start, end = day_bounds(day)
+    values = await metrics(start, end)
+    await db.rollups.update_one(
+        {"_id": start.date().isoformat()},
+        {"$set": {**values, "service": service, "day": start, "computed_at": now}},
+        upsert=True,
+    )
+    return start.date().isoformat()

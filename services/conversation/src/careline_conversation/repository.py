@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -155,6 +155,12 @@ class ConversationRepository:
                 ).deleted_count,
             },
         }
+
+    async def crisis_alerts_query(self, request: Document) -> Document:
+        """The most recent crisis alerts (admin): who, which category, when; never the message."""
+        limit = max(1, min(int(request.get("limit", 50)), 200))
+        cursor = self.alerts.find({}, {"message_sid": 0}).sort("opened_at", DESCENDING).limit(limit)
+        return {"alerts": await cursor.to_list()}
 
     async def daily_metrics(self, start: datetime, end: datetime) -> Document:
         """One day's numbers, each an index-backed count (inbound from the processed-message inbox)."""

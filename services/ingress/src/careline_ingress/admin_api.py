@@ -186,5 +186,18 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
         """The precomputed daily rollups of every service (nothing is counted here)."""
         return {s: (await ask(s, "rollups", {"days": days}))["rollups"] for s in REMOTE}
 
+    @router.post("/metrics/refresh")
+    async def refresh_metrics(_who: Caller = reader) -> dict[str, Any]:
+        """Recompute today's rollup in every service now instead of at the next hourly run."""
+        return {"refreshed": {s: (await ask(s, "rollups_refresh", {}))["day"] for s in REMOTE}}
+
+    @router.get("/crisis-alerts")
+    async def crisis_alerts(
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        _who: Caller = reader,
+    ) -> dict[str, Any]:
+        """The most recent crisis alerts (category and time; never the message)."""
+        return {"alerts": (await ask("conversation", "crisis_alerts", {"limit": limit}))["alerts"]}
+
     assert set(ROLES) == {"admin", "support"}
     return router
