@@ -145,6 +145,8 @@ class ServiceDefinition:
     """This service's daily metrics (start, end) -> values; written hourly to ``rollups``."""
     caregiver: CaregiverSlice | None = None
     """How the admin API reads and erases this service's slice of a caregiver."""
+    admin_queries: dict[str, Callable[[Document], Awaitable[Document]]] = field(default_factory=dict)
+    """Read-only admin operations of this service's own (``admin.<service>.<name>``)."""
     worker_concurrency: int = 4
 
 
@@ -218,7 +220,15 @@ class ServiceRuntime:
         metrics.serve(infra.settings.metrics_port or DEFAULT_METRICS_PORTS.get(definition.name, 9100))
         durables = [(spec.stream.name, durable) for spec, pairs in consumers for _, durable in pairs]
         self._gauges = asyncio.create_task(self._refresh_gauges(durables))
-        responder = AdminResponder(definition.name, infra.db, infra.jobs, definition.caregiver)
+        responder = AdminResponder(
+            definition.name,
+            infra.db,
+            infra.jobs,
+            definition.caregiver,
+            clock=infra.clock,
+            rollup=definition.rollup,
+            queries=definition.admin_queries,
+        )
         await responder.start(infra.broker.config.connection_state.connection)
         # every service relays its outbox; its own job types come on top
         job_types = {OUTBOX_PUBLISH: relay_job_type(infra.publisher), **definition.job_types}

@@ -58,6 +58,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         on_start=[repo.ensure_indexes],
         rollup=repo.daily_metrics,
         caregiver=CaregiverSlice(repo.read_caregiver, repo.erase_caregiver),
+        admin_queries={"crisis_alerts": repo.crisis_alerts_query},
     )
     runtime = ServiceRuntime(infra, definition)
     deps = handlers.Deps(

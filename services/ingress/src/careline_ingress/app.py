@@ -28,8 +28,10 @@ from careline_contracts.ingress import (
     UserRegistered,
 )
 from careline_ingress.admin_api import admin_router
+from careline_ingress.dashboard import dashboard_router
 from careline_ingress.dev import dev_router
 from careline_ingress.identity import Users
+from careline_ingress.simulator import simulator_router
 from careline_platform.clock import Clock
 from careline_platform.logging import get_logger
 from careline_platform.messaging import PublishFailed, declare_streams
@@ -286,8 +288,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             nats=lambda: state["ingress"].infra.broker.config.connection_state.connection,
         )
     )
+    app.include_router(dashboard_router())
     if settings.stripe_api_key is None:
         app.include_router(dev_router(settings, stripe_secrets(settings)[0]))
+    if settings.twilio_account_sid is None:  # the sandbox: replies never leave this machine
+        app.include_router(
+            simulator_router(
+                settings, nats=lambda: state["ingress"].infra.broker.config.connection_state.connection
+            )
+        )
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
