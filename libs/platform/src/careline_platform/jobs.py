@@ -287,6 +287,30 @@ class JobStore:
         )
         return JobStatus.FAILED
 
+    async def release(self, job: Job) -> bool:
+        """Give a claimed job back, due at once, without counting the attempt (shutdown).
+
+        Another replica claims it on its next poll instead of waiting for the lease to expire.
+        What the attempt recorded (``progress``: a provider id, generated text) stays, so a
+        cancelled attempt is resumed exactly as an expired lease would be. False when the lease
+        was no longer ours.
+        """
+        try:
+            await self._guarded(
+                job,
+                {
+                    "$set": {
+                        "status": JobStatus.PENDING.value,
+                        "lease": None,
+                        "next_attempt_at": self.clock.now(),
+                    },
+                    "$inc": {"attempts": -1},
+                },
+            )
+        except LeaseLost:
+            return False
+        return True
+
     async def retry(self, key: str) -> bool:
         """Put a dead or failed job back in the queue with a fresh attempt budget."""
         res = await self.col.update_one(
@@ -364,12 +388,23 @@ class JobWorker:
             asyncio.create_task(self._dead_letter_loop()),
         ]
 
-    async def stop(self) -> None:
-        """Stop claiming; jobs in flight finish (their leases would only expire otherwise)."""
+    async def stop(self, grace_s: float | None = None) -> tuple[int, int]:
+        """Stop claiming; jobs in flight finish, those still running after ``grace_s`` are released.
+
+        A released job goes back to ``pending`` under no lease, so another replica runs it now
+        rather than when the lease would have expired. Returns (finished, released).
+        """
         self._stopping.set()
         self._wake.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(*self._running, return_exceptions=True)
+        running = set(self._running)
+        if not running:
+            return 0, 0
+        _done, late = await asyncio.wait(running, timeout=grace_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        return len(running) - len(late), len(late)
 
     async def run_once(self) -> bool:
         """Claim and run one job. True if there was one."""
@@ -392,6 +427,9 @@ class JobWorker:
         spec = self.types[job.type]
         try:
             result = await spec.handler(job)
+        except asyncio.CancelledError:  # shutdown outlasted the grace period
+            await asyncio.shield(self._release(job))
+            raise
         except LeaseLost:
             log.warning("job.lease_lost", job=job.key, type=job.type)
             return
@@ -405,6 +443,14 @@ class JobWorker:
             return
         JOBS_FINISHED.labels(job.type, "completed").inc()
         log.info("job.completed", job=job.key, type=job.type, attempt=job.attempts)
+
+    async def _release(self, job: Job) -> None:
+        try:
+            released = await self.store.release(job)
+        except PyMongoError as exc:  # the lease expires on its own then
+            log.warning("job.release_failed", job=job.key, type=job.type, error=type(exc).__name__)
+            return
+        log.info("job.released", job=job.key, type=job.type, released=released)
 
     async def _record_failure(self, job: Job, spec: JobType, exc: Exception) -> None:
         permanent = isinstance(exc, spec.permanent)
@@ -448,6 +494,9 @@ class JobWorker:
                     log.exception("job.dispatch_error")
                     await asyncio.sleep(1.0)
                     continue
+            if job is not None and self._stopping.is_set():  # claimed while we were told to stop
+                await self._release(job)
+                continue
             if job is not None:
                 task = asyncio.create_task(self._execute(job))
                 self._running.add(task)
@@ -466,7 +515,8 @@ class JobWorker:
                     await self.store.mark_dead_letter_published(doc["_id"])
             except Exception as exc:  # the broker or database is away: try again later
                 log.warning("job.dead_letter_publish_failed", error=type(exc).__name__)
-            await asyncio.sleep(max(self.poll_interval_s, 1.0))
+            with contextlib.suppress(TimeoutError):  # a stop ends the wait at once
+                await asyncio.wait_for(self._stopping.wait(), timeout=max(self.poll_interval_s, 1.0))
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,19 @@ Consumers are durable pull consumers with an explicit ack policy, one per partit
 subject and ``max_ack_pending=1``: within a partition one message is in flight at a time,
 in stream order, whichever replica fetched it. That is the actor rule: a caregiver always
 hashes to the same partition, different caregivers spread across partitions.
+
+On shutdown (``stop_consuming``) a replica stops fetching, hands back (naks) what it fetched
+but did not start, lets the handlers in flight finish, and naks those that outlast the grace
+period, so another replica gets each message at once instead of after ``ack_wait``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,8 +52,15 @@ async def declare_streams(
     js: JetStreamContext,
     streams: tuple[subjects.Stream, ...],
     duplicate_window_s: float = DUPLICATE_WINDOW_S,
+    replicas: int = 1,
 ) -> None:
-    """Create (or update) the streams a service owns, with the duplicate window set."""
+    """Create (or update) the streams a service owns, with the duplicate window set.
+
+    ``replicas`` is the number of JetStream servers holding each stream (``STREAM_REPLICAS``):
+    1 on a single server, 3 on the clustered deployment (a publish is acknowledged once a
+    majority stored it). The consumers inherit it. Updating it on an existing stream makes the
+    cluster add or drop copies in place.
+    """
     for stream in streams:
         config = js_api.StreamConfig(
             name=stream.name,
@@ -56,6 +69,7 @@ async def declare_streams(
             retention=js_api.RetentionPolicy.LIMITS,
             duplicate_window=duplicate_window_s,
             max_age=14 * 24 * 3600.0,
+            num_replicas=replicas,
         )
         try:
             await js.stream_info(stream.name)
@@ -203,6 +217,33 @@ class ConsumerRunner:
     def __init__(self, spec: ConsumerSpec, publisher: Publisher) -> None:
         self.spec = spec
         self.publisher = publisher
+        self.in_flight: set[asyncio.Task[None]] = set()
+
+    async def submit(self, msg: NatsMessage) -> None:
+        """Handle ``msg`` in a task of its own, so stopping the fetch loop does not cancel it.
+
+        The fetch loop waits for the task (one message at a time per subscription, as before);
+        when the loop is cancelled on shutdown, the handler goes on and ``finish_in_flight``
+        waits for it.
+        """
+        task = asyncio.create_task(self(msg))
+        self.in_flight.add(task)
+        task.add_done_callback(self.in_flight.discard)
+        await asyncio.shield(task)
+
+    async def finish_in_flight(self, grace_s: float) -> tuple[int, int]:
+        """Wait up to ``grace_s`` for the handlers in flight; cancel (and so nak) the rest.
+
+        Returns (finished, released).
+        """
+        running = set(self.in_flight)
+        if not running:
+            return 0, 0
+        _done, late = await asyncio.wait(running, timeout=grace_s)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        return len(running) - len(late), len(late)
 
     async def __call__(self, msg: NatsMessage) -> None:
         spec = self.spec
@@ -243,6 +284,14 @@ class ConsumerRunner:
         heartbeat = asyncio.create_task(_keep_in_progress(msg, spec.ack_wait_s / 3))
         try:
             await _run_with_conflict_retries(spec.handler, event, delivery)
+        except asyncio.CancelledError:
+            # shutdown outlasted the grace period: its transaction did not commit (or it did,
+            # and the redelivery finds it processed); give the message back for another replica
+            with contextlib.suppress(Exception):
+                await msg.nack()
+            MESSAGES.labels(spec.base_subject, "released").inc()
+            bound.warning("message.released")
+            raise
         except AlreadyProcessed:
             await msg.ack()
             MESSAGES.labels(spec.base_subject, "duplicate").inc()
@@ -317,16 +366,22 @@ def _subscriber_function(runner: ConsumerRunner) -> Callable[..., Awaitable[None
     """FastStream's entry: the raw message goes to the runner, which owns every ack decision."""
 
     async def consume(body: Any, msg: NatsMessage) -> None:
-        await runner(msg)
+        await runner.submit(msg)
 
     return consume
 
 
+_RUNNERS: weakref.WeakKeyDictionary[NatsBroker, list[ConsumerRunner]] = weakref.WeakKeyDictionary()
+"""The runners wired to each broker, so ``stop_consuming`` finds them whoever registered them."""
+
+
 def register_consumer(
     broker: NatsBroker, spec: ConsumerSpec, publisher: Publisher, pairs: list[tuple[str, str]]
-) -> None:
+) -> ConsumerRunner:
     """Wire a spec's durable consumers to FastStream pull subscribers with manual acks."""
-    consume = _subscriber_function(ConsumerRunner(spec, publisher))
+    runner = ConsumerRunner(spec, publisher)
+    _RUNNERS.setdefault(broker, []).append(runner)
+    consume = _subscriber_function(runner)
     for subject, durable in pairs:
         broker.subscriber(
             subject,
@@ -337,3 +392,58 @@ def register_consumer(
             ack_policy=AckPolicy.MANUAL,
             title=durable,
         )(consume)
+    return runner
+
+
+@dataclass(frozen=True)
+class ConsumersStopped:
+    """What a replica did with its messages when it stopped consuming."""
+
+    finished: int
+    """Handlers that were running and completed (acked, retried or dead-lettered as usual)."""
+    released: int
+    """Messages handed back with a nak: fetched but not started, or cancelled after the grace."""
+
+
+async def _release_fetched(subscription: Any) -> int:
+    """Nak what the server already delivered to a stopped subscription but nobody handled.
+
+    A pull request can be answered between the fetch loop's last turn and the unsubscribe; the
+    message then waits in the subscription's queue (which outlives the unsubscribe). Without a
+    nak it would come back only after ``ack_wait``, and hold its partition until then.
+    """
+    queue = getattr(getattr(subscription, "_sub", None), "_pending_queue", None)
+    released = 0
+    while queue is not None and not queue.empty():
+        raw = queue.get_nowait()
+        if raw.reply and raw.reply.startswith("$JS.ACK."):  # not a status message (timeout, heartbeat)
+            with contextlib.suppress(Exception):
+                await raw.nak()
+                released += 1
+    return released
+
+
+async def stop_consuming(broker: NatsBroker, grace_s: float) -> ConsumersStopped:
+    """Stop fetching, hand back what was fetched but not started, and let handlers finish.
+
+    The broker's connection stays open (handlers still ack and publish); close it afterwards.
+    Handlers still running after ``grace_s`` are cancelled and their messages naked, so the
+    next replica takes them at once; their partitions keep their order because a naked
+    message is the first one JetStream redelivers.
+    """
+    subscribers = list(broker.subscribers)
+    loops = [task for sub in subscribers for task in getattr(sub, "tasks", [])]
+    for task in loops:  # the fetch loops; each handler runs in a task of its own
+        task.cancel()
+    await asyncio.gather(*loops, return_exceptions=True)
+    released = 0
+    for sub in subscribers:
+        subscription = getattr(sub, "subscription", None)
+        await sub.stop()  # unsubscribes: the server answers no more pull requests of ours
+        released += await _release_fetched(subscription)
+    finished = 0
+    runners = _RUNNERS.get(broker, [])
+    for done, late in await asyncio.gather(*(r.finish_in_flight(grace_s) for r in runners)):
+        finished, released = finished + done, released + late
+    log.info("consumers.stopped", finished=finished, released=released)
+    return ConsumersStopped(finished, released)

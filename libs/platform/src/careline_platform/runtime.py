@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +37,7 @@ from careline_platform.messaging import (
     declare_streams,
     ensure_consumers,
     register_consumer,
+    stop_consuming,
 )
 from careline_platform.metrics import CONSUMER_PENDING, JOBS
 from careline_platform.outbox import OUTBOX_PUBLISH, relay_job_type
@@ -206,6 +208,7 @@ class ServiceRuntime:
                 infra.js,
                 (*definition.owned_streams, subjects.DEAD_LETTERS),
                 infra.settings.duplicate_window_s,
+                infra.settings.stream_replicas,
             )
             for step in definition.on_start:
                 await step()
@@ -261,13 +264,34 @@ class ServiceRuntime:
         return JobType(run, job_type.policy, job_type.permanent)
 
     async def stop(self) -> None:
+        """Stop fetching and claiming, let work in flight finish or release it, then disconnect.
+
+        Consumers and the job worker drain together within one grace period (``SHUTDOWN_GRACE_S``,
+        kept below Kubernetes' ``terminationGracePeriodSeconds``): what outlasts it is handed back
+        (messages naked, jobs released to ``pending``) for another replica to take at once. The
+        connections close last, because finishing handlers still write and jobs still publish.
+        """
+        began = time.monotonic()
         if self._gauges is not None:
             self._gauges.cancel()
+        grace = self.infra.settings.shutdown_grace_s
+
+        async def stop_worker() -> tuple[int, int]:
+            return await self.worker.stop(grace) if self.worker is not None else (0, 0)
+
+        consumers, (jobs_finished, jobs_released) = await asyncio.gather(
+            stop_consuming(self.infra.broker, grace), stop_worker()
+        )
         await self.infra.broker.stop()
-        if self.worker is not None:
-            await self.worker.stop()
         await self.infra.client.close()
-        log.info("service.stopped")
+        log.info(
+            "service.stopped",
+            messages_finished=consumers.finished,
+            messages_released=consumers.released,
+            jobs_finished=jobs_finished,
+            jobs_released=jobs_released,
+            seconds=round(time.monotonic() - began, 2),
+        )
 
     async def run_until_signalled(self) -> None:
         """Run until SIGTERM or SIGINT, then shut down gracefully."""
@@ -276,7 +300,17 @@ class ServiceRuntime:
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
-        await self.start()
-        await stop.wait()
+        starting = asyncio.create_task(self.start())
+        signalled = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # still waiting for NATS or MongoDB: nothing to drain yet
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            log.info("service.stopped", during="start-up")
+            return
+        if starting.exception() is not None:
+            signalled.cancel()
+        starting.result()  # a failed start-up raises here
+        await signalled
         log.info("service.stopping")
         await self.stop()

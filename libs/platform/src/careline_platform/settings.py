@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         default=120.0, description="how long a starting service waits for NATS and MongoDB"
     )
     duplicate_window_s: float = 120.0
+    stream_replicas: int = Field(
+        default=1, ge=1, le=5, description="JetStream servers holding each stream (3 on a cluster)"
+    )
+    shutdown_grace_s: float = Field(
+        default=20.0,
+        ge=0,
+        description="on SIGTERM, how long in-flight messages and jobs may finish before being released",
+    )
     jobs_poll_interval_s: float = 1.0
     jobs_lease_s: float = 30.0
     trial_days: int = 14

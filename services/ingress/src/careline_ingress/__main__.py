@@ -1,5 +1,8 @@
 """Run the ingress service: ``python -m careline_ingress``."""
 
+import signal
+from types import FrameType
+
 import uvicorn
 
 from careline_ingress.app import NAME, create_app
@@ -7,7 +10,13 @@ from careline_platform.logging import configure_logging
 from careline_platform.settings import Settings
 
 
+def exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
+    """A SIGTERM before uvicorn runs, or re-raised by uvicorn after its graceful shutdown: exit 0."""
+    raise SystemExit(0)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, exit_cleanly)
     settings = Settings()
     configure_logging(NAME, fmt=settings.log_format, level=settings.log_level)
     uvicorn.run(
@@ -17,6 +26,9 @@ def main() -> None:
         log_config=None,
         access_log=False,
         lifespan="on",
+        # SIGTERM: stop accepting, answer the requests in flight (each ends once JetStream acked
+        # or refused), then the lifespan's shutdown; bounded so the pod stops within its grace
+        timeout_graceful_shutdown=round(settings.shutdown_grace_s),
     )
 
 

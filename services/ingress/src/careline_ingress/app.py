@@ -34,7 +34,7 @@ from careline_ingress.identity import Users
 from careline_ingress.simulator import simulator_router
 from careline_platform.clock import Clock
 from careline_platform.logging import get_logger
-from careline_platform.messaging import PublishFailed, declare_streams
+from careline_platform.messaging import PublishFailed, declare_streams, stop_consuming
 from careline_platform.metrics import WEBHOOK_SECONDS
 from careline_platform.phone import InvalidPhoneNumber, to_e164
 from careline_platform.runtime import Infrastructure, connect_infrastructure, retry_until_ready
@@ -203,14 +203,18 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
                 infra.js,
                 (subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.DEAD_LETTERS),
                 settings.duplicate_window_s,
+                settings.stream_replicas,
             )
 
         await retry_until_ready(prepare, "declare", settings.startup_timeout_s)
         state["ingress"] = Ingress(infra, users)
         log.info("service.started", port=settings.ingress_port)
         yield
+        # uvicorn runs this after it stopped accepting and the requests in flight were answered
+        stopped = await stop_consuming(infra.broker, settings.shutdown_grace_s)
         await infra.broker.stop()
         await infra.client.close()
+        log.info("service.stopped", messages_finished=stopped.finished, messages_released=stopped.released)
 
     app = FastAPI(title="Careline ingress", lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
