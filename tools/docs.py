@@ -22,7 +22,7 @@ from careline_ingress.app import create_app
 from careline_platform.settings import Settings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-CONTRACT_MODULES = ("ingress", "conversation", "billing", "profile")
+CONTRACT_MODULES = ("ingress", "conversation", "billing", "profile", "migration")
 
 
 def event_models() -> list[type[Event]]:

@@ -22,7 +22,7 @@ from pymongo.errors import (
 )
 from rich.console import Console
 
-from careline_cli import admin, deadletters, jobs
+from careline_cli import admin, deadletters, jobs, migrate
 from careline_cli.common import CliError, safe_uri
 from careline_platform.settings import Settings
 
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_parser(commands, sub_common)
     deadletters.add_parser(commands, sub_common)
     admin.add_parser(commands, sub_common)
+    migrate.add_parser(commands, sub_common)
     return parser
 
 

@@ -26,20 +26,24 @@ class Stream:
 # Streams, each declared by the service that owns (publishes) its subjects.
 SMS = Stream("SMS", "ingress", ("sms.inbound.received.*", "sms.status.updated.*"))
 STRIPE = Stream("STRIPE", "ingress", ("stripe.event.received.*",))
-USERS = Stream("USERS", "ingress", ("user.registered.*",))
+USERS = Stream("USERS", "ingress", ("user.registered.*", "user.imported.*"))
+MIGRATION = Stream("MIGRATION", "ingress", ("migration.users.submitted.*",))
+"""Legacy backfill batches: the `careline migrate` tool submits them to ingress, the edge."""
 CONVERSATION = Stream("CONVERSATION", "conversation", ("conversation.>",))
 BILLING = Stream("BILLING", "billing", ("billing.>",))
 PROFILE = Stream("PROFILE", "profile", ("profile.>",))
 DEAD_LETTERS = Stream("DEAD_LETTERS", "shared", ("deadletter.>",))
 SANDBOX = Stream("SANDBOX", "conversation", ("sandbox.sms.sent",))
 
-ALL_STREAMS = (SMS, STRIPE, USERS, CONVERSATION, BILLING, PROFILE, DEAD_LETTERS, SANDBOX)
+ALL_STREAMS = (SMS, STRIPE, USERS, MIGRATION, CONVERSATION, BILLING, PROFILE, DEAD_LETTERS, SANDBOX)
 
 # Base subjects (without the partition suffix).
 SMS_INBOUND_RECEIVED = "sms.inbound.received"
 SMS_STATUS_UPDATED = "sms.status.updated"
 STRIPE_EVENT_RECEIVED = "stripe.event.received"
 USER_REGISTERED = "user.registered"
+USER_IMPORTED = "user.imported"
+MIGRATION_USERS_SUBMITTED = "migration.users.submitted"
 SANDBOX_SMS_SENT = "sandbox.sms.sent"
 BILLING_ENTITLEMENT_CHANGED = "billing.entitlement.changed"
 BILLING_CHECKOUT_LINK_READY = "billing.checkout.link_ready"
@@ -53,6 +57,9 @@ CONVERSATION_CONTACT_RECORDED = "conversation.contact.recorded"
 CONVERSATION_ONBOARDING_COMPLETED = "conversation.onboarding.completed"
 PROFILE_PROMPT_READY = "profile.prompt.ready"
 PROFILE_CHECKIN_DUE = "profile.checkin.due"
+CONVERSATION_BACKFILL_APPLIED = "conversation.backfill.applied"
+BILLING_BACKFILL_APPLIED = "billing.backfill.applied"
+PROFILE_BACKFILL_APPLIED = "profile.backfill.applied"
 DEAD_LETTER_PREFIX = "deadletter"
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from careline_billing import handlers
+from careline_billing import backfill, handlers
 from careline_billing.integrations.stripe_gateway import BillingGateway, SandboxGateway, StripeGateway
 from careline_billing.repository import BillingRepository
 from careline_contracts import subjects
 from careline_contracts.conversation import CheckoutRequested
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
+from careline_contracts.migration import UsersImported
 from careline_platform.admin import CaregiverSlice
 from careline_platform.clock import Clock
 from careline_platform.jobs import JobType, RetryPolicy
@@ -77,6 +78,16 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             "billing-checkout-requests",
             CheckoutRequested,
             lambda e, d: handlers.on_checkout_requested(e, d, deps),
+        ),
+        ConsumerSpec(  # backfill batches span caregivers: one durable, not partitioned
+            NAME,
+            subjects.USERS,
+            subjects.USER_IMPORTED,
+            "billing-backfill",
+            UsersImported,
+            lambda e, d: backfill.on_users_imported(e, d, deps),
+            partitioned=False,
+            ack_wait_s=30.0,
         ),
     ]
     definition.job_types[handlers.END_GRACE] = JobType(

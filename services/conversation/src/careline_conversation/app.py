@@ -7,8 +7,9 @@ from datetime import timedelta
 from careline_contracts import subjects
 from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
+from careline_contracts.migration import BillingBackfillApplied, UsersImported
 from careline_contracts.profile import CheckinDue, PromptReady
-from careline_conversation import handlers
+from careline_conversation import backfill, handlers
 from careline_conversation.agents import Agent, FallbackAgent, OpenAIAgent, RulesAgent
 from careline_conversation.integrations.sms import SandboxSender, SmsSender, TwilioSender
 from careline_conversation.ratelimit import RateLimits
@@ -124,6 +125,26 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             "conversation-checkins",
             CheckinDue,
             lambda e, d: handlers.on_checkin_due(e, d, deps),
+        ),
+        ConsumerSpec(  # backfill batches span caregivers: one durable, not partitioned
+            NAME,
+            subjects.USERS,
+            subjects.USER_IMPORTED,
+            "conversation-backfill",
+            UsersImported,
+            lambda e, d: backfill.on_users_imported(e, d, deps),
+            partitioned=False,
+            ack_wait_s=30.0,
+        ),
+        ConsumerSpec(
+            NAME,
+            subjects.BILLING,
+            subjects.BILLING_BACKFILL_APPLIED,
+            "conversation-backfill-entitlements",
+            BillingBackfillApplied,
+            lambda e, d: backfill.on_billing_backfill_applied(e, d, deps),
+            partitioned=False,
+            ack_wait_s=30.0,
         ),
     ]
     definition.job_types[handlers.SEND_SMS] = JobType(

@@ -27,6 +27,7 @@ from careline_contracts.ingress import (
     StripeEventReceived,
     UserRegistered,
 )
+from careline_ingress import backfill
 from careline_ingress.admin_api import admin_router
 from careline_ingress.dashboard import dashboard_router
 from careline_ingress.dev import dev_router
@@ -201,12 +202,13 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             await users.ensure_indexes()
             await declare_streams(
                 infra.js,
-                (subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.DEAD_LETTERS),
+                (subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.MIGRATION, subjects.DEAD_LETTERS),
                 settings.duplicate_window_s,
                 settings.stream_replicas,
             )
 
         await retry_until_ready(prepare, "declare", settings.startup_timeout_s)
+        await backfill.start_consumer(infra, users)  # legacy batches from `careline migrate backfill`
         state["ingress"] = Ingress(infra, users)
         log.info("service.started", port=settings.ingress_port)
         yield

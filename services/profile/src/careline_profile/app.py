@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -18,13 +19,14 @@ from careline_contracts.conversation import (
     OptOutChanged,
 )
 from careline_contracts.ingress import UserRegistered
+from careline_contracts.migration import UsersImported
 from careline_platform.admin import CaregiverSlice
 from careline_platform.clock import Clock
 from careline_platform.jobs import JobType, Periodic, RetryPolicy
 from careline_platform.messaging import ConsumerSpec, Delivery
 from careline_platform.runtime import ServiceDefinition, ServiceRuntime, connect_infrastructure
 from careline_platform.settings import Settings
-from careline_profile import assessments, handlers
+from careline_profile import assessments, backfill, handlers
 from careline_profile.repository import ProfileRepository
 
 NAME = "profile"
@@ -53,7 +55,10 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         model: type[Event],
         handler: Callable[[Any, Delivery, handlers.Deps], Awaitable[None]],
     ) -> ConsumerSpec:
-        return ConsumerSpec(NAME, stream, subject, durable, model, lambda e, d: handler(e, d, deps))
+        spec = ConsumerSpec(NAME, stream, subject, durable, model, lambda e, d: handler(e, d, deps))
+        if subject == subjects.USER_IMPORTED:  # backfill batches span caregivers (see backfill.py)
+            spec = replace(spec, partitioned=False, ack_wait_s=30.0)
+        return spec
 
     definition.consumers = [
         consumer(
@@ -111,6 +116,13 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             "profile-assessment-answers",
             AssessmentAnswered,
             assessments.on_assessment_answered,
+        ),
+        consumer(
+            subjects.USERS,
+            subjects.USER_IMPORTED,
+            "profile-backfill",
+            UsersImported,
+            backfill.on_users_imported,
         ),
     ]
     definition.job_types[assessments.CHECKIN_SCAN] = JobType(

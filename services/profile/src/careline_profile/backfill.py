@@ -1,0 +1,96 @@
+"""Profile's slice of a legacy backfill batch: ``user_profiles`` and the assessment history.
+
+A new profile is created whole from the legacy document (time zone from the ZIP when the
+legacy one is missing); a live profile keeps its values and only its empty fields are filled.
+The legacy assessment history is written only with a profile the backfill created, so a
+re-run never duplicates it. A confirmation event counts what the batch did.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from careline_contracts import subjects
+from careline_contracts.migration import ImportedUser, ProfileBackfillApplied, UsersImported
+from careline_platform.backfill import write_slices
+from careline_platform.messaging import Delivery
+from careline_platform.outbox import outbox_job
+from careline_profile.domain.timezones import time_zone_for_zip
+from careline_profile.handlers import Deps
+
+Document = dict[str, Any]
+
+
+def profile_slice(user: ImportedUser, now: datetime) -> Document:
+    """The ``user_profiles`` document a legacy caregiver would have had from this service."""
+    p = user.profile
+    return {
+        "_id": user.user_id,
+        "legacy_id": user.legacy_id,
+        "first_name": p.first_name,
+        "relationship": p.relationship,
+        "zip": p.zip,
+        "time_zone": p.time_zone or (time_zone_for_zip(p.zip) if p.zip else None),
+        "journey_phase": p.journey_phase or "onboarding",
+        "burnout_score": p.burnout_score,
+        "burnout_band": p.burnout_band,
+        "pressure_zones": list(p.pressure_zones),
+        "last_contact_at": p.last_contact_at or user.conversation.last_inbound_at or user.created_at or now,
+        "assessment_in_progress": None,
+        "opted_out": user.conversation.opted_out,
+        "next_checkin_at": None,
+        "last_checkin_at": None,
+        "band_history": [{"band": a.band, "at": a.completed_at} for a in p.assessments][-10:],
+        "reengagements_sent": [],
+        "created_at": user.created_at or now,
+        "updated_at": now,
+        "backfilled_at": now,
+    }
+
+
+def assessment_history(user: ImportedUser) -> list[Document]:
+    return [
+        {
+            "_id": f"legacy:{user.legacy_id}:{i}",
+            "user_id": user.user_id,
+            "instrument": a.instrument,
+            "score": a.score,
+            "band": a.band,
+            "started_at": None,
+            "completed_at": a.completed_at,
+            "source": "backfill",
+        }
+        for i, a in enumerate(user.profile.assessments)
+    ]
+
+
+async def on_users_imported(event: UsersImported, delivery: Delivery, deps: Deps) -> None:
+    now = deps.clock.now()
+    by_id = {u.user_id: u for u in event.users}
+    async with deps.uow.transaction(delivery.msg_id, now) as session:
+        counts, created = await write_slices(
+            deps.repo.profiles,
+            [profile_slice(u, now) for u in event.users],
+            session,
+            fill_stamp={"updated_at": now},
+        )
+        history = [doc for slice_ in created for doc in assessment_history(by_id[slice_["_id"]])]
+        if history:
+            await deps.repo.assessments.insert_many(history, session=session)
+        applied = ProfileBackfillApplied(
+            occurred_at=now,
+            correlation_id=event.correlation_id,
+            run_id=event.run_id,
+            batch=event.batch,
+            counts=counts,
+        )
+        job = outbox_job(
+            applied,
+            msg_id=f"backfill-applied:profile:{event.run_id}:{event.batch}",
+            key=event.run_id,
+            stream=subjects.PROFILE,
+            now=now,
+        )
+        await deps.jobs.enqueue(job, session=session)
+    deps.wake_worker()
