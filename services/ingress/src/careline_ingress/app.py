@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import PyMongoError
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -218,7 +219,10 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         await infra.client.close()
         log.info("service.stopped", messages_finished=stopped.finished, messages_released=stopped.released)
 
-    app = FastAPI(title="Careline ingress", lifespan=lifespan)
+    # No OpenTelemetry here (metrics are Prometheus): FastAPI's native telemetry would look up
+    # the global providers, reading os.environ, on every request (8% of a webhook's CPU).
+    no_telemetry: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+    app = FastAPI(title="Careline ingress", lifespan=lifespan, telemetry=no_telemetry)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(Exception)
