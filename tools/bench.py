@@ -67,6 +67,9 @@ class Config:
     """Closed-loop phases: concurrent clients."""
     users: int = 40
     """Onboarded caregivers the load is spread over (the rules agent answers them)."""
+    e2e_rate: float = 5.0
+    """Webhook-to-reply phase: messages per second (what the pipeline sustains, see README)."""
+    e2e_messages: int = 150
     storm_messages: int = 200
     storm_copies: int = 5
     reply_timeout_s: float = 120.0
@@ -74,8 +77,10 @@ class Config:
 
 PRESETS = {
     "full": Config(),
-    "quick": Config(duration_s=4.0, users=24, storm_messages=80),
-    "tiny": Config(rate=40.0, duration_s=0.5, clients=4, users=3, storm_messages=6, reply_timeout_s=40.0),
+    "quick": Config(duration_s=4.0, users=24, e2e_messages=50, storm_messages=60),
+    "tiny": Config(
+        rate=40.0, duration_s=0.5, clients=4, users=3, e2e_messages=6, storm_messages=6, reply_timeout_s=40.0
+    ),
 }
 
 
@@ -254,60 +259,74 @@ async def _after(delay: float, work: Awaitable[None]) -> None:
     await work
 
 
-async def broker_ceiling(nats_url: str, config: Config) -> tuple[Sample, Sample]:
-    """A raw nats-py JetStream publish (with Nats-Msg-Id, waiting for the ack) in both patterns."""
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    await js.add_stream(
-        js_api.StreamConfig(
-            name="BENCH", subjects=["bench.>"], storage=js_api.StorageType.FILE, duplicate_window=120.0
-        )
-    )
-    payload = b"x" * 420  # about the size of an sms.inbound.received event
-    runs = iter(range(100))
+class BrokerCeiling:
+    """A raw nats-py JetStream publish (with a Nats-Msg-Id, waiting for the ack): the broker's ceiling."""
 
-    def op_for(run: int) -> Callable[[int], Awaitable[bool]]:
-        async def op(i: int) -> bool:
-            await js.publish(f"bench.sms.{i % 8}", payload, headers={"Nats-Msg-Id": f"b{run}:{i}"}, timeout=2)
+    def __init__(self, nats_url: str) -> None:
+        self.nats_url = nats_url
+        self.runs = 0
+
+    async def connect(self) -> None:
+        self.nc = await nats.connect(self.nats_url)
+        self.js = self.nc.jetstream()
+        await self.js.add_stream(
+            js_api.StreamConfig(
+                name="BENCH", subjects=["bench.>"], storage=js_api.StorageType.FILE, duplicate_window=120.0
+            )
+        )
+
+    def op(self) -> Callable[[int], Awaitable[bool]]:
+        payload = b"x" * 420  # about the size of an sms.inbound.received event
+        self.runs += 1
+        run = self.runs
+
+        async def publish(i: int) -> bool:
+            headers = {"Nats-Msg-Id": f"b{run}:{i}"}
+            await self.js.publish(f"bench.sms.{i % 8}", payload, headers=headers, timeout=2)
             return True
 
-        return op
+        return publish
 
-    try:
-        rate = await fixed_rate(op_for(next(runs)), config.rate, int(config.rate * config.duration_s))
-        loop = await closed_loop(op_for(next(runs)), config.clients, config.duration_s)
-    finally:
-        await nc.close()
-    return rate, loop
+    async def close(self) -> None:
+        await self.nc.close()
 
 
 async def run_phases(stack: Stack, config: Config, say: Callable[[str], None]) -> dict[str, Any]:
+    """Onboarding, webhook-to-reply, the storm, then the three targets in each load pattern.
+
+    The reply measurements come first, on an idle pipeline; the fixed-rate and closed-loop
+    phases then run the ceilings right before ingress, so each pair meets the same machine
+    (ingress's phases leave the other services a backlog to work through, on the same cores).
+    """
     line = Line(stack)
     count = int(config.rate * config.duration_s)
     users = phones(config.users)
     say(f"onboarding {len(users)} caregivers")
     await onboard(line, users, config.reply_timeout_s)
-    bare_raw = line.request(users[0], "bare")
-    samples: dict[str, dict[str, Sample]] = {"bare": {}, "nats": {}, "ingress": {}}
-    say(f"bare endpoint: {config.rate:.0f}/s, then {config.clients} clients")
-    samples["bare"]["fixed_rate"] = await fixed_rate(bare_op(stack.bare.port, bare_raw), config.rate, count)
-    samples["bare"]["closed_loop"] = await closed_loop(
-        bare_op(stack.bare.port, bare_raw), config.clients, config.duration_s
-    )
-    say("raw JetStream publish")
-    samples["nats"]["fixed_rate"], samples["nats"]["closed_loop"] = await broker_ceiling(
-        stack.backends.nats_url, config
-    )
-    say(f"ingress: {config.rate:.0f}/s with webhook-to-reply")
+    say(f"webhook to reply: {config.e2e_messages} messages at {config.e2e_rate:.0f}/s")
     before, since = await line.replies(), len(line.sent)
-    samples["ingress"]["fixed_rate"] = await fixed_rate(webhook_op(line, users), config.rate, count)
+    await fixed_rate(webhook_op(line, users), config.e2e_rate, config.e2e_messages)
     e2e, e2e_latencies = await measure_e2e(line, since, before, config.reply_timeout_s)
     say(f"replay storm: {config.storm_messages} messages x {config.storm_copies}")
     storm = await replay_storm(line, users, config)
-    say(f"ingress: {config.clients} clients")
-    samples["ingress"]["closed_loop"] = await closed_loop(
-        webhook_op(line, users), config.clients, config.duration_s
-    )
+    bare_raw = line.request(users[0], "bare")
+    samples: dict[str, dict[str, Sample]] = {"bare": {}, "nats": {}, "ingress": {}}
+    broker = BrokerCeiling(stack.backends.nats_url)
+    await broker.connect()
+    try:
+        say(f"fixed rate {config.rate:.0f}/s: bare endpoint, raw JetStream publish, ingress")
+        samples["bare"]["fixed_rate"] = await fixed_rate(
+            bare_op(stack.bare.port, bare_raw), config.rate, count
+        )
+        samples["nats"]["fixed_rate"] = await fixed_rate(broker.op(), config.rate, count)
+        samples["ingress"]["fixed_rate"] = await fixed_rate(webhook_op(line, users), config.rate, count)
+        say(f"closed loop, {config.clients} clients: bare endpoint, raw JetStream publish, ingress")
+        loop = config.clients, config.duration_s
+        samples["bare"]["closed_loop"] = await closed_loop(bare_op(stack.bare.port, bare_raw), *loop)
+        samples["nats"]["closed_loop"] = await closed_loop(broker.op(), *loop)
+        samples["ingress"]["closed_loop"] = await closed_loop(webhook_op(line, users), *loop)
+    finally:
+        await broker.close()
     return {"samples": samples, "e2e": e2e, "e2e_latencies": e2e_latencies, "storm": storm}
 
 
