@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help install run chat test lint types browser unit integration e2e docs latency clean
+.PHONY: help install run chat test lint types browser unit integration e2e docs latency bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ docs: install ## Regenerate docs/asyncapi.json (every event) and docs/openapi.js
 
 latency: install ## Twilio webhook latency over 1,000 sequential signed posts
 	$(RUN) python tools/webhook_latency.py --count 1000
+
+bench: install ## Load benchmark vs a bare endpoint and raw JetStream (BENCH_ARGS=--quick); .data/bench/
+	$(RUN) python tools/bench.py $(BENCH_ARGS)
 
 clean: ## Remove local data and caches
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
