@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from faststream.nats import NatsBroker
+from nats.js import api as js_api
 
 from careline_contracts import subjects
 from careline_platform.messaging import Publisher, declare_streams
@@ -120,6 +121,9 @@ async def test_streams_declared_with_three_replicas_keep_acknowledging_when_a_se
 ) -> None:
     js = broker.config.connection_state.stream
     await declare_when_the_cluster_has_a_leader(broker, replicas=1)  # an existing single-copy stream ...
+    await js.add_consumer(
+        subjects.SMS.name, js_api.ConsumerConfig(durable_name="reader", ack_policy=js_api.AckPolicy.EXPLICIT)
+    )
     await declare_when_the_cluster_has_a_leader(broker, replicas=3)  # ... is scaled up in place
     info = await js.stream_info(subjects.SMS.name)
     assert info.config.num_replicas == 3
@@ -132,6 +136,12 @@ async def test_streams_declared_with_three_replicas_keep_acknowledging_when_a_se
 
     await eventually(replicated, timeout_s=30)  # a leader and two current followers
     assert info.cluster is not None
+
+    async def consumer_replicated() -> bool:  # the consumer follows its stream
+        consumer = await js.consumer_info(subjects.SMS.name, "reader")
+        return bool(consumer.cluster and len(consumer.cluster.replicas or []) == SERVERS - 1)
+
+    await eventually(consumer_replicated, timeout_s=30)
 
     publisher = Publisher(broker, timeout_s=5.0)
     await publisher.publish_raw("sms.inbound.received.0", b"{}", "before", subjects.SMS.name)
