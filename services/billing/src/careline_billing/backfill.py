@@ -1,7 +1,8 @@
 """Billing's slice of a legacy backfill batch: ``billing_accounts``.
 
-A new account takes the legacy Stripe customer, subscription and status; a trial owes its end
-job (run at once if it ended already), past_due its grace end. The batch's confirmation carries
+A new account takes the legacy Stripe customer, subscription and status; a running trial owes
+its end job, a trial that ended without a subscription is ``none`` at once (as the end job
+would have made it), past_due owes its grace end. The batch's confirmation carries
 the entitlement of every account it created, which conversation projects in one step (one
 ``EntitlementChanged`` per caregiver would make a large backfill crawl).
 A live account (the caregiver texted the new line and got a trial) keeps its status and
@@ -29,11 +30,17 @@ FILLABLE_WHEN_LIVE = frozenset({"legacy_id", "stripe_customer_id"})
 def billing_slice(user: ImportedUser, now: datetime, trial_days: int) -> Document:
     """The ``billing_accounts`` document a legacy caregiver would have had from this service."""
     b = user.billing
-    trial_end = b.trial_end or (now + timedelta(days=trial_days) if b.status == "trialing" else None)
+    status, trial_end = b.status, b.trial_end
+    if status == "trialing" and trial_end is None:
+        trial_end = now + timedelta(days=trial_days)
+    ended = status == "trialing" and trial_end is not None and trial_end <= now
+    if ended and b.stripe_subscription_id is None:  # what the trial's end job would do, done now
+        status = "none"
     return {
         "_id": user.user_id,
         "legacy_id": user.legacy_id,
-        "status": b.status,
+        "status": status,
+        "trial_ended_at": trial_end if ended else None,
         "trial_end": trial_end,
         "stripe_customer_id": b.stripe_customer_id,
         "stripe_subscription_id": b.stripe_subscription_id,
@@ -88,7 +95,7 @@ def _owed_jobs(account: Document, correlation_id: str, now: datetime, deps: Deps
     """A trial's end (at once if it ended already) and a past_due spell's grace end."""
     user_id, status = account["_id"], account["status"]
     payload = {"user_id": user_id, "correlation_id": correlation_id}
-    if status == "trialing":
+    if status == "trialing" and account["trial_end"] > now:
         return [new_job(f"trial:end:{user_id}", END_TRIAL, payload, now=now, run_at=account["trial_end"])]
     if status == "past_due":
         since = account["past_due_since"]

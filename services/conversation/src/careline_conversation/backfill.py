@@ -98,9 +98,13 @@ async def on_billing_backfill_applied(event: BillingBackfillApplied, delivery: D
         missing = [{"_id": uid, "entitlement": p} for uid, p in projection.items() if uid not in found]
         if missing:
             await deps.repo.states.insert_many(missing, session=session)
-        for uid, doc in found.items():
-            known = doc.get("entitlement")
-            if known is None or known["at"] <= event.occurred_at:
-                await deps.repo.states.update_one(
-                    {"_id": uid}, {"$set": {"entitlement": projection[uid]}}, session=session
+        groups: dict[tuple[bool, str], list[str]] = {}
+        for e in event.entitlements:
+            if e.user_id in found:
+                groups.setdefault((e.entitled, e.status), []).append(e.user_id)
+        for (is_entitled, status), ids in groups.items():  # few statuses: a handful of bulk updates
+            value = {"entitled": is_entitled, "status": status, "at": event.occurred_at}
+            for older in ({"entitlement": None}, {"entitlement.at": {"$lte": event.occurred_at}}):
+                await deps.repo.states.update_many(
+                    {"_id": {"$in": ids}, **older}, {"$set": {"entitlement": value}}, session=session
                 )

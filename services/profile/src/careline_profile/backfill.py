@@ -1,9 +1,11 @@
-"""Profile's slice of a legacy backfill batch: ``user_profiles`` and the assessment history.
+"""Profile's slice of a legacy backfill batch: ``user_profiles``.
 
 A new profile is created whole from the legacy document (time zone from the ZIP when the
 legacy one is missing); a live profile keeps its values and only its empty fields are filled.
-The legacy assessment history is written only with a profile the backfill created, so a
-re-run never duplicates it. A confirmation event counts what the batch did.
+The legacy assessment history stays on the profile (``legacy_assessments``, and the bands in
+``band_history``): one document per caregiver keeps a large backfill fast, and the
+``assessments`` collection keeps only assessments this system ran. A confirmation event counts
+what the batch did.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ def profile_slice(user: ImportedUser, now: datetime) -> Document:
         "next_checkin_at": None,
         "last_checkin_at": None,
         "band_history": [{"band": a.band, "at": a.completed_at} for a in p.assessments][-10:],
+        "legacy_assessments": [
+            {"instrument": a.instrument, "score": a.score, "band": a.band, "completed_at": a.completed_at}
+            for a in p.assessments
+        ],
         "reengagements_sent": [],
         "created_at": user.created_at or now,
         "updated_at": now,
@@ -49,35 +55,15 @@ def profile_slice(user: ImportedUser, now: datetime) -> Document:
     }
 
 
-def assessment_history(user: ImportedUser) -> list[Document]:
-    return [
-        {
-            "_id": f"legacy:{user.legacy_id}:{i}",
-            "user_id": user.user_id,
-            "instrument": a.instrument,
-            "score": a.score,
-            "band": a.band,
-            "started_at": None,
-            "completed_at": a.completed_at,
-            "source": "backfill",
-        }
-        for i, a in enumerate(user.profile.assessments)
-    ]
-
-
 async def on_users_imported(event: UsersImported, delivery: Delivery, deps: Deps) -> None:
     now = deps.clock.now()
-    by_id = {u.user_id: u for u in event.users}
     async with deps.uow.transaction(delivery.msg_id, now) as session:
-        counts, created = await write_slices(
+        counts, _created = await write_slices(
             deps.repo.profiles,
             [profile_slice(u, now) for u in event.users],
             session,
             fill_stamp={"updated_at": now},
         )
-        history = [doc for slice_ in created for doc in assessment_history(by_id[slice_["_id"]])]
-        if history:
-            await deps.repo.assessments.insert_many(history, session=session)
         applied = ProfileBackfillApplied(
             occurred_at=now,
             correlation_id=event.correlation_id,
