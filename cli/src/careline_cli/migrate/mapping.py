@@ -230,6 +230,15 @@ def _billing(doc: Document) -> LegacyBilling:
     )
 
 
+def _phone(text: str) -> str:
+    """E.164; without a country prefix only a full North American number (10 or 11 digits) will do:
+    a seven-digit local number in the export has lost its area code."""
+    digits = sum(c.isdigit() for c in text)
+    if not text.strip().startswith(("+", "00")) and digits not in (10, 11):
+        raise InvalidPhoneNumber("not a phone number")
+    return to_e164(text)
+
+
 def to_legacy_user(doc: Any) -> LegacyUser | Rejected:
     """Validate and normalise one legacy document."""
     if not isinstance(doc, dict):
@@ -243,7 +252,7 @@ def to_legacy_user(doc: Any) -> LegacyUser | Rejected:
     if raw_phone is None or raw_phone == "":
         return Rejected("invalid", "missing phone number")
     try:
-        phone = to_e164(str(raw_phone))
+        phone = _phone(str(raw_phone))
     except InvalidPhoneNumber:
         return Rejected("invalid", "phone number not normalisable to E.164")
     email = _text(doc.get("email"), 254)
