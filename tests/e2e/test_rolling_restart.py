@@ -71,7 +71,7 @@ class Rollout:
     async def terminate(self, process: ServiceProcess) -> None:
         """SIGTERM, then wait for the process to exit on its own; record how it went."""
         assert process.proc is not None
-        sent = time.monotonic()
+        sent, log_offset = time.monotonic(), process.log_path.stat().st_size
         process.signal(signal.SIGTERM)
         code = await asyncio.to_thread(process.proc.wait, 60)
         self.stops.append(
@@ -79,22 +79,27 @@ class Rollout:
                 "process": process.log_path.stem,
                 "exit_code": code,
                 "seconds": round(time.monotonic() - sent, 2),
-                **stop_record(process.log_path),
+                **stop_record(process.log_path, log_offset),
             }
         )
 
 
-def stop_record(log_path: Path) -> dict[str, Any]:
-    """The fields of the old process's ``service.stopped`` line, and whether it logged stopping."""
-    stopping, stopped = False, {}
-    for line in log_path.read_text().splitlines():
+def stop_record(log_path: Path, since: int) -> dict[str, Any]:
+    """From the old process's log after SIGTERM: its stop lines, and any error logged meanwhile."""
+    stopping, stopped, errors = False, {}, 0
+    with open(log_path, "rb") as log:
+        log.seek(since)
+        lines = log.read().decode(errors="replace").splitlines()
+    for line in lines:
         if not line.startswith("{"):
+            errors += "Traceback" in line or "ERROR" in line
             continue
         record = json.loads(line)
         stopping = stopping or record.get("event") == "service.stopping"
         if record.get("event") == "service.stopped":
             stopped = {k: v for k, v in record.items() if k.startswith(("messages_", "jobs_"))}
-    return {"logged_stopping": stopping, "logged_stopped": bool(stopped), **stopped}
+        errors += record.get("level") in {"error", "critical"}
+    return {"logged_stopping": stopping, "logged_stopped": bool(stopped), "errors": errors, **stopped}
 
 
 async def test_rolling_restart_of_every_service_loses_and_doubles_nothing(
@@ -172,6 +177,7 @@ async def test_rolling_restart_of_every_service_loses_and_doubles_nothing(
         assert stop["exit_code"] == 0, stop
         assert stop["seconds"] < SHUTDOWN_LIMIT_S, stop
         assert stop["logged_stopped"], stop
+        assert stop["errors"] == 0, stop
         if not stop["process"].startswith("ingress"):  # ingress's stopping is uvicorn's own
             assert stop["logged_stopping"], stop
     assert len(fake.messages) == len(sids)  # none duplicated ...

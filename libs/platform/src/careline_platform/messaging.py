@@ -229,7 +229,13 @@ class ConsumerRunner:
         task = asyncio.create_task(self(msg))
         self.in_flight.add(task)
         task.add_done_callback(self.in_flight.discard)
-        await asyncio.shield(task)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # the fetch loop is being stopped: the handler goes on and ``finish_in_flight``
+            # waits for it. Returning quietly keeps FastStream from logging the stop as a failed
+            # message; the loop still ends cancelled (its task group re-raises the cancellation).
+            return
 
     async def finish_in_flight(self, grace_s: float) -> tuple[int, int]:
         """Wait up to ``grace_s`` for the handlers in flight; cancel (and so nak) the rest.

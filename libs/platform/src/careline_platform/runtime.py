@@ -142,6 +142,8 @@ class ServiceDefinition:
     consumers: list[ConsumerSpec] = field(default_factory=list)
     job_types: dict[str, JobType] = field(default_factory=dict)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run after consumers and jobs drained, before the connections close (e.g. HTTP clients)."""
     periodic: list[Periodic] = field(default_factory=list)
     rollup: Callable[[datetime, datetime], Awaitable[Document]] | None = None
     """This service's daily metrics (start, end) -> values; written hourly to ``rollups``."""
@@ -282,6 +284,11 @@ class ServiceRuntime:
         consumers, (jobs_finished, jobs_released) = await asyncio.gather(
             stop_consuming(self.infra.broker, grace), stop_worker()
         )
+        for step in self.definition.on_stop:
+            try:
+                await step()
+            except Exception as exc:  # closing a client must not keep the process from exiting
+                log.warning("service.stop_step_failed", error=type(exc).__name__)
         await self.infra.broker.stop()
         await self.infra.client.close()
         log.info(

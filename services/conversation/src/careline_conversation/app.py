@@ -62,12 +62,15 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         admin_queries={"crisis_alerts": repo.crisis_alerts_query},
     )
     runtime = ServiceRuntime(infra, definition)
+    sender = build_sender(settings, infra.publisher)
+    if isinstance(sender, TwilioSender):
+        definition.on_stop.append(sender.close)
     deps = handlers.Deps(
         uow=infra.uow,
         repo=repo,
         jobs=infra.jobs,
         clock=infra.clock,
-        sender=build_sender(settings, infra.publisher),
+        sender=sender,
         wake_worker=runtime.wake_worker,
         agent=build_agent(settings),
         limits=RateLimits(
