@@ -202,3 +202,40 @@ async def test_worker_classifies_errors(jobs_col: AsyncCollection[Any]) -> None:
     temp = await jobs_col.find_one({"_id": "job:temp"})
     assert perm is not None and perm["status"] == "dead" and perm["attempts"] == 1
     assert temp is not None and temp["status"] == "failed" and "ConnectionError" in temp["last_error"]
+
+
+async def test_a_queue_headed_by_types_this_worker_does_not_run_still_yields_its_own(
+    jobs_col: AsyncCollection[Any],
+) -> None:
+    """Types are filtered after the index walk; a head of foreign types falls back to asking by type."""
+    clock = MovableClock()
+    store = JobStore(jobs_col, clock)
+    await store.ensure_indexes()
+    for i in range(20):  # an older release's jobs, due first
+        await store.enqueue(new_job(f"job:old:{i}", "retired", {}, now=clock.now()))
+    clock.advance(1)
+    await store.enqueue(new_job("job:mine", "mine", {}, now=clock.now()))
+    clock.advance(1)
+    job = await store.claim("w", lease_s=30, types=["mine"])
+    assert job is not None and job.key == "job:mine"
+    assert await store.claim("w", lease_s=30, types=["mine"]) is None
+    retired = await jobs_col.count_documents({"type": "retired", "status": "pending"})
+    assert retired == 20  # never claimed by a worker that cannot run them
+
+
+async def test_an_actor_waits_only_for_its_own_unfinished_earlier_jobs(
+    jobs_col: AsyncCollection[Any],
+) -> None:
+    clock = MovableClock()
+    store = JobStore(jobs_col, clock)
+    await store.ensure_indexes()
+    for key in ("a1", "a2", "a3"):
+        await store.enqueue(new_job(key, "t", {}, now=clock.now(), actor="ana"))
+    await store.enqueue(new_job("b1", "t", {}, now=clock.now(), actor="ben"))
+    first = await store.claim("w", lease_s=30)
+    second = await store.claim("w", lease_s=30)
+    assert {first.key if first else None, second.key if second else None} == {"a1", "b1"}
+    assert await store.claim("w", lease_s=30) is None  # a2 waits for a1, which is running
+    await store.complete(first if first and first.key == "a1" else second, None)  # type: ignore[arg-type]
+    nxt = await store.claim("w", lease_s=30)
+    assert nxt is not None and nxt.key == "a2"

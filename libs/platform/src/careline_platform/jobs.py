@@ -67,6 +67,18 @@ class RetryPolicy:
         return float(raw + (rng or random).uniform(-spread, spread))
 
 
+_last_order = 0
+
+
+def _next_order(now: datetime) -> int:
+    """Microseconds of ``now``, but strictly increasing within the process: the jobs one
+    transaction owes (a reply, then its events) share ``now`` and must still run in the order
+    they were owed."""
+    global _last_order
+    _last_order = max(int(now.timestamp() * 1_000_000), _last_order + 1)
+    return _last_order
+
+
 def new_job(
     key: str,
     type_: str,
@@ -89,7 +101,7 @@ def new_job(
         "payload": dict(payload),
         "actor": actor,
         # an actor's jobs run one at a time in this order (microseconds of the creating clock)
-        "order": int(now.timestamp() * 1_000_000),
+        "order": _next_order(now),
         "status": JobStatus.PENDING.value,
         "attempts": 0,
         "max_attempts": max_attempts,
@@ -147,6 +159,7 @@ class JobStore:
         await self.col.create_index([("type", ASCENDING), ("status", ASCENDING)])
         await self.col.create_index("completed_at", expireAfterSeconds=completed_ttl_s)
         await self.col.create_index([("actor", ASCENDING), ("order", ASCENDING)])
+        await self.col.create_index([("actor", ASCENDING), ("status", ASCENDING), ("order", ASCENDING)])
         await self.col.create_index([("status", ASCENDING), ("lease.expires_at", ASCENDING)])
 
     async def enqueue(self, job: Document, session: AsyncClientSession | None = None) -> bool:
@@ -178,18 +191,20 @@ class JobStore:
         ]
 
     async def _waits_for_predecessor(self, candidate: Document) -> bool:
-        """True while an earlier job of the same actor is unfinished (actor jobs run in order)."""
+        """True while an earlier job of the same actor is unfinished (actor jobs run in order).
+
+        Asks for the actor's first unfinished job on the (actor, status, order) index and
+        compares its order here: a range on ``order`` beside the ``$in`` would make the
+        MongoDB-wire server scan the whole collection, finished jobs included.
+        """
         if not candidate.get("actor"):
             return False
-        earlier = await self.col.find_one(
-            {
-                "actor": candidate["actor"],
-                "order": {"$lt": candidate["order"]},
-                "status": {"$in": [s.value for s in UNFINISHED]},
-            },
-            {"_id": 1},
+        first = await self.col.find_one(
+            {"actor": candidate["actor"], "status": {"$in": [s.value for s in UNFINISHED]}},
+            {"order": 1},
+            sort=[("order", ASCENDING)],
         )
-        return earlier is not None
+        return first is not None and first["order"] < candidate["order"]
 
     async def claim(self, owner: str, lease_s: float, types: list[str] | None = None) -> Job | None:
         """Take the next due job (or one whose lease expired) under a fresh lease.
@@ -200,16 +215,26 @@ class JobStore:
         """
         now = self.clock.now()
         for query in self._claimable(now):
-            if types:
-                query["type"] = {"$in": types}
-            job = await self._claim_first(query, owner, lease_s, now)
+            job = await self._claim_first(query, owner, lease_s, now, types)
             if job is not None:
                 return job
         return None
 
-    async def _claim_first(self, query: Document, owner: str, lease_s: float, now: datetime) -> Job | None:
+    async def _claim_first(
+        self, query: Document, owner: str, lease_s: float, now: datetime, types: list[str] | None
+    ) -> Job | None:
         sort_key = "lease.expires_at" if "lease.expires_at" in query else "next_attempt_at"
-        candidates = await self.col.find(query).sort(sort_key, ASCENDING).limit(CLAIM_CANDIDATES).to_list()
+        # The types are checked here, not in the query: a ``type`` condition would keep the
+        # server off the (status, sort key) index. Only when the whole head of the queue is of
+        # types this worker does not run (left by an older release) does it ask by type.
+        head = self.col.find(query).sort(sort_key, ASCENDING).limit(CLAIM_CANDIDATES)
+        candidates = await head.to_list()
+        if types:
+            runnable = [c for c in candidates if c.get("type") in types]
+            if not runnable and len(candidates) == CLAIM_CANDIDATES:
+                by_type = self.col.find({**query, "type": {"$in": types}}).sort(sort_key, ASCENDING)
+                runnable = await by_type.limit(CLAIM_CANDIDATES).to_list()
+            candidates = runnable
         # Concurrent workers see the same head of the queue: trying it in a random order
         # spreads them over different jobs instead of racing for the first one.
         random.shuffle(candidates)
@@ -483,6 +508,9 @@ class JobWorker:
     async def _dispatch_loop(self) -> None:
         while not self._stopping.is_set():
             job: Job | None = None
+            # Cleared before the claim, so a wake() that arrives while the claim is in flight
+            # (a handler committed a job just after the claim's query ran) is not lost.
+            self._wake.clear()
             if len(self._running) < self.concurrency:
                 try:
                     job = await self.store.claim(self.owner, self.lease_s, list(self.types))
@@ -502,7 +530,6 @@ class JobWorker:
                 self._running.add(task)
                 task.add_done_callback(self._finished)
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
 
