@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -120,7 +121,21 @@ class Stack:
         procs |= {name: p.proc for name, p in self.cluster.processes.items()}
         return {name: proc.pid for name, proc in procs.items() if proc is not None}
 
+    def pause_pipeline(self) -> None:
+        """SIGSTOP conversation, billing and profile: ingress alone on the cores, as on its own host.
+
+        What ingress accepts meanwhile waits in JetStream and is worked off after
+        ``resume_pipeline``; nothing is dropped.
+        """
+        for name in ("conversation", "billing", "profile"):
+            self.cluster.processes[name].signal(signal.SIGSTOP)
+
+    def resume_pipeline(self) -> None:
+        for name in ("conversation", "billing", "profile"):
+            self.cluster.processes[name].signal(signal.SIGCONT)
+
     def stop(self) -> None:
+        self.resume_pipeline()  # a stopped process ignores SIGTERM until it runs again
         self.cluster.stop()
         self.bare.stop()
         self.twilio.stop()
@@ -291,6 +306,16 @@ class BrokerCeiling:
         await self.nc.close()
 
 
+async def edge(stack: Stack, phase: Awaitable[Sample]) -> Sample:
+    """Ingress as an edge: the same load with the pipeline behind it paused (on a real
+    deployment the services run on other hosts; here they would share ingress's two cores)."""
+    stack.pause_pipeline()
+    try:
+        return await phase
+    finally:
+        stack.resume_pipeline()
+
+
 async def run_phases(stack: Stack, config: Config, say: Callable[[str], None]) -> dict[str, Any]:
     """Onboarding, webhook-to-reply, the storm, then the three targets in each load pattern.
 
@@ -310,7 +335,7 @@ async def run_phases(stack: Stack, config: Config, say: Callable[[str], None]) -
     say(f"replay storm: {config.storm_messages} messages x {config.storm_copies}")
     storm = await replay_storm(line, users, config)
     bare_raw = line.request(users[0], "bare")
-    samples: dict[str, dict[str, Sample]] = {"bare": {}, "nats": {}, "ingress": {}}
+    samples: dict[str, dict[str, Sample]] = {"bare": {}, "nats": {}, "ingress": {}, "ingress_live": {}}
     broker = BrokerCeiling(stack.backends.nats_url)
     await broker.connect()
     try:
@@ -319,13 +344,18 @@ async def run_phases(stack: Stack, config: Config, say: Callable[[str], None]) -
             bare_op(stack.bare.port, bare_raw), config.rate, count
         )
         samples["nats"]["fixed_rate"] = await fixed_rate(broker.op(), config.rate, count)
-        samples["ingress"]["fixed_rate"] = await fixed_rate(webhook_op(line, users), config.rate, count)
+        samples["ingress"]["fixed_rate"] = await edge(
+            stack, fixed_rate(webhook_op(line, users), config.rate, count)
+        )
+        samples["ingress_live"]["fixed_rate"] = await fixed_rate(webhook_op(line, users), config.rate, count)
         say(f"closed loop, {config.clients} clients: bare endpoint, raw JetStream publish, ingress")
         loop = config.clients, config.duration_s
         samples["bare"]["closed_loop"] = await closed_loop(bare_op(stack.bare.port, bare_raw), *loop)
         samples["nats"]["closed_loop"] = await closed_loop(broker.op(), *loop)
-        samples["ingress"]["closed_loop"] = await closed_loop(webhook_op(line, users), *loop)
+        samples["ingress"]["closed_loop"] = await edge(stack, closed_loop(webhook_op(line, users), *loop))
+        samples["ingress_live"]["closed_loop"] = await closed_loop(webhook_op(line, users), *loop)
     finally:
+        stack.resume_pipeline()
         await broker.close()
     return {"samples": samples, "e2e": e2e, "e2e_latencies": e2e_latencies, "storm": storm}
 

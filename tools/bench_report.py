@@ -30,6 +30,9 @@ def ratios(phases: dict[str, dict[str, dict[str, Any]]]) -> dict[str, float | No
         "ingress_vs_bare_p99_at_rate": _ratio(ing["fixed_rate"]["p99_ms"], bare["fixed_rate"]["p99_ms"]),
         "ingress_vs_nats_p50_at_rate": _ratio(ing["fixed_rate"]["p50_ms"], broker["fixed_rate"]["p50_ms"]),
         "ingress_vs_nats_p99_at_rate": _ratio(ing["fixed_rate"]["p99_ms"], broker["fixed_rate"]["p99_ms"]),
+        "ingress_colocated_vs_bare_throughput": _ratio(
+            phases["ingress_live"]["closed_loop"][tput], bare["closed_loop"][tput]
+        ),
     }
 
 
@@ -90,7 +93,12 @@ def table(res: dict[str, Any]) -> str:
         f"{'target':<18}{'pattern':<13}{'requests':>8}{'errors':>7}{'req/s':>10}"
         f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}",
     ]
-    names = {"bare": "bare ASGI 200", "nats": "raw JetStream pub", "ingress": "ingress webhook"}
+    names = {
+        "bare": "bare ASGI 200",
+        "nats": "raw JetStream pub",
+        "ingress": "ingress (edge)",
+        "ingress_live": "ingress+pipeline",
+    }
     for target, by in res["phases"].items():
         for pattern, s in by.items():
             lines.append(_row(names[target], pattern.replace("_", " "), s))
@@ -120,7 +128,12 @@ def chart(measured: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     samples: dict[str, dict[str, Sample]] = measured["samples"]
-    names = {"bare": "bare ASGI 200", "nats": "raw JetStream publish", "ingress": "ingress webhook"}
+    names = {
+        "bare": "bare ASGI 200",
+        "nats": "raw JetStream publish",
+        "ingress": "ingress webhook (edge: pipeline paused)",
+        "ingress_live": "ingress webhook (pipeline live, same cores)",
+    }
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, pattern, title in (
         (axes[0], "fixed_rate", "fixed rate"),

@@ -24,7 +24,7 @@ def test_tiny_bench_writes_every_figure_the_readme_quotes(tmp_path: Path) -> Non
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     result = json.loads((tmp_path / "result.json").read_text())
-    for target in ("bare", "nats", "ingress"):
+    for target in ("bare", "nats", "ingress", "ingress_live"):
         for pattern in ("fixed_rate", "closed_loop"):
             phase = result["phases"][target][pattern]
             assert phase["requests"] > 0 and phase["errors"] == 0
