@@ -21,8 +21,8 @@ chat: install ## Text the running line from this terminal (signed like Twilio)
 	$(RUN) python tools/chat.py
 
 lint: install ## ruff
-	$(RUN) ruff check libs services tests tools
-	$(RUN) ruff format --check libs services tests tools
+	$(RUN) ruff check libs services cli tests tools
+	$(RUN) ruff format --check libs services cli tests tools
 
 types: install ## mypy (strict on libs)
 	$(RUN) mypy
