@@ -99,7 +99,16 @@ def screenshot(driver: WebDriver, name: str) -> Path:
 
 
 def chart_values(driver: WebDriver, container: str) -> list[str]:
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, f"#{container} text[data-value]")]
+    """Read in one script: the page may redraw a chart between a lookup and a read."""
+    script = "return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent);"
+    values: list[str] = driver.execute_script(script, f"#{container} text[data-value]")
+    return values
+
+
+def chart_labels(driver: WebDriver, container: str) -> list[str]:
+    script = "return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent);"
+    labels: list[str] = driver.execute_script(script, f"#{container} text:not([data-value])")
+    return labels
 
 
 async def test_the_simulator_texts_the_line_and_shows_replies_live(
@@ -171,8 +180,7 @@ async def test_the_dashboard_shows_the_line_and_retries_a_dead_job(
 
     browser.find_element(By.ID, "refresh").click()  # recompute today's rollups now
     wait(browser).until(lambda d: "1" in chart_values(d, "subscriptions"))
-    subscriptions = browser.find_elements(By.CSS_SELECTOR, "#subscriptions text:not([data-value])")
-    labels = [e.text for e in subscriptions]
+    labels = chart_labels(browser, "subscriptions")
     assert "trialing" in labels
     assert chart_values(browser, "subscriptions")[labels.index("trialing")] == "1"
     assert len(chart_values(browser, "bands")) == 5

@@ -12,12 +12,21 @@ new slices), not one round trip per caregiver: a 10,000-caregiver backfill stays
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
-from careline_contracts.migration import SliceCounts
+from careline_contracts import subjects
+from careline_contracts.migration import (
+    BillingBackfillApplied,
+    ConversationBackfillApplied,
+    ProfileBackfillApplied,
+    SliceCounts,
+)
+from careline_platform.jobs import JobStore
+from careline_platform.outbox import outbox_job
 
 Document = dict[str, Any]
 EMPTY: tuple[Any, ...] = (None, "", [], {})
@@ -97,3 +106,18 @@ async def insert_new(
     if fresh:
         await collection.insert_many(fresh, session=session)
     return len(fresh)
+
+
+async def owe_confirmation(
+    jobs: JobStore,
+    applied: ConversationBackfillApplied | BillingBackfillApplied | ProfileBackfillApplied,
+    service: str,
+    stream: subjects.Stream,
+    now: datetime,
+    session: AsyncClientSession,
+) -> None:
+    """Owe (through the outbox, in the batch's transaction) the event confirming what a service
+    did with one batch; its id makes a redelivered batch confirm once."""
+    msg_id = f"backfill-applied:{service}:{applied.run_id}:{applied.batch}"
+    job = outbox_job(applied, msg_id=msg_id, key=applied.run_id, stream=stream, now=now)
+    await jobs.enqueue(job, session=session)

@@ -28,6 +28,7 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from careline_platform.clock import Clock
 from careline_platform.logging import get_logger
 from careline_platform.metrics import DEAD_LETTERS, JOBS_FINISHED, RETRIES
+from careline_platform.tasks import finish_or_cancel
 
 log = get_logger(__name__)
 
@@ -422,14 +423,7 @@ class JobWorker:
         self._stopping.set()
         self._wake.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        running = set(self._running)
-        if not running:
-            return 0, 0
-        _done, late = await asyncio.wait(running, timeout=grace_s)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
-        return len(running) - len(late), len(late)
+        return await finish_or_cancel(self._running, grace_s)
 
     async def run_once(self) -> bool:
         """Claim and run one job. True if there was one."""

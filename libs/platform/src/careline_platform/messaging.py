@@ -37,6 +37,7 @@ from careline_contracts.deadletter import DeadLetter
 from careline_platform.logging import fingerprint, get_logger
 from careline_platform.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES
 from careline_platform.mongo import AlreadyProcessed
+from careline_platform.tasks import finish_or_cancel
 
 log = get_logger(__name__)
 
@@ -242,14 +243,7 @@ class ConsumerRunner:
 
         Returns (finished, released).
         """
-        running = set(self.in_flight)
-        if not running:
-            return 0, 0
-        _done, late = await asyncio.wait(running, timeout=grace_s)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
-        return len(running) - len(late), len(late)
+        return await finish_or_cancel(self.in_flight, grace_s)
 
     async def __call__(self, msg: NatsMessage) -> None:
         spec = self.spec

@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import time
 from collections.abc import Iterable, Sequence
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 STRIPE_TOLERANCE_S = 300
 
@@ -28,6 +29,30 @@ def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]
     payload = url + "".join(k + v for k, v in sorted(params))
     digest = hmac.new(auth_token.encode(), payload.encode(), hashlib.sha1).digest()
     return base64.b64encode(digest).decode()
+
+
+def inbound_sms_params(
+    from_: str, body: str, sid: str | None = None, to: str = "+15550000000"
+) -> dict[str, str]:
+    """The form Twilio posts for an inbound SMS (the simulator, `make chat` and tests build it)."""
+    return {
+        "MessageSid": sid or "SM" + secrets.token_hex(16),
+        "AccountSid": "AC" + "0" * 32,
+        "From": from_,
+        "To": to,
+        "Body": body,
+        "NumMedia": "0",
+    }
+
+
+def twilio_form(auth_token: str, url: str, params: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    """The body and headers Twilio would post to ``url``, signed with ``auth_token``."""
+    body = urlencode(params).encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": twilio_signature(auth_token, url, params.items()),
+    }
+    return body, headers
 
 
 def _port_variants(url: str) -> list[str]:

@@ -1,4 +1,5 @@
-"""Sign webhooks exactly as Twilio and Stripe do, for tests, `make chat` and the simulator."""
+"""Sign webhooks exactly as Twilio and Stripe do, for tests and `make chat` (the Twilio form
+builders live in ``careline_platform.webhooks``, where the simulator uses them too)."""
 
 from __future__ import annotations
 
@@ -6,32 +7,10 @@ import json
 import secrets
 import time
 from typing import Any
-from urllib.parse import urlencode
 
-from careline_platform.webhooks import stripe_header, twilio_signature
+from careline_platform.webhooks import inbound_sms_params, stripe_header, twilio_form
 
-
-def twilio_form(auth_token: str, url: str, params: dict[str, str]) -> tuple[bytes, dict[str, str]]:
-    """The body and headers Twilio would post to ``url``."""
-    body = urlencode(params).encode()
-    headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
-        "X-Twilio-Signature": twilio_signature(auth_token, url, params.items()),
-    }
-    return body, headers
-
-
-def inbound_sms_params(
-    from_: str, body: str, sid: str | None = None, to: str = "+15550000000"
-) -> dict[str, str]:
-    return {
-        "MessageSid": sid or "SM" + secrets.token_hex(16),
-        "AccountSid": "AC" + "0" * 32,
-        "From": from_,
-        "To": to,
-        "Body": body,
-        "NumMedia": "0",
-    }
+__all__ = ["inbound_sms_params", "stripe_event", "stripe_post", "twilio_form"]
 
 
 def stripe_event(

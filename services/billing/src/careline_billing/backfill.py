@@ -18,10 +18,9 @@ from typing import Any
 from careline_billing.handlers import END_GRACE, END_TRIAL, Deps, entitled
 from careline_contracts import subjects
 from careline_contracts.migration import BillingBackfillApplied, Entitlement, ImportedUser, UsersImported
-from careline_platform.backfill import insert_new, write_slices
+from careline_platform.backfill import insert_new, owe_confirmation, write_slices
 from careline_platform.jobs import new_job
 from careline_platform.messaging import Delivery
-from careline_platform.outbox import outbox_job
 
 Document = dict[str, Any]
 FILLABLE_WHEN_LIVE = frozenset({"legacy_id", "stripe_customer_id"})
@@ -80,14 +79,7 @@ async def on_users_imported(event: UsersImported, delivery: Delivery, deps: Deps
                 for a in created
             ],
         )
-        job = outbox_job(
-            applied,
-            msg_id=f"backfill-applied:billing:{event.run_id}:{event.batch}",
-            key=event.run_id,
-            stream=subjects.BILLING,
-            now=now,
-        )
-        await deps.jobs.enqueue(job, session=session)
+        await owe_confirmation(deps.jobs, applied, "billing", subjects.BILLING, now, session)
     deps.wake_worker()
 
 

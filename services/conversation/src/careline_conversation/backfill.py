@@ -22,9 +22,8 @@ from careline_contracts.migration import (
     UsersImported,
 )
 from careline_conversation.handlers import Deps
-from careline_platform.backfill import write_slices
+from careline_platform.backfill import owe_confirmation, write_slices
 from careline_platform.messaging import Delivery
-from careline_platform.outbox import outbox_job
 
 Document = dict[str, Any]
 
@@ -66,14 +65,7 @@ async def on_users_imported(event: UsersImported, delivery: Delivery, deps: Deps
             batch=event.batch,
             counts=counts,
         )
-        job = outbox_job(
-            applied,
-            msg_id=f"backfill-applied:conversation:{event.run_id}:{event.batch}",
-            key=event.run_id,
-            stream=subjects.CONVERSATION,
-            now=now,
-        )
-        await deps.jobs.enqueue(job, session=session)
+        await owe_confirmation(deps.jobs, applied, "conversation", subjects.CONVERSATION, now, session)
     deps.wake_worker()
 
 

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
 from careline_platform.settings import Settings
-from careline_platform.webhooks import stripe_signature
+from careline_platform.webhooks import stripe_header
 
 PAGE = """<!doctype html><html><head><meta name="viewport" content="width=device-width">
 <title>Careline sandbox checkout</title></head>
@@ -78,12 +78,13 @@ def dev_router(settings: Settings, secret: str) -> APIRouter:
         async with httpx.AsyncClient(timeout=10) as client:
             for event in sandbox_events(session_id, user, int(time.time())):
                 body = json.dumps(event).encode()
-                stamp = int(time.time())
-                header = f"t={stamp},v1={stripe_signature(secret, stamp, body)}"
                 resp = await client.post(
                     url,
                     content=body,
-                    headers={"Stripe-Signature": header, "Content-Type": "application/json"},
+                    headers={
+                        "Stripe-Signature": stripe_header(secret, body),
+                        "Content-Type": "application/json",
+                    },
                 )
                 if resp.status_code != 200:
                     message = "The line is busy right now; please try again in a minute."

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from collections.abc import AsyncIterator, Callable
 from importlib.resources import files
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -26,7 +24,7 @@ from careline_contracts import subjects
 from careline_platform.logging import get_logger
 from careline_platform.phone import InvalidPhoneNumber, to_e164
 from careline_platform.settings import Settings
-from careline_platform.webhooks import twilio_signature
+from careline_platform.webhooks import inbound_sms_params, twilio_form
 
 log = get_logger(__name__)
 PAGE = files("careline_ingress").joinpath("static/simulator.html").read_text(encoding="utf-8")
@@ -55,18 +53,6 @@ class SimulatedText(BaseModel):
         return e164(value)
 
 
-def twilio_params(settings: Settings, phone: str, body: str) -> dict[str, str]:
-    """The form Twilio would post for an inbound SMS to the line."""
-    return {
-        "MessageSid": "SM" + secrets.token_hex(16),
-        "AccountSid": "AC" + "0" * 32,
-        "From": phone,
-        "To": settings.twilio_from_number,
-        "Body": body,
-        "NumMedia": "0",
-    }
-
-
 def simulator_router(settings: Settings, nats: Callable[[], Any]) -> APIRouter:
     router = APIRouter(prefix="/dev/simulator", include_in_schema=False)
     signed_url = settings.public_base_url.rstrip("/") + WEBHOOK_PATH
@@ -79,14 +65,11 @@ def simulator_router(settings: Settings, nats: Callable[[], Any]) -> APIRouter:
     @router.post("/messages")
     async def send(text: SimulatedText) -> dict[str, Any]:
         """Post the message through the real Twilio webhook, signed with the line's token."""
-        params = twilio_params(settings, text.phone, text.body)
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "X-Twilio-Signature": twilio_signature(settings.twilio_signing_token, signed_url, params.items()),
-        }
+        params = inbound_sms_params(text.phone, text.body, to=settings.twilio_from_number)
+        body, headers = twilio_form(settings.twilio_signing_token, signed_url, params)
         async with httpx.AsyncClient(timeout=10) as client:
             try:
-                resp = await client.post(post_url, content=urlencode(params).encode(), headers=headers)
+                resp = await client.post(post_url, content=body, headers=headers)
             except httpx.HTTPError as exc:
                 raise HTTPException(503, "the line did not answer; try again") from exc
         if resp.status_code != 200:

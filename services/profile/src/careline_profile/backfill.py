@@ -15,9 +15,8 @@ from typing import Any
 
 from careline_contracts import subjects
 from careline_contracts.migration import ImportedUser, ProfileBackfillApplied, UsersImported
-from careline_platform.backfill import write_slices
+from careline_platform.backfill import owe_confirmation, write_slices
 from careline_platform.messaging import Delivery
-from careline_platform.outbox import outbox_job
 from careline_profile.domain.timezones import time_zone_for_zip
 from careline_profile.handlers import Deps
 
@@ -71,12 +70,5 @@ async def on_users_imported(event: UsersImported, delivery: Delivery, deps: Deps
             batch=event.batch,
             counts=counts,
         )
-        job = outbox_job(
-            applied,
-            msg_id=f"backfill-applied:profile:{event.run_id}:{event.batch}",
-            key=event.run_id,
-            stream=subjects.PROFILE,
-            now=now,
-        )
-        await deps.jobs.enqueue(job, session=session)
+        await owe_confirmation(deps.jobs, applied, "profile", subjects.PROFILE, now, session)
     deps.wake_worker()
