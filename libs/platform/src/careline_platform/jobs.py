@@ -108,6 +108,7 @@ def new_job(
         "max_attempts": max_attempts,
         "next_attempt_at": run_at or now,
         "lease": None,
+        "first_claimed_at": None,
         "last_error": None,
         "progress": {},
         "result": None,
@@ -129,6 +130,10 @@ class Job:
     progress: dict[str, Any]
     token: str
     actor: str | None = None
+    claimed_before: datetime | None = None
+    """When the job was first claimed, if this claim is not its first: an earlier attempt ran
+    (it failed, its lease expired, or a shutdown released it) and may have done its effect
+    without recording so. None on a job's first claim."""
 
     @classmethod
     def from_doc(cls, doc: Document) -> Job:
@@ -141,6 +146,7 @@ class Job:
             progress=doc.get("progress") or {},
             token=doc["lease"]["token"],
             actor=doc.get("actor"),
+            claimed_before=doc.get("first_claimed_at"),
         )
 
 
@@ -244,11 +250,13 @@ class JobStore:
                 continue
             token = f"{owner}:{secrets.token_hex(8)}"
             lease = {"token": token, "owner": owner, "expires_at": now + timedelta(seconds=lease_s)}
+            claimed: Document = {"status": JobStatus.PROCESSING.value, "lease": lease}
+            if candidate.get("first_claimed_at") is None:
+                claimed["first_claimed_at"] = now
             # The claim: one atomic conditional update that only succeeds while the job is
             # still claimable, so exactly one worker gets it.
             res = await self.col.update_one(
-                {**query, "_id": candidate["_id"]},
-                {"$set": {"status": JobStatus.PROCESSING.value, "lease": lease}, "$inc": {"attempts": 1}},
+                {**query, "_id": candidate["_id"]}, {"$set": claimed, "$inc": {"attempts": 1}}
             )
             if res.modified_count == 1:
                 return Job.from_doc({**candidate, "attempts": candidate["attempts"] + 1, "lease": lease})

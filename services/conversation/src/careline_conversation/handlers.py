@@ -336,21 +336,24 @@ async def refresh_summary(job: Job, deps: Deps) -> dict[str, Any]:
 
 
 async def send_sms(job: Job, deps: Deps) -> dict[str, Any]:
-    """Send one outbound SMS; an attempt that already got a provider id does not send again."""
+    """Send one outbound SMS exactly once, however many attempts it takes.
+
+    A first attempt writes nothing around the send but its outcome. A later one may follow an
+    attempt that sent and never learned it (a lost answer, a crash, a shutdown mid-call), so it
+    asks the provider first, and takes a message with this text to this number that no other
+    job recorded as its own.
+    """
     to = job.payload["to"]
     body = await compose(job, deps)
-    sid, status = job.progress.get("sid"), "sent"
-    started = job.progress.get("send_started_at")
-    if sid is None and started is not None:
-        # An earlier attempt began sending and never learned the outcome: ask before resending.
-        found = await deps.sender.find_sent(to=to, body=body, since=started)
-        if found is not None:
-            sid, status = found.sid, found.status
-            await deps.jobs.record_progress(job, sid=sid)
+    sid, status = job.progress.get("sid"), "sent"  # earlier releases recorded these two
+    since = job.claimed_before or job.progress.get("send_started_at")
+    if sid is None and since is not None:
+        for found in await deps.sender.find_sent(to=to, body=body, since=since):
+            if not await deps.repo.sent_by_another_job(found.sid, job.key):
+                sid, status = found.sid, found.status
+                break
     if sid is None:
-        await deps.jobs.record_progress(job, send_started_at=deps.clock.now())
         sent = await deps.sender.send(to=to, body=body, idempotency_key=job.key)
-        await deps.jobs.record_progress(job, sid=sent.sid)
         sid, status = sent.sid, sent.status
     await deps.repo.record_sent(sid, job.payload.get("user_id"), job.key, status, deps.clock.now())
     return {"sid": sid}

@@ -206,6 +206,11 @@ class ConversationRepository:
             upsert=True,
         )
 
+    async def sent_by_another_job(self, sid: str, job_key: str) -> bool:
+        """True when the message ``sid`` is recorded as the one another job sent."""
+        doc = await self.outbound.find_one({"_id": sid}, {"job_key": 1})
+        return doc is not None and doc.get("job_key") not in (None, job_key)
+
     async def apply_status(
         self, sid: str, status: str, error_code: str | None, now: datetime, session: AsyncClientSession
     ) -> bool:

@@ -29,8 +29,10 @@ class SentMessage:
 class SmsSender(Protocol):
     async def send(self, *, to: str, body: str, idempotency_key: str) -> SentMessage: ...
 
-    async def find_sent(self, *, to: str, body: str, since: datetime) -> SentMessage | None:
-        """A message already accepted by the provider (an earlier attempt's lost answer)."""
+    async def find_sent(self, *, to: str, body: str, since: datetime) -> list[SentMessage]:
+        """Messages with this text the provider accepted for ``to`` about ``since`` or later:
+        the candidates for an earlier attempt's message whose answer was lost. The caller
+        rules out those another job recorded as its own."""
         ...
 
 
@@ -64,15 +66,15 @@ class TwilioSender:
             raise
         return SentMessage(sid=str(msg.sid), status=str(msg.status or "queued"))
 
-    async def find_sent(self, *, to: str, body: str, since: datetime) -> SentMessage | None:
-        """Ask Twilio whether an earlier attempt's message went out after all."""
+    async def find_sent(self, *, to: str, body: str, since: datetime) -> list[SentMessage]:
+        """Ask Twilio whether an earlier attempt's message went out after all.
+
+        Twilio filters by the day a message was sent, so the window starts a day early.
+        """
         recent = await self.client.messages.list_async(
             to=to, date_sent_after=since - timedelta(days=1), limit=50
         )
-        for msg in recent:
-            if msg.body == body:
-                return SentMessage(sid=str(msg.sid), status=str(msg.status or "sent"))
-        return None
+        return [SentMessage(sid=str(m.sid), status=str(m.status or "sent")) for m in recent if m.body == body]
 
 
 class SandboxSender:
@@ -92,5 +94,5 @@ class SandboxSender:
         )
         return SentMessage(sid=sid, status="sent")
 
-    async def find_sent(self, *, to: str, body: str, since: datetime) -> SentMessage | None:
-        return None  # a re-send carries the same Nats-Msg-Id and is de-duplicated by JetStream
+    async def find_sent(self, *, to: str, body: str, since: datetime) -> list[SentMessage]:
+        return []  # a re-send carries the same Nats-Msg-Id and is de-duplicated by JetStream

@@ -1,0 +1,136 @@
+"""Conversation's SMS job with the real twilio SDK against a local fake Twilio API.
+
+A first attempt writes nothing before the send; a later attempt asks Twilio whether an
+earlier one's message went out, and never mistakes another job's identical text for its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from careline_conversation import handlers
+from careline_conversation.agents.rules import RulesAgent
+from careline_conversation.integrations.sms import TwilioSender
+from careline_conversation.ratelimit import RateLimits
+from careline_conversation.repository import ConversationRepository
+from careline_platform.clock import SystemClock
+from careline_platform.jobs import JobStore, JobType, JobWorker, RetryPolicy, new_job
+from careline_platform.mongo import UnitOfWork, connect
+from careline_testing.fakes import FakeTwilio, ThreadedServer
+from careline_testing.servers import Backends
+from careline_testing.waiting import eventually
+
+pytestmark = pytest.mark.asyncio
+_names = itertools.count()
+PHONE = "+14155550777"
+USER = "usr_send"
+SAME_WORDS = "Thanks for telling me. Would a quick check-in help? Reply CHECK IN."
+
+
+@pytest.fixture
+def twilio() -> Iterator[tuple[FakeTwilio, str]]:
+    api = FakeTwilio()
+    with ThreadedServer(api.app()) as server:
+        yield api, server.url
+
+
+@pytest_asyncio.fixture
+async def deps(backends: Backends, twilio: tuple[FakeTwilio, str]) -> AsyncIterator[handlers.Deps]:
+    _api, url = twilio
+    client = connect(backends.mongodb_uri)
+    db = client[f"conversation_send_{next(_names)}"]
+    repo = ConversationRepository(db)
+    await repo.ensure_indexes()
+    store = JobStore(db.jobs, SystemClock())
+    await store.ensure_indexes()
+    sender = TwilioSender("AC" + "c" * 32, "token", "+14155550000", api_base_url=url, timeout_s=2)
+    yield handlers.Deps(
+        uow=UnitOfWork(client, db),
+        repo=repo,
+        jobs=store,
+        clock=SystemClock(),
+        sender=sender,
+        wake_worker=lambda: None,
+        agent=RulesAgent(),
+        limits=RateLimits(),
+    )
+    await sender.close()
+    await client.close()
+
+
+async def no_dead_letters(_doc: dict[str, Any]) -> None:
+    return None
+
+
+async def run_jobs(deps: handlers.Deps, *keys: str) -> None:
+    """Owe one reply with ``SAME_WORDS`` per key, in order, and run them until all completed."""
+    for key in keys:
+        payload = {"to": PHONE, "user_id": USER, "body": SAME_WORDS, "kind": "agent"}
+        job = new_job(key, handlers.SEND_SMS, payload, now=datetime.now(UTC), actor=USER)
+        await deps.jobs.enqueue(job)
+    worker = JobWorker(
+        deps.jobs,
+        {
+            handlers.SEND_SMS: JobType(
+                lambda job: handlers.send_sms(job, deps), RetryPolicy(base_s=0.1, jitter=0)
+            )
+        },
+        owner="test",
+        dead_letter_sink=no_dead_letters,
+        poll_interval_s=0.05,
+    )
+    worker.start()
+
+    async def all_completed() -> bool:
+        done = await deps.jobs.col.count_documents({"_id": {"$in": list(keys)}, "status": "completed"})
+        return done == len(keys)
+
+    try:
+        await eventually(all_completed, timeout_s=20)
+    finally:
+        await worker.stop(grace_s=2)
+
+
+async def test_a_first_attempt_writes_only_its_outcome(
+    deps: handlers.Deps, twilio: tuple[FakeTwilio, str]
+) -> None:
+    api, _ = twilio
+    await run_jobs(deps, "sms:reply:one")
+    assert [m.body for m in api.to(PHONE)] == [SAME_WORDS]
+    doc = await deps.jobs.col.find_one({"_id": "sms:reply:one"})
+    assert doc is not None
+    assert doc["progress"] == {}  # nothing written around the send
+    assert doc["attempts"] == 1 and doc["first_claimed_at"] is not None
+    assert doc["result"] == {"sid": api.to(PHONE)[0].sid}
+    sent = await deps.repo.outbound.find_one({"_id": api.to(PHONE)[0].sid})
+    assert sent is not None and sent["job_key"] == "sms:reply:one"
+
+
+async def test_a_retry_takes_its_own_lost_message_but_never_another_jobs_identical_one(
+    deps: handlers.Deps, twilio: tuple[FakeTwilio, str]
+) -> None:
+    api, _ = twilio
+    await run_jobs(deps, "sms:reply:first")
+
+    # The same words again, but Twilio refuses the first try outright: nothing went out, so
+    # the retry must send, though Twilio already holds a message with exactly this text.
+    api.fail_next = 1
+    await run_jobs(deps, "sms:reply:second")
+    assert [m.body for m in api.to(PHONE)] == [SAME_WORDS, SAME_WORDS]
+    assert len(api.attempts) == 3
+
+    # Twilio accepts the third one but the answer is lost: the retry finds it and sends nothing.
+    api.lose_answers = 1
+    await run_jobs(deps, "sms:reply:third")
+    assert len(api.to(PHONE)) == 3
+    assert len(api.attempts) == 4
+    owners = {
+        m.sid: (await deps.repo.outbound.find_one({"_id": m.sid}) or {}).get("job_key") for m in api.to(PHONE)
+    }
+    assert sorted(owners.values()) == ["sms:reply:first", "sms:reply:second", "sms:reply:third"]
