@@ -1,11 +1,14 @@
-"""Conversation's SMS job with the real twilio SDK against a local fake Twilio API.
+"""Conversation's reply: composed in the turn or in the job, sent by the SMS job with the real
+twilio SDK against a local fake Twilio API.
 
-A first attempt writes nothing before the send; a later attempt asks Twilio whether an
-earlier one's message went out, and never mistakes another job's identical text for its own.
+An instant agent's reply is decided with the turn; any other agent's inside the job. A first
+attempt writes nothing before the send; a later attempt asks Twilio whether an earlier one's
+message went out, and never mistakes another job's identical text for its own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -14,13 +17,16 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from careline_contracts.ingress import SmsReceived
 from careline_conversation import handlers
+from careline_conversation.agents.base import AgentContext, AgentReply
 from careline_conversation.agents.rules import RulesAgent
 from careline_conversation.integrations.sms import TwilioSender
 from careline_conversation.ratelimit import RateLimits
 from careline_conversation.repository import ConversationRepository
 from careline_platform.clock import SystemClock
 from careline_platform.jobs import JobStore, JobType, JobWorker, RetryPolicy, new_job
+from careline_platform.messaging import Delivery
 from careline_platform.mongo import UnitOfWork, connect
 from careline_testing.fakes import FakeTwilio, ThreadedServer
 from careline_testing.servers import Backends
@@ -69,7 +75,7 @@ async def no_dead_letters(_doc: dict[str, Any]) -> None:
 
 
 async def run_jobs(deps: handlers.Deps, *keys: str) -> None:
-    """Owe one reply with ``SAME_WORDS`` per key, in order, and run them until all completed."""
+    """Owe one reply with ``SAME_WORDS`` per key, in order, and run every reply job until none is left."""
     for key in keys:
         payload = {"to": PHONE, "user_id": USER, "body": SAME_WORDS, "kind": "agent"}
         job = new_job(key, handlers.SEND_SMS, payload, now=datetime.now(UTC), actor=USER)
@@ -88,8 +94,8 @@ async def run_jobs(deps: handlers.Deps, *keys: str) -> None:
     worker.start()
 
     async def all_completed() -> bool:
-        done = await deps.jobs.col.count_documents({"_id": {"$in": list(keys)}, "status": "completed"})
-        return done == len(keys)
+        unfinished = {"type": handlers.SEND_SMS, "status": {"$ne": "completed"}}
+        return await deps.jobs.col.count_documents(unfinished) == 0
 
     try:
         await eventually(all_completed, timeout_s=20)
@@ -134,3 +140,49 @@ async def test_a_retry_takes_its_own_lost_message_but_never_another_jobs_identic
         m.sid: (await deps.repo.outbound.find_one({"_id": m.sid}) or {}).get("job_key") for m in api.to(PHONE)
     }
     assert sorted(owners.values()) == ["sms:reply:first", "sms:reply:second", "sms:reply:third"]
+
+
+class SlowAgent:
+    """An agent that is not instant (as OpenAI's): its replies are composed in the job."""
+
+    name = "slow"
+    instant = False
+
+    async def reply(self, context: AgentContext) -> AgentReply:
+        return AgentReply(f"slow: {context.message}", self.name)
+
+    async def summarise(self, context: AgentContext) -> str:
+        return ""
+
+
+async def a_turn(deps: handlers.Deps, sid: str, body: str) -> dict[str, Any]:
+    """An onboarded caregiver texts ``body``; returns the reply job the turn owed."""
+    now = datetime.now(UTC)
+    await deps.repo.states.update_one(
+        {"_id": USER},
+        {"$set": {"phone": PHONE, "welcomed": True, "onboarding": {"field": None}}},
+        upsert=True,
+    )
+    event = SmsReceived(occurred_at=now, message_sid=sid, user_id=USER, phone=PHONE, body=body)
+    await handlers.on_sms_received(event, Delivery(f"twilio:{sid}", event.subject, 1, now), deps)
+    job = await deps.jobs.col.find_one({"_id": f"sms:reply:{sid}"})
+    assert job is not None
+    return job
+
+
+async def test_an_instant_agents_reply_is_decided_with_the_turn(
+    deps: handlers.Deps, twilio: tuple[FakeTwilio, str]
+) -> None:
+    job = await a_turn(deps, "SMinstant", "I am so tired")
+    instant_reply = job["payload"]["body"]
+    assert "exhausting" in instant_reply and job["payload"]["agent"] == "rules"
+    assert "compose" not in job["payload"]
+    state = await deps.repo.state(USER)
+    assert state is not None and state["recent_messages"][-1]["text"] == job["payload"]["body"]
+
+    slow = dataclasses.replace(deps, agent=SlowAgent())
+    job = await a_turn(slow, "SMslow", "hello there")
+    assert "body" not in job["payload"] and job["payload"]["compose"] == {"message": "hello there"}
+    await run_jobs(slow)
+    api, _ = twilio
+    assert [m.body for m in api.to(PHONE)] == [instant_reply, "slow: hello there"]

@@ -71,8 +71,9 @@ async def _owe_event(
 async def on_sms_received(event: SmsReceived, delivery: Delivery, deps: Deps) -> None:
     """Record the caregiver's message, decide the turn, and owe its effects, all in one transaction.
 
-    A fixed text (crisis, keywords, welcome, onboarding) goes into the reply job as it is;
-    an agent's reply is composed inside the job, so no AI call runs in this handler.
+    A fixed text (crisis, keywords, welcome, onboarding) goes into the reply job as it is, and
+    so does an instant agent's (the rules agent); any other agent's reply is composed inside
+    the job, so no AI call runs in this handler.
     """
     now = deps.clock.now()
     user = event.user_id
@@ -90,7 +91,7 @@ async def on_sms_received(event: SmsReceived, delivery: Delivery, deps: Deps) ->
         turn = decide(before, event.body, now, deps.limits, inbound_at)
         if turn.set_state:
             await deps.repo.update_state(user, turn.set_state, session)
-        await _owe_turn_effects(event, turn, now, deps, session)
+        await _owe_turn_effects(event, turn, now, deps, session, before or {})
         published = (before or {}).get("contact_published_at")
         if published is None or now - published >= CONTACT_EVERY:
             contact = ContactRecorded(
@@ -107,7 +108,12 @@ async def on_sms_received(event: SmsReceived, delivery: Delivery, deps: Deps) ->
 
 
 async def _owe_turn_effects(
-    event: SmsReceived, turn: Turn, now: datetime, deps: Deps, session: AsyncClientSession
+    event: SmsReceived,
+    turn: Turn,
+    now: datetime,
+    deps: Deps,
+    session: AsyncClientSession,
+    state: dict[str, Any],
 ) -> None:
     user, sid, corr = event.user_id, event.message_sid, event.correlation_id
     if turn.reply is not None or turn.compose:
@@ -117,9 +123,18 @@ async def _owe_turn_effects(
             "correlation_id": corr,
             "kind": turn.kind,
         }
-        if turn.reply is not None:
-            payload["body"] = turn.reply
-            await deps.repo.record_reply(user, turn.reply, now, session)
+        text = turn.reply
+        if text is None and deps.agent.instant:
+            # Nothing to wait for or pay: the reply is decided here, with the turn, and the job
+            # only sends it (fewer writes before the caregiver reads it). Tool calls are carried
+            # out by the job, so a reply that asks for some is composed there.
+            reply = await deps.agent.reply(_context(state, event.body))
+            if not reply.tool_calls:
+                text = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS)
+                payload["agent"] = reply.agent
+        if text is not None:
+            payload["body"] = text
+            await deps.repo.record_reply(user, text, now, session)
         else:
             payload["compose"] = {"message": event.body}
         # a crisis reply jumps the caregiver's queue: it is not ordered behind earlier replies

@@ -37,6 +37,9 @@ class AgentUnavailable(Exception):
 
 class Agent(Protocol):
     name: str
+    instant: bool
+    """True when the agent answers from what it is given alone, without I/O or cost (the rules
+    agent): its reply is composed in the turn itself. Otherwise the reply job composes it."""
 
     async def reply(self, context: AgentContext) -> AgentReply: ...
 

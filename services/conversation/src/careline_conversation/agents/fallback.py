@@ -13,6 +13,7 @@ class FallbackAgent:
         self.primary = primary
         self.fallback = fallback
         self.name = f"{primary.name}>{fallback.name}"
+        self.instant = primary.instant and fallback.instant
 
     async def reply(self, context: AgentContext) -> AgentReply:
         try:

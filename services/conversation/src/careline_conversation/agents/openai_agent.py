@@ -73,6 +73,7 @@ KNOWN_TOOLS = frozenset(t["function"]["name"] for t in TOOLS)
 
 class OpenAIAgent:
     name = "openai"
+    instant = False
 
     def __init__(self, api_key: str, model: str, base_url: str | None = None, timeout_s: float = 8.0) -> None:
         self.client = AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0)

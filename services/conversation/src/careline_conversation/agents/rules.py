@@ -10,6 +10,7 @@ SUMMARY_CHARS = 400
 
 class RulesAgent:
     name = "rules"
+    instant = True
 
     async def reply(self, context: AgentContext) -> AgentReply:
         return AgentReply(replies.rules_reply(context.message), self.name)
