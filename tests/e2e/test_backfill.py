@@ -16,7 +16,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
@@ -24,7 +26,12 @@ from careline_cli.migrate import legacy
 from careline_cli.migrate.backfill import COLLECTIONS, Tally
 from careline_contracts.migration import LegacyUser
 from careline_ingress.backfill import user_id_for_legacy
+from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
+from careline_testing.signing import inbound_sms_params
+from careline_testing.waiting import eventually
+
+from .helpers import databases, post_sms
 
 pytestmark = pytest.mark.asyncio
 
@@ -242,3 +249,60 @@ async def test_backfill_of_ten_thousand_users(
     print(
         f"\n10k backfill: {report['valid']} users in {seconds:.1f}s ({report['valid'] / seconds:.0f} users/s)"
     )
+
+
+async def test_backfill_from_a_mongodb_collection_keeps_what_a_live_caregiver_said(
+    cluster: Cluster,
+    mongo: AsyncMongoClient[Any],
+    fake_twilio: tuple[FakeTwilio, str],
+    tmp_path: Path,
+) -> None:
+    """The legacy collection read straight from MongoDB; one of its caregivers texted the line
+    before the backfill: they keep their id and what they told us live, legacy fills the gaps."""
+    docs = list(legacy.generate(120, seed=21))
+    legacy.write_jsonl(tmp_path / "same.jsonl", iter(docs))
+    users = expected_users(tmp_path / "same.jsonl")
+    live = next(u for u in users.values() if u.profile.first_name not in (None, "Maria") and u.profile.zip)
+    twilio, _ = fake_twilio
+    async with httpx.AsyncClient(timeout=10) as client:
+        for step, text in enumerate(("hi", "Maria"), start=1):
+            assert (await post_sms(client, cluster, inbound_sms_params(live.phone, text))).status_code == 200
+            await eventually(lambda step=step: len(twilio.to(live.phone)) == step)
+    db = databases(mongo, cluster)
+    identity = await db["ingress"].users.find_one({"phone": live.phone})
+    assert identity is not None
+    live_id = identity["_id"]
+    await eventually(lambda: profile_named(db, live_id, "Maria"))
+
+    source_db = f"{cluster.env['DB_PREFIX']}_legacy"
+    await mongo[source_db].users.insert_many(docs)
+    run = run_cli(
+        cluster,
+        "migrate",
+        "backfill",
+        "--source",
+        urlunsplit(urlsplit(cluster.mongodb_uri)._replace(path=f"/{source_db}.users")),
+        "--batch",
+        "40",
+        "--report",
+        str(tmp_path / "r.json"),
+    )
+    assert run.returncode == 0, run.stderr
+    report = report_of(tmp_path / "r.json")
+    assert report["complete"] and report["valid"] == len(users)
+    assert report["slices"]["profile"]["created"] == len(users) - 1
+    assert report["slices"]["profile"]["filled"] == 1
+
+    found = await slices(mongo, cluster)
+    ids = {user_id_for_legacy(u.legacy_id) for u in users.values() if u is not live} | {live_id}
+    for service in COLLECTIONS:
+        assert set(found[service]) == ids, service
+    assert found["ingress"][live_id]["legacy_id"] == live.legacy_id  # the live id, now linked
+    profile = found["profile"][live_id]
+    assert profile["first_name"] == "Maria"  # said live: the legacy name does not overwrite it
+    assert profile["zip"] == live.profile.zip  # never said live: filled from the legacy record
+
+
+async def profile_named(db: dict[str, Any], user_id: str, name: str) -> bool:
+    profile = await db["profile"].user_profiles.find_one({"_id": user_id})
+    return profile is not None and profile.get("first_name") == name
