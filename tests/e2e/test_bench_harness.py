@@ -33,7 +33,14 @@ def test_tiny_bench_writes_every_figure_the_readme_quotes(tmp_path: Path) -> Non
     storm = result["storm"]
     assert storm["posts"] == storm["messages"] * 5 and storm["non_200"] == 0
     assert storm["duplicates"] == 0 and storm["missing"] == 0
-    assert set(result["ratios"]) >= {"ingress_vs_bare_throughput", "ingress_vs_nats_throughput"}
+    assert set(result["ratios"]) >= {
+        "ingress_vs_bare_throughput",
+        "ingress_vs_nats_throughput",
+        "ingress_vs_serial_bound_throughput",
+    }
+    bare, broker = (result["phases"][t]["closed_loop"]["throughput_rps"] for t in ("bare", "nats"))
+    assert result["serial_bound_rps"] < min(bare, broker)  # a request needing both costs both
+    assert "serial bound" in run.stdout
     assert {t["name"] for t in result["targets"]} == {
         "ingress_throughput_vs_bare",
         "ingress_p99_at_rate_ms",
