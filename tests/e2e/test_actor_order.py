@@ -51,8 +51,15 @@ async def test_two_conversation_replicas_keep_each_caregivers_order(
 
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri)
     db = databases(mongo, cluster)["conversation"]
+    job_of_sid: dict[str, str] = {}
     try:
-        job_of_sid = {d["_id"]: d["job_key"] async for d in db.outbound_messages.find({})}
+        # the SMS job records a message after Twilio answered: the last ones may not be yet
+        async def every_reply_recorded() -> bool:
+            nonlocal job_of_sid
+            job_of_sid = {d["_id"]: d["job_key"] async for d in db.outbound_messages.find({})}
+            return len(job_of_sid) >= CAREGIVERS * MESSAGES
+
+        await eventually(every_reply_recorded, timeout_s=30)
         states = {d["_id"]: d async for d in db.conversation_state.find({})}
     finally:
         await mongo.close()
@@ -66,9 +73,16 @@ async def test_two_conversation_replicas_keep_each_caregivers_order(
         assert inbound == sorted(inbound) and inbound[-1] == MESSAGES - 1
     # one turn at a time, across both replicas: each message's handling (from both processes'
     # logs) ends before the caregiver's next message starts being handled
-    handled = handling_intervals(
-        [cluster.log_dir / "conversation.log", cluster.log_dir / "conversation-2.log"]
-    )
+    logs = [cluster.log_dir / "conversation.log", cluster.log_dir / "conversation-2.log"]
+    fingerprints = {fingerprint(f"twilio:{sid}") for sids in sent.values() for sid in sids}
+    handled: dict[str, tuple[float, float, str]] = {}
+
+    def every_handling_logged() -> bool:  # logged after the ack; the reply job may be quicker
+        nonlocal handled
+        handled = handling_intervals(logs)
+        return fingerprints <= handled.keys()
+
+    await eventually(every_handling_logged, timeout_s=10)
     replicas_used = {where for _, _, where in handled.values()}
     assert len(replicas_used) == 2
     for phone in phones:

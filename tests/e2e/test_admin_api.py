@@ -114,7 +114,15 @@ async def test_an_admin_reads_retries_grants_and_erases_across_services(
         )
         assert again.status_code == 404  # nothing failed or dead under that key any more
 
-        record = (await client.get(f"{cluster.base_url}/admin/caregivers/{user_id}", headers=admin)).json()
+        record: dict[str, Any] = {}
+
+        async def every_slice_read() -> bool:  # billing and profile open theirs on their own clocks
+            nonlocal record
+            url = f"{cluster.base_url}/admin/caregivers/{user_id}"
+            record = (await client.get(url, headers=admin)).json()
+            return bool(record["billing"]["billing_account"] and record["profile"]["user_profile"])
+
+        await eventually(every_slice_read, timeout_s=20)
         assert record["ingress"]["phone"] == "+14155550181"
         assert record["conversation"]["conversation_state"]["facts"]["first_name"] == "Ana"
         assert record["billing"]["billing_account"]["status"] == "trialing"

@@ -137,7 +137,13 @@ async def test_the_simulator_texts_the_line_and_shows_replies_live(
     assert user is not None
     inbound = await db["conversation"].processed_messages.count_documents({"_id": {"$regex": "^twilio:"}})
     assert inbound == 3
-    assert await db["conversation"].crisis_alerts.count_documents({"user_id": user["_id"]}) == 1
+
+    user_id = user["_id"]
+
+    async def alert_opened() -> bool:  # by a job of its own, not the one that sent the reply
+        return await db["conversation"].crisis_alerts.count_documents({"user_id": user_id}) == 1
+
+    await eventually(alert_opened, timeout_s=20)
 
     # a bad number is refused with a clear error and nothing is posted
     sent = browser.execute_async_script(

@@ -86,8 +86,16 @@ async def test_every_message_gets_exactly_one_reply_across_sigkills(
 
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri)
     dbs = databases(mongo, cluster)
+    replied: list[str] = []
     try:
-        replied = [d["job_key"] async for d in dbs["conversation"].outbound_messages.find({})]
+        # a send whose process was killed before recording it is recorded by the retry, once the
+        # killed worker's lease (JOBS_LEASE_S=5) ran out: that can be after the sleep above
+        async def every_reply_recorded() -> bool:
+            nonlocal replied
+            replied = [d["job_key"] async for d in dbs["conversation"].outbound_messages.find({})]
+            return len(replied) >= len(sids)
+
+        await eventually(every_reply_recorded, timeout_s=60)
         users = await dbs["ingress"].users.count_documents({})
 
         async def every_slice_exists() -> bool:

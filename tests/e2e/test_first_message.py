@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.servers import Backends
 from careline_testing.signing import inbound_sms_params, twilio_form
+from careline_testing.waiting import eventually
 
 from .conftest import TWILIO_TOKEN
 
@@ -67,9 +69,16 @@ async def test_first_message_creates_user_slices_and_one_reply(
         assert await slices() == (1, 1, 1)
         account = await mongo[f"{prefix}_billing"].billing_accounts.find_one({"_id": user_id})
         assert account["status"] == "trialing"
-        outbound = (
-            await mongo[f"{prefix}_conversation"].outbound_messages.find({"user_id": user_id}).to_list()
-        )
+        # the SMS job records the message after Twilio answered: Twilio can have it first
+        outbound: list[dict[str, Any]] = []
+
+        async def recorded() -> bool:
+            nonlocal outbound
+            col = mongo[f"{prefix}_conversation"].outbound_messages
+            outbound = await col.find({"user_id": user_id}).to_list()
+            return bool(outbound)
+
+        await eventually(recorded)
         assert [m["_id"] for m in outbound] == [fake.to("+14155550101")[0].sid]
     finally:
         await mongo.close()

@@ -65,6 +65,8 @@ async def test_each_service_reports_what_it_did(
 
             async def registered_counted(service: str = service) -> bool:
                 found = await scrape(service)
-                return value(found, "careline_messages_total", subject="user.registered", outcome="handled") >= 1
+                return (
+                    value(found, "careline_messages_total", subject="user.registered", outcome="handled") >= 1
+                )
 
             await eventually(registered_counted, timeout_s=20)

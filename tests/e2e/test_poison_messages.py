@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import nats as nats_client
 import pytest
@@ -37,7 +38,14 @@ async def test_invalid_payload_is_dead_lettered_once_and_not_redelivered(
         letter = json.loads(
             (await js.get_last_msg("DEAD_LETTERS", "deadletter.conversation.sms.inbound.received")).data
         )
-        consumer = await js.consumer_info("SMS", "conversation-sms-inbound-p3")
+        consumers: list[Any] = []
+
+        async def terminated() -> bool:  # the term is a plain publish, sent after the dead letter
+            consumers.append(await js.consumer_info("SMS", "conversation-sms-inbound-p3"))
+            return consumers[-1].num_ack_pending == 0
+
+        await eventually(terminated, timeout_s=10)
+        consumer = consumers[-1]
     finally:
         await nc.close()
     assert letter["msg_id"] == "poison-1"
