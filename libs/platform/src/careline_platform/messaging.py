@@ -108,18 +108,24 @@ class Publisher:
         stream: str,
         headers: dict[str, str] | None = None,
     ) -> bool:
-        """Publish bytes; returns True if JetStream saw it as a duplicate."""
+        """Publish bytes; returns True if JetStream saw it as a duplicate.
+
+        Straight through the broker's nats-py JetStream context: FastStream's publish would only
+        add an empty content-type and a random ``correlation_id`` header that no consumer reads,
+        for about a third of the publish's CPU.
+        """
         try:
-            ack = await self.broker.publish(
+            js: JetStreamContext = self.broker.config.connection_state.stream
+            ack = await js.publish(
+                subject,
                 payload,
-                subject=subject,
-                stream=stream,
                 timeout=self.timeout_s,
+                stream=stream,
                 headers={"Nats-Msg-Id": msg_id, **(headers or {})},
             )
         except Exception as exc:  # timeouts, no responders, disconnects: all mean "not durable"
             raise PublishFailed(type(exc).__name__) from exc
-        return bool(getattr(ack, "duplicate", False))
+        return bool(ack.duplicate)
 
     async def publish(
         self,

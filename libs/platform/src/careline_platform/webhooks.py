@@ -7,6 +7,7 @@ before verification, and digests are compared in constant time.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -55,7 +56,8 @@ def twilio_form(auth_token: str, url: str, params: dict[str, str]) -> tuple[byte
     return body, headers
 
 
-def _port_variants(url: str) -> list[str]:
+@functools.lru_cache(maxsize=256)  # a few webhook URLs, over and over: spare the parsing
+def _port_variants(url: str) -> tuple[str, ...]:
     """The URL as signed with and without its default port (Twilio may sign either form)."""
     parts = urlsplit(url)
     default = {"https": 443, "http": 80}.get(parts.scheme)
@@ -65,7 +67,7 @@ def _port_variants(url: str) -> list[str]:
         variants.append(urlunsplit(parts._replace(netloc=f"{netloc}:{default}")))
     elif parts.port == default:
         variants.append(urlunsplit(parts._replace(netloc=netloc.rsplit(":", 1)[0])))
-    return variants
+    return tuple(variants)
 
 
 def verify_twilio(

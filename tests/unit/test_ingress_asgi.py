@@ -1,0 +1,63 @@
+"""The ASGI layers in front of ingress's router: webhooks answered directly, the rest passed on.
+
+The app is built without its lifespan (no NATS, no database), so a webhook that reaches its
+endpoint fails on the missing connections: which is how these tests see that it got there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi.testclient import TestClient
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Message, Receive, Scope, Send
+
+from careline_ingress.app import WEBHOOK_PATHS, create_app
+from careline_ingress.asgi import DirectRoutes
+from careline_platform.settings import Settings
+
+
+async def endpoint(_request: Request) -> Response:
+    return PlainTextResponse("direct")
+
+
+async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+    await PlainTextResponse("inner")(scope, receive, send)
+
+
+def answer(method: str, path: str, **scope: object) -> str:
+    """Run one request through DirectRoutes; returns the body of the answer."""
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    app = DirectRoutes(inner, {"/hook": endpoint})
+    full: Scope = {"type": "http", "method": method, "path": path, "headers": [], **scope}
+    asyncio.run(app(full, receive, send))
+    return b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body").decode()
+
+
+def test_only_a_post_to_a_listed_path_is_answered_directly() -> None:
+    assert answer("POST", "/hook") == "direct"
+    assert answer("GET", "/hook") == "inner"
+    assert answer("POST", "/hook/") == "inner"
+    assert answer("POST", "/other") == "inner"
+    assert answer("POST", "/hook", root_path="/prefix") == "inner"  # the router strips it
+
+
+def test_the_webhooks_stay_in_the_api_document_and_fail_short() -> None:
+    """Declared on FastAPI for the document; an unexpected error is still the short JSON 500."""
+    app = create_app(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert set(WEBHOOK_PATHS) <= set(app.openapi()["paths"])
+    client = TestClient(app, raise_server_exceptions=False)
+    for path in sorted(WEBHOOK_PATHS):
+        resp = client.post(path, content=b"a=b", headers={"Content-Type": "application/json"})
+        assert (resp.status_code, resp.json()) == (500, {"error": "internal error"}), path
+        assert client.get(path).status_code == 405
+    too_big = client.post("/webhooks/twilio/sms", headers={"Content-Length": "70000"})
+    assert too_big.status_code == 413 and "Traceback" not in too_big.text
