@@ -58,7 +58,7 @@ def main() -> None:
         backends.nats_url,
         backends.mongodb_uri,
         data / "logs",
-        env={"SANDBOX_AUTH_TOKEN": TOKEN, "LOG_LEVEL": "WARNING"},
+        env={"SANDBOX_AUTH_TOKEN": TOKEN, "LOG_LEVEL": "INFO"},  # as in production
     )
     try:
         cluster.start()

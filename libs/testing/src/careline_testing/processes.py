@@ -96,6 +96,9 @@ class Cluster:
         }
 
     def start(self, names: tuple[str, ...] = SERVICES) -> None:
+        level = self.service_env().get("LOG_LEVEL", "INFO").upper()
+        if level not in ("DEBUG", "INFO"):  # a service is up once it logged service.started
+            raise ValueError(f"LOG_LEVEL {level}: a cluster needs INFO or DEBUG to see its services start")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
             env = self.service_env()
