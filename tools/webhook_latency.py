@@ -1,8 +1,9 @@
 """Latency of the Twilio SMS webhook: N sequential signed posts against a real local stack.
 
 Starts its own NATS and MongoDB-wire servers and the four services (sandbox SMS), then posts
-N signed inbound messages one after another and reports the median, p95 and p99 of the time
-until ingress answered (i.e. until JetStream acknowledged the message).
+N signed inbound messages one after another from ``--senders`` numbers and reports the median,
+p95 and p99 of the time until ingress answered (i.e. until JetStream acknowledged the message),
+over all posts and split into known callers and first contacts.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from careline_testing.servers import start_backends
 from careline_testing.signing import inbound_sms_params, twilio_form
 
 TOKEN = "latency-token"
+WARM_UP = 20
+"""Posts that warm up connections and caches first, not counted."""
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -29,11 +32,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-async def measure(cluster: Cluster, count: int, senders: int) -> list[float]:
+async def measure(cluster: Cluster, count: int, senders: int) -> tuple[list[float], list[float]]:
+    """Timings of every post after the warm-up, and of those that were a sender's first text
+    (a new caregiver: ingress creates the identity and announces it before the message)."""
     url = f"{cluster.base_url}/webhooks/twilio/sms"
     timings: list[float] = []
+    first_contacts: list[float] = []
     async with httpx.AsyncClient(timeout=10) as client:
-        for i in range(count + 20):  # the first 20 warm up connections and caches
+        for i in range(count + WARM_UP):
             params = inbound_sms_params(f"+1415555{i % senders:04d}", f"message {i}")
             body, headers = twilio_form(TOKEN, url, params)
             started = time.perf_counter()
@@ -41,9 +47,20 @@ async def measure(cluster: Cluster, count: int, senders: int) -> list[float]:
             elapsed = (time.perf_counter() - started) * 1000
             if resp.status_code != 200:
                 raise SystemExit(f"post {i} answered {resp.status_code}")
-            if i >= 20:
+            if i >= WARM_UP:
                 timings.append(elapsed)
-    return timings
+                if i < senders:
+                    first_contacts.append(elapsed)
+    return timings, first_contacts
+
+
+def summary(timings: list[float]) -> dict[str, float]:
+    return {
+        "median_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(percentile(timings, 95), 2),
+        "p99_ms": round(percentile(timings, 99), 2),
+        "max_ms": round(max(timings), 2),
+    }
 
 
 def main() -> None:
@@ -63,17 +80,17 @@ def main() -> None:
     try:
         cluster.start()
         time.sleep(2.0)  # let the consumers bind before measuring
-        timings = asyncio.run(measure(cluster, args.count, args.senders))
+        timings, first = asyncio.run(measure(cluster, args.count, args.senders))
     finally:
         cluster.stop()
         backends.stop()
-    result = {
-        "posts": len(timings),
-        "median_ms": round(statistics.median(timings), 2),
-        "p95_ms": round(percentile(timings, 95), 2),
-        "p99_ms": round(percentile(timings, 99), 2),
-        "max_ms": round(max(timings), 2),
-    }
+    known = sorted(timings)
+    for t in first:
+        known.remove(t)
+    result: dict[str, object] = {"posts": len(timings), **summary(timings)}
+    if first and known:
+        result["known_callers"] = {"posts": len(known), **summary(known)}
+        result["first_contacts"] = {"posts": len(first), **summary(first)}
     print(json.dumps(result, indent=2))
     if args.out:
         args.out.write_text(json.dumps(result, indent=2))

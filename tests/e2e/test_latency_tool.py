@@ -28,6 +28,8 @@ def test_the_latency_tool_posts_every_message_and_reports_its_percentiles(tmp_pa
     result = json.loads(out.read_text())
     assert result["posts"] == 40
     assert 0 < result["median_ms"] <= result["p95_ms"] <= result["p99_ms"] <= result["max_ms"]
+    # 20 warm-up posts, then numbers 20-49 text for the first time and 0-9 again
+    assert (result["first_contacts"]["posts"], result["known_callers"]["posts"]) == (30, 10)
 
 
 def test_a_cluster_refuses_a_log_level_that_would_hide_its_start(tmp_path: Path) -> None:

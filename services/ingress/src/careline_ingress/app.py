@@ -6,6 +6,7 @@ broker (or the identity database) does not answer, the reply is 503 so the provi
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -41,6 +42,7 @@ from careline_platform.metrics import WEBHOOK_SECONDS
 from careline_platform.phone import InvalidPhoneNumber, to_e164
 from careline_platform.runtime import Infrastructure, connect_infrastructure, retry_until_ready
 from careline_platform.settings import Settings
+from careline_platform.tasks import finish_or_cancel
 from careline_platform.webhooks import SignatureError, verify_stripe, verify_twilio
 
 log = get_logger(__name__)
@@ -83,6 +85,7 @@ class Ingress:
     def __init__(self, infra: Infrastructure, users: Users) -> None:
         self.infra = infra
         self.users = users
+        self.background: set[asyncio.Task[None]] = set()
 
     def signed_url(self, request: Request) -> str:
         """What Twilio signed: the public base URL, the path and the query string."""
@@ -119,16 +122,6 @@ class Ingress:
             raise BadRequest("From is not a phone number") from exc
         now = self.infra.clock.now()
         user, _created = await self.users.find_or_create(phone, now)
-        if not user.get("registered_published"):
-            await self.infra.publisher.publish(
-                UserRegistered(
-                    occurred_at=now, correlation_id=correlation_id, user_id=user["_id"], phone=phone
-                ),
-                msg_id=f"user.registered:{user['_id']}",
-                key=user["_id"],
-                stream=subjects.USERS,
-            )
-            await self.users.mark_registered_published(user["_id"])
         event = SmsReceived(
             occurred_at=now,
             correlation_id=correlation_id,
@@ -138,9 +131,39 @@ class Ingress:
             to=params.get("To", ""),
             body=params.get("Body", "")[:1600],
         )
+
+        async def publish_message() -> None:
+            await self.infra.publisher.publish(
+                event, msg_id=f"twilio:{sid}", key=user["_id"], stream=subjects.SMS
+            )
+
+        if user.get("registered_published"):
+            await publish_message()
+            return
         await self.infra.publisher.publish(
-            event, msg_id=f"twilio:{sid}", key=user["_id"], stream=subjects.SMS
+            UserRegistered(occurred_at=now, correlation_id=correlation_id, user_id=user["_id"], phone=phone),
+            msg_id=f"user.registered:{user['_id']}",
+            key=user["_id"],
+            stream=subjects.USERS,
         )
+        self._note_registered(user["_id"])
+        await publish_message()
+
+    def _note_registered(self, user_id: str) -> None:
+        """Remember that ``user.registered`` went out, off the webhook's path.
+
+        A new caregiver's first text already waits for two database round trips and two
+        publishes. Should this write be lost, the caller's next message publishes the event
+        again, and JetStream and every consumer de-duplicate it.
+        """
+        task = asyncio.create_task(self.users.mark_registered_published(user_id))
+        self.background.add(task)
+        task.add_done_callback(self._noted)
+
+    def _noted(self, task: asyncio.Task[None]) -> None:
+        self.background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("user.registered_note_failed", error=type(task.exception()).__name__)
 
     async def accept_status(self, params: dict[str, str], correlation_id: str) -> None:
         sid, status = params.get("MessageSid"), params.get("MessageStatus")
@@ -205,6 +228,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         log.info("service.started", port=settings.ingress_port)
         yield
         # uvicorn runs this after it stopped accepting and the requests in flight were answered
+        await finish_or_cancel(state["ingress"].background, settings.shutdown_grace_s)
         stopped = await stop_consuming(infra.broker, settings.shutdown_grace_s)
         await infra.broker.stop()
         await infra.client.close()
