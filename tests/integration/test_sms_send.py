@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +29,7 @@ from careline_platform.clock import SystemClock
 from careline_platform.jobs import JobStore, JobType, JobWorker, RetryPolicy, new_job
 from careline_platform.messaging import Delivery
 from careline_platform.mongo import UnitOfWork, connect
-from careline_testing.fakes import FakeTwilio, ThreadedServer
+from careline_testing.fakes import FakeTwilio, SentSms, ThreadedServer
 from careline_testing.servers import Backends
 from careline_testing.waiting import eventually
 
@@ -186,3 +187,18 @@ async def test_an_instant_agents_reply_is_decided_with_the_turn(
     await run_jobs(slow)
     api, _ = twilio
     assert [m.body for m in api.to(PHONE)] == [instant_reply, "slow: hello there"]
+
+
+async def test_a_retry_never_takes_an_unrecorded_message_from_before_the_job(
+    deps: handlers.Deps, twilio: tuple[FakeTwilio, str]
+) -> None:
+    """The same words went out an hour ago and no record names them (the caregiver was erased
+    since, say): a retry after a refused first try sends anew."""
+    api, _ = twilio
+    api.messages.append(SentSms("SM" + "0" * 32, PHONE, "+14155550000", SAME_WORDS, 0.0, time.time() - 3600))
+    api.fail_next = 1
+    await run_jobs(deps, "sms:reply:after-erasure")
+    assert [m.body for m in api.to(PHONE)] == [SAME_WORDS, SAME_WORDS]
+    assert len(api.attempts) == 2
+    doc = await deps.jobs.col.find_one({"_id": "sms:reply:after-erasure"})
+    assert doc is not None and doc["result"] == {"sid": api.to(PHONE)[1].sid}

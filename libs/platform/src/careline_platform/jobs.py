@@ -254,9 +254,12 @@ class JobStore:
             if candidate.get("first_claimed_at") is None:
                 claimed["first_claimed_at"] = now
             # The claim: one atomic conditional update that only succeeds while the job is
-            # still claimable, so exactly one worker gets it.
+            # still claimable, so exactly one worker gets it; and only while it was not claimed
+            # since we read it (else ``claimed_before`` would be wrong).
+            unclaimed_since_read = {"first_claimed_at": candidate.get("first_claimed_at")}
             res = await self.col.update_one(
-                {**query, "_id": candidate["_id"]}, {"$set": claimed, "$inc": {"attempts": 1}}
+                {**query, "_id": candidate["_id"], **unclaimed_since_read},
+                {"$set": claimed, "$inc": {"attempts": 1}},
             )
             if res.modified_count == 1:
                 return Job.from_doc({**candidate, "attempts": candidate["attempts"] + 1, "lease": lease})

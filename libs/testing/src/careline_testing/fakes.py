@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import itertools
 import threading
 import time
@@ -26,6 +27,8 @@ class SentSms:
     from_: str
     body: str
     at: float
+    created: float = field(default_factory=time.time)
+    """Wall-clock time Twilio created it (its ``date_created``)."""
 
 
 @dataclass
@@ -83,7 +86,7 @@ class FakeTwilio:
                 "status": "queued",
                 "num_segments": "1",
                 "direction": "outbound-api",
-                "date_created": None,
+                "date_created": email.utils.formatdate(msg.created, usegmt=True),
                 "uri": f"/2010-04-01/Accounts/{account}/Messages/{sid}.json",
             },
             status_code=201,
@@ -102,8 +105,9 @@ class FakeTwilio:
                 "body": m.body,
                 "status": "sent",
                 "direction": "outbound-api",
+                "date_created": email.utils.formatdate(m.created, usegmt=True),
             }
-            for m in self.messages
+            for m in reversed(self.messages)  # newest first, as Twilio lists them
             if to is None or m.to == to
         ]
         return JSONResponse(

@@ -355,18 +355,17 @@ async def send_sms(job: Job, deps: Deps) -> dict[str, Any]:
 
     A first attempt writes nothing around the send but its outcome. A later one may follow an
     attempt that sent and never learned it (a lost answer, a crash, a shutdown mid-call), so it
-    asks the provider first, and takes a message with this text to this number that no other
-    job recorded as its own.
+    asks the provider first for a message with this text to this number created since the job
+    was first claimed, and takes one only if no other job's record holds it (atomically).
     """
-    to = job.payload["to"]
+    to, user = job.payload["to"], job.payload.get("user_id")
     body = await compose(job, deps)
     sid, status = job.progress.get("sid"), "sent"  # earlier releases recorded these two
     since = job.claimed_before or job.progress.get("send_started_at")
     if sid is None and since is not None:
         for found in await deps.sender.find_sent(to=to, body=body, since=since):
-            if not await deps.repo.sent_by_another_job(found.sid, job.key):
-                sid, status = found.sid, found.status
-                break
+            if await deps.repo.adopt_sent(found.sid, user, job.key, found.status, deps.clock.now()):
+                return {"sid": found.sid}
     if sid is None:
         sent = await deps.sender.send(to=to, body=body, idempotency_key=job.key)
         sid, status = sent.sid, sent.status

@@ -8,6 +8,7 @@ from typing import Any
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 Document = dict[str, Any]
 RECENT_WINDOW = 12
@@ -206,10 +207,24 @@ class ConversationRepository:
             upsert=True,
         )
 
-    async def sent_by_another_job(self, sid: str, job_key: str) -> bool:
-        """True when the message ``sid`` is recorded as the one another job sent."""
-        doc = await self.outbound.find_one({"_id": sid}, {"job_key": 1})
-        return doc is not None and doc.get("job_key") not in (None, job_key)
+    async def adopt_sent(
+        self, sid: str, user_id: str | None, job_key: str, status: str, now: datetime
+    ) -> bool:
+        """Record ``sid`` as ``job_key``'s message unless another job's record holds it: one
+        conditional upsert, so two jobs can never both take the same message. False when the
+        message is another job's."""
+        try:
+            await self.outbound.update_one(
+                {"_id": sid, "job_key": {"$in": [None, job_key]}},
+                {
+                    "$setOnInsert": {"status": status, "rank": STATUS_RANK.get(status, 0)},
+                    "$set": {"user_id": user_id, "job_key": job_key, "sent_at": now},
+                },
+                upsert=True,
+            )
+        except DuplicateKeyError:  # the message exists, and its record names another job
+            return False
+        return True
 
     async def apply_status(
         self, sid: str, status: str, error_code: str | None, now: datetime, session: AsyncClientSession

@@ -16,6 +16,9 @@ from careline_contracts.conversation import SandboxSmsSent
 from careline_platform.jobs import PermanentJobError
 from careline_platform.messaging import Publisher
 
+# How far Twilio's clock may be behind ours when we compare its creation times with our claims.
+CLOCK_SKEW = timedelta(seconds=30)
+
 # Twilio error codes that no retry can fix (unsubscribed, invalid or unreachable numbers).
 PERMANENT_TWILIO_CODES = frozenset({21211, 21408, 21610, 21612, 21614, 30003, 30004, 30005, 30006})
 
@@ -69,12 +72,16 @@ class TwilioSender:
     async def find_sent(self, *, to: str, body: str, since: datetime) -> list[SentMessage]:
         """Ask Twilio whether an earlier attempt's message went out after all.
 
-        Twilio filters by the day a message was sent, so the window starts a day early.
+        The newest messages to ``to``, filtered here by when Twilio created them: a ``DateSent``
+        filter would miss a message still queued, which has no send date yet.
         """
-        recent = await self.client.messages.list_async(
-            to=to, date_sent_after=since - timedelta(days=1), limit=50
-        )
-        return [SentMessage(sid=str(m.sid), status=str(m.status or "sent")) for m in recent if m.body == body]
+        recent = await self.client.messages.list_async(to=to, limit=50)
+        earliest = since - CLOCK_SKEW
+        return [
+            SentMessage(sid=str(m.sid), status=str(m.status or "sent"))
+            for m in recent
+            if m.body == body and (m.date_created is None or m.date_created >= earliest)
+        ]
 
 
 class SandboxSender:
