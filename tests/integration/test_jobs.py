@@ -239,3 +239,27 @@ async def test_an_actor_waits_only_for_its_own_unfinished_earlier_jobs(
     await store.complete(first if first and first.key == "a1" else second, None)  # type: ignore[arg-type]
     nxt = await store.claim("w", lease_s=30)
     assert nxt is not None and nxt.key == "a2"
+
+
+async def test_a_claim_knows_whether_the_job_ran_before_even_from_a_stale_read(
+    jobs_col: AsyncCollection[Any],
+) -> None:
+    """A worker that read the job before another claimed and released it must not take it as
+    never claimed: the attempt in between may have done its effect."""
+    clock = MovableClock()
+    store = JobStore(jobs_col, clock)
+    await store.ensure_indexes()
+    await store.enqueue(new_job("once", "t", {}, now=clock.now()))
+    stale = await jobs_col.find_one({"_id": "once"})
+    assert stale is not None
+
+    first = await store.claim("y", lease_s=30)
+    assert first is not None and first.claimed_before is None
+    assert await store.release(first)  # pending and due again, as it was when read
+
+    pending = {"status": "pending", "next_attempt_at": {"$lte": clock.now()}}
+    assert await store._take(stale, pending, "x", 30, clock.now()) is None  # the stale read loses
+    again = await store.claim("x", lease_s=30)
+    doc = await jobs_col.find_one({"_id": "once"})
+    assert again is not None and doc is not None
+    assert again.claimed_before == doc["first_claimed_at"] is not None

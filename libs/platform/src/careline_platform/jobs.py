@@ -248,22 +248,31 @@ class JobStore:
         for candidate in candidates:
             if await self._waits_for_predecessor(candidate):
                 continue
-            token = f"{owner}:{secrets.token_hex(8)}"
-            lease = {"token": token, "owner": owner, "expires_at": now + timedelta(seconds=lease_s)}
-            claimed: Document = {"status": JobStatus.PROCESSING.value, "lease": lease}
-            if candidate.get("first_claimed_at") is None:
-                claimed["first_claimed_at"] = now
-            # The claim: one atomic conditional update that only succeeds while the job is
-            # still claimable, so exactly one worker gets it; and only while it was not claimed
-            # since we read it (else ``claimed_before`` would be wrong).
-            unclaimed_since_read = {"first_claimed_at": candidate.get("first_claimed_at")}
-            res = await self.col.update_one(
-                {**query, "_id": candidate["_id"], **unclaimed_since_read},
-                {"$set": claimed, "$inc": {"attempts": 1}},
-            )
-            if res.modified_count == 1:
-                return Job.from_doc({**candidate, "attempts": candidate["attempts"] + 1, "lease": lease})
+            job = await self._take(candidate, query, owner, lease_s, now)
+            if job is not None:
+                return job
         return None
+
+    async def _take(
+        self, candidate: Document, query: Document, owner: str, lease_s: float, now: datetime
+    ) -> Job | None:
+        """The claim of one job as read: one atomic conditional update that only succeeds while
+        the job is still claimable, so exactly one worker gets it; and only if no one claimed
+        it since it was read (a claim and a release in between would make ``claimed_before``
+        wrong). None when another worker got there first."""
+        token = f"{owner}:{secrets.token_hex(8)}"
+        lease = {"token": token, "owner": owner, "expires_at": now + timedelta(seconds=lease_s)}
+        claimed: Document = {"status": JobStatus.PROCESSING.value, "lease": lease}
+        if candidate.get("first_claimed_at") is None:
+            claimed["first_claimed_at"] = now
+        unclaimed_since_read = {"first_claimed_at": candidate.get("first_claimed_at")}
+        res = await self.col.update_one(
+            {**query, "_id": candidate["_id"], **unclaimed_since_read},
+            {"$set": claimed, "$inc": {"attempts": 1}},
+        )
+        if res.modified_count != 1:
+            return None
+        return Job.from_doc({**candidate, "attempts": candidate["attempts"] + 1, "lease": lease})
 
     async def _guarded(self, job: Job, update: Document) -> None:
         res = await self.col.update_one(
