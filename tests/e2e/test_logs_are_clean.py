@@ -7,13 +7,15 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from careline_testing.fakes import FakeTwilio
-from careline_testing.processes import Cluster
+from careline_testing.processes import SERVICES, Cluster
 from careline_testing.signing import stripe_event
+from careline_testing.waiting import eventually
 
 from .conftest import STRIPE_SECRET, TWILIO_TOKEN
-from .helpers import post_stripe
+from .helpers import databases, post_stripe
 from .test_conversation_journey import Phone
 
 pytestmark = pytest.mark.asyncio
@@ -41,9 +43,10 @@ def personal_patterns() -> list[re.Pattern[str]]:
 
 
 async def test_a_full_conversation_leaves_no_personal_data_in_any_log(
-    cluster: Cluster, fake_twilio: tuple[FakeTwilio, str]
+    cluster: Cluster, fake_twilio: tuple[FakeTwilio, str], mongo: AsyncMongoClient[Any]
 ) -> None:
     twilio, _ = fake_twilio
+    db = databases(mongo, cluster)
     async with httpx.AsyncClient(timeout=10) as client:
         phone = Phone(client, cluster, twilio, NUMBER)
         await phone.text("hi")
@@ -59,9 +62,24 @@ async def test_a_full_conversation_leaves_no_personal_data_in_any_log(
             f"{cluster.base_url}/webhooks/twilio/sms", data={"From": NUMBER, "Body": BODIES[3]}
         )
         assert bad.status_code == 403  # unsigned: rejected, and logged without its content
+
+    # what other processes log on their own clocks is part of the turn too: wait for the crisis
+    # alert's job and billing's first try of the Stripe event, then stop every service, so the
+    # lines written up to and during shutdown are all read
+    async def alert_opened() -> bool:
+        return await db["conversation"].crisis_alerts.count_documents({}) == 1
+
+    async def billing_tried_the_event() -> bool:
+        return "UnknownCustomer" in (cluster.log_dir / "billing.log").read_text()
+
+    await eventually(alert_opened)
+    await eventually(billing_tried_the_event)
+    cluster.stop()
     lines: list[tuple[str, str]] = []
-    for path in sorted(cluster.log_dir.glob("*.log")):
-        lines += [(path.name, line) for line in path.read_text().splitlines()]
+    for name in SERVICES:
+        text = (cluster.log_dir / f"{name}.log").read_text()
+        assert '"service.stopped"' in text, name  # every service's log is complete
+        lines += [(name, line) for line in text.splitlines()]
     assert len(lines) > 50 and any('"turn"' in line for _, line in lines)  # the logs are really there
     leaks: list[Any] = [
         (name, pattern.pattern, line[:200])
