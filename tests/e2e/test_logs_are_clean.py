@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -74,7 +75,7 @@ async def test_a_full_conversation_leaves_no_personal_data_in_any_log(
 
     await eventually(alert_opened)
     await eventually(billing_tried_the_event)
-    cluster.stop()
+    await asyncio.to_thread(cluster.stop)  # SIGTERM and wait, off the event loop
     lines: list[tuple[str, str]] = []
     for name in SERVICES:
         text = (cluster.log_dir / f"{name}.log").read_text()
