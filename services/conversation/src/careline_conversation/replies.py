@@ -16,8 +16,19 @@ _ACKS = (
 )
 
 
-def rules_reply(body: str) -> str:
-    """A warm, short reply without AI: acknowledge, reflect, offer a next step."""
+GENTLE = (
+    "I'm glad you wrote. I'm here with you, and you can tell me anything. "
+    "If things get hard again, you can call or text 988 any time."
+)
+
+
+def rules_reply(body: str, *, post_crisis: bool = False) -> str:
+    """A warm, short reply without AI: acknowledge, reflect, offer a next step.
+
+    In the day after a crisis there is no pitch of any kind: only presence and the 988 line.
+    """
+    if post_crisis:
+        return GENTLE
     lowered = body.lower()
     for word, ack in _ACKS:
         if word in lowered:

@@ -14,6 +14,9 @@ class AgentContext:
     recent: tuple[dict[str, Any], ...] = ()
     summary: str = ""
     first_name: str | None = None
+    post_crisis: str | None = None
+    """The crisis category when the caregiver had a crisis in the last 24 hours (never its text):
+    the agent stays gentle and offers no questionnaire, paywall or pitch."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ class RulesAgent:
     instant = True
 
     async def reply(self, context: AgentContext) -> AgentReply:
-        return AgentReply(replies.rules_reply(context.message), self.name)
+        return AgentReply(
+            replies.rules_reply(context.message, post_crisis=context.post_crisis is not None), self.name
+        )
 
     async def summarise(self, context: AgentContext) -> str:
         """Extractive: who they are, then the first sentence of their latest messages."""
