@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
+from structlog.testing import capture_logs
 
 from careline_conversation.agents import AgentContext, FallbackAgent, OpenAIAgent, RulesAgent, ToolCall
 from careline_conversation.resources import RESOURCES
@@ -115,3 +117,53 @@ async def test_the_rules_summary_is_extractive() -> None:
     assert summary.startswith("Name: Ana.")
     assert "I'm so tired, mom was up all night" in summary
     assert len(summary) <= 400
+
+
+async def test_the_system_prompt_carries_the_safety_rules(fake: tuple[FakeOpenAI, str]) -> None:
+    api, url = fake
+    api.script.append(ScriptedAnswer("That sounds exhausting, Ana."))
+    await agent(url).reply(CONTEXT)
+    system = api.requests[0]["messages"][0]["content"]
+    assert "never give medication doses" in system
+    assert "Never invent a phone number" in system
+    assert "never answer distress with a questionnaire" in system
+
+
+async def test_after_a_crisis_the_model_hears_the_category_and_gets_no_assessment_tool(
+    fake: tuple[FakeOpenAI, str],
+) -> None:
+    api, url = fake
+    api.script.append(
+        ScriptedAnswer(
+            "I'm here with you, Ana. Take it one breath at a time.",
+            tool_calls=[("start_assessment", '{"instrument": "checkin"}')],
+        )
+    )
+    context = replace(CONTEXT, post_crisis="self_harm")
+    reply = await agent(url).reply(context)
+    [first] = api.requests
+    assert {t["function"]["name"] for t in first["tools"]} == {"record_profile_fact", "find_resource"}
+    system = first["messages"][0]["content"]
+    assert "crisis (self harm)" in system and "no questionnaire" in system
+    assert "start_assessment" not in system
+    assert reply.text == "I'm here with you, Ana. Take it one breath at a time."
+    assert reply.tool_calls == ()  # asked for anyway: dropped
+
+
+async def test_an_invented_number_never_reaches_the_caregiver(fake: tuple[FakeOpenAI, str]) -> None:
+    api, url = fake
+    api.script.append(ScriptedAnswer("So hard. Call the Family Care Hotline at 1-800-555-0199 tonight."))
+    with capture_logs() as logs:
+        reply = await FallbackAgent(agent(url), RulesAgent()).reply(CONTEXT)
+    assert reply.agent == "rules"
+    assert reply.text == (await RulesAgent().reply(CONTEXT)).text
+    assert "555" not in reply.text
+    [event] = [e for e in logs if e["event"] == "agent.tripwire"]
+    assert (event["agent"], event["offending"]) == ("openai", 1)
+
+
+async def test_a_catalogue_number_from_the_model_is_sent(fake: tuple[FakeOpenAI, str]) -> None:
+    api, url = fake
+    api.script.append(ScriptedAnswer("That is a lot, Ana. You can call or text 988 any time."))
+    reply = await FallbackAgent(agent(url), RulesAgent()).reply(CONTEXT)
+    assert (reply.agent, reply.text) == ("openai", "That is a lot, Ana. You can call or text 988 any time.")

@@ -1,16 +1,14 @@
-"""National resources the line can point a caregiver to, by topic (no local directory yet)."""
+"""National resources the line can point a caregiver to, by topic (no local directory yet).
+
+The texts come from the resource catalogue (``safety/data/resources.toml``), where every number
+and link they contain is recorded with the official page it was checked against.
+"""
 
 from __future__ import annotations
 
-RESOURCES: dict[str, str] = {
-    "respite": "ARCH National Respite Locator lists respite care near you: archrespite.org",
-    "support_group": "Family Caregiver Alliance has support groups and guides: caregiver.org",
-    "financial": "NCOA's BenefitsCheckUp finds programs that help pay for care: benefitscheckup.org",
-    "legal": "Eldercare Locator connects you to local legal and aging services: 1-800-677-1116",
-    "dementia": "Alzheimer's Association 24/7 Helpline: 1-800-272-3900",
-    "mental_health": "You can call or text 988 any time to talk with someone.",
-    "general": "AARP's caregiving support line: 1-877-333-5885",
-}
+from careline_conversation.safety.catalogue import catalogue
+
+RESOURCES: dict[str, str] = {t.topic: t.text for t in catalogue().topics}
 TOPICS = tuple(RESOURCES)
 
 

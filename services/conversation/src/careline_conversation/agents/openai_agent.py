@@ -3,11 +3,17 @@
 It runs only inside a reply job, never in a message handler. It makes no retries of its own:
 a failure raises ``AgentUnavailable`` and the rules agent answers instead, so a caregiver is
 never kept waiting on a slow provider.
+
+The system prompt carries the safety rules (no dosing, no invented contacts, care before any
+pitch) and, in the day after a crisis, the crisis category and a gentle mode without the
+start_assessment tool. Rules in a prompt are requests, not guarantees: every reply is checked
+by the contact tripwire in ``agents/fallback.py`` before it can be sent.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, cast
 
 import openai
@@ -21,11 +27,34 @@ SYSTEM_PROMPT = (
     "You are Careline, a warm text-message companion for family caregivers. Answer in at most "
     "two short sentences that fit one SMS: acknowledge what they said, reflect it, and offer one "
     "small next step. Never give medical, legal or financial advice as fact; suggest asking a "
-    "professional instead. Use the tools when they fit: start_assessment when the caregiver "
-    "wants to check in on how they are doing, record_profile_fact when they tell you their first "
-    "name, their relationship to the person they care for, or their ZIP code, and find_resource "
-    "when they ask for help of a kind listed there."
+    "professional instead."
 )
+SAFETY_RULES = (
+    "Safety rules, always: never give medication doses, dosing schedules or changes to a "
+    "prescription; say to ask their doctor or pharmacist. Never invent a phone number, short code, "
+    "hotline, website or local provider: name only what the find_resource tool returns, or 988 "
+    "and 911. When someone is distressed, answer with care and presence first; never answer "
+    "distress with a questionnaire, a check-in offer or anything about a subscription."
+)
+TOOL_GUIDANCE = (
+    "Use the tools when they fit: start_assessment when the caregiver asks to check in on how "
+    "they are doing, record_profile_fact when they tell you their first name, their relationship "
+    "to the person they care for, or their ZIP code, and find_resource when they ask for help of "
+    "a kind listed there."
+)
+TOOL_GUIDANCE_AFTER_CRISIS = (
+    "Use the tools when they fit: record_profile_fact when they tell you their first name, their "
+    "relationship to the person they care for, or their ZIP code, and find_resource when they ask "
+    "for help of a kind listed there."
+)
+AFTER_CRISIS = (
+    "In the last 24 hours this caregiver reached out in a crisis ({category}); they were given "
+    "crisis lines and a person will follow up. Be gentle and present. Offer no questionnaire, no "
+    "check-in or assessment, and say nothing about subscriptions or payment. If they may be in "
+    "danger now, remind them they can call or text 988, or call 911."
+)
+AFTER_CRISIS_TOOLS = frozenset({"start_assessment"})
+"""Tools the model is not offered, and whose calls are dropped, in the day after a crisis."""
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -80,12 +109,17 @@ class OpenAIAgent:
         self.model = model
 
     def _messages(self, context: AgentContext) -> list[dict[str, Any]]:
-        system = SYSTEM_PROMPT
+        parts = [SYSTEM_PROMPT, SAFETY_RULES]
+        if context.post_crisis is None:
+            parts.append(TOOL_GUIDANCE)
+        else:
+            category = _category(context.post_crisis)
+            parts += [TOOL_GUIDANCE_AFTER_CRISIS, AFTER_CRISIS.format(category=category)]
         if context.first_name:
-            system += f" The caregiver's first name is {context.first_name}."
+            parts.append(f"The caregiver's first name is {context.first_name}.")
         if context.summary:
-            system += f" What you know so far: {context.summary}"
-        messages: list[dict[str, Any]] = [{"role": "system", "content": system}]
+            parts.append(f"What you know so far: {context.summary}")
+        messages: list[dict[str, Any]] = [{"role": "system", "content": " ".join(parts)}]
         for turn in context.recent:
             role = "user" if turn.get("dir") == "in" else "assistant"
             messages.append({"role": role, "content": str(turn.get("text", ""))})
@@ -93,9 +127,9 @@ class OpenAIAgent:
             messages.append({"role": "user", "content": context.message})
         return messages
 
-    async def _complete(self, messages: list[dict[str, Any]], *, tools: bool) -> Any:
+    async def _complete(self, messages: list[dict[str, Any]], *, tools: Sequence[dict[str, Any]] = ()) -> Any:
         try:
-            extra: dict[str, Any] = {"tools": TOOLS, "tool_choice": "auto"} if tools else {}
+            extra: dict[str, Any] = {"tools": list(tools), "tool_choice": "auto"} if tools else {}
             response = await self.client.chat.completions.create(
                 model=self.model,
                 messages=cast("list[ChatCompletionMessageParam]", messages),
@@ -110,8 +144,11 @@ class OpenAIAgent:
 
     async def reply(self, context: AgentContext) -> AgentReply:
         messages = self._messages(context)
-        message = await self._complete(messages, tools=True)
-        calls = [c for c in (message.tool_calls or []) if c.function.name in KNOWN_TOOLS]
+        withheld = AFTER_CRISIS_TOOLS if context.post_crisis is not None else frozenset()
+        offered = [t for t in TOOLS if t["function"]["name"] not in withheld]
+        message = await self._complete(messages, tools=offered)
+        allowed = KNOWN_TOOLS - withheld
+        calls = [c for c in (message.tool_calls or []) if c.function.name in allowed]
         tool_calls = tuple(ToolCall(c.function.name, _arguments(c.function.arguments)) for c in calls)
         text = (message.content or "").strip()
         if calls and not text:
@@ -132,7 +169,7 @@ class OpenAIAgent:
             )
             for call, parsed in zip(calls, tool_calls, strict=True):
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": _tool_result(parsed)})
-            text = ((await self._complete(messages, tools=False)).content or "").strip()
+            text = ((await self._complete(messages)).content or "").strip()
         if not text:
             raise AgentUnavailable("empty answer")
         return AgentReply(text, self.name, tool_calls)
@@ -142,7 +179,7 @@ class OpenAIAgent:
         messages[0] = {"role": "system", "content": SUMMARY_PROMPT}
         if context.summary:
             messages.insert(1, {"role": "user", "content": f"Earlier summary: {context.summary}"})
-        text = ((await self._complete(messages, tools=False)).content or "").strip()
+        text = ((await self._complete(messages)).content or "").strip()
         if not text:
             raise AgentUnavailable("empty summary")
         return text[:400]
@@ -160,6 +197,12 @@ def _arguments(raw: str | None) -> dict[str, Any]:
     except json.JSONDecodeError:
         return {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+def _category(post_crisis: str) -> str:
+    """The crisis category as a short label (it is a category such as "self_harm", never text)."""
+    label = "".join(ch if ch.isalpha() else " " for ch in post_crisis.lower()).split()
+    return " ".join(label)[:40] or "unspecified"
 
 
 def _tool_result(call: ToolCall) -> str:
