@@ -1,7 +1,7 @@
 """make eval: the crisis detector on the labelled sets in evals/crisis, per category, tier and language.
 
-    python tools/eval.py            # every set, then each set on its own
-    python tools/eval.py --misses   # also list what was missed, mislabelled or a false alarm
+python tools/eval.py            # every set, then each set on its own
+python tools/eval.py --misses   # also list what was missed, mislabelled or a false alarm
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from careline_conversation.safety.evaluation import evals_dir, evaluate, load, t
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--misses", action="store_true", help="list every miss, false alarm and wrong category")
+    parser.add_argument(
+        "--misses", action="store_true", help="list every miss, false alarm and wrong category"
+    )
     args = parser.parse_args()
     paths = sorted(evals_dir().glob("*.jsonl"))
     report = evaluate(load(paths))
@@ -26,15 +28,18 @@ def main() -> int:
     if args.misses:
         print("\n== missed ==")
         for o in report.misses():
-            print(f"  [{o.example.source} {o.example.category}/{o.example.tier}/{o.example.family}] {o.example.text}")
+            ex = o.example
+            print(f"  [{ex.source} {ex.category}/{ex.tier}/{ex.family}] {ex.text}")
         print("\n== false alarms ==")
         for o in report.false_alarms():
             assert o.match is not None
-            print(f"  [{o.example.source} {o.example.family} -> {o.match.category}:{o.match.pattern}] {o.example.text}")
+            ex = o.example
+            print(f"  [{ex.source} {ex.family} -> {o.match.category}:{o.match.pattern}] {ex.text}")
         print("\n== wrong category ==")
         for o in report.wrong_category():
             assert o.match is not None
-            print(f"  [{o.example.source} {o.example.category} -> {o.match.category}:{o.match.pattern}] {o.example.text}")
+            ex = o.example
+            print(f"  [{ex.source} {ex.category} -> {o.match.category}:{o.match.pattern}] {ex.text}")
     failed = report.below_targets()
     print("\n" + ("below target: " + "; ".join(failed) if failed else "every target met"))
     return 1 if failed else 0

@@ -1,4 +1,8 @@
-"""Crisis detection: every labelled crisis is caught, look-alikes rarely alarm, input never breaks it."""
+"""Crisis detection: the older labelled table is still caught, tiers and categories, disguises, odd input.
+
+The evaluation sets in ``evals/crisis`` decide quality (``test_crisis_eval.py``); this table is
+the regression set from before the categories were split.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,27 @@ from pathlib import Path
 
 import pytest
 
-from careline_conversation.safety.crisis import LABELS, CrisisCategory, CrisisMatch, detect, normalise
+from careline_conversation.safety.crisis import LABELS, CrisisMatch, detect
+from careline_conversation.safety.normalise import english as normalise
 
 TABLE = Path(__file__).resolve().parents[1] / "data" / "crisis_cases.csv"
 MAX_FALSE_ALARM_RATE = 0.10
+# the table's older, coarser categories, and the new ones each may become
+COARSE = {
+    "suicide": {"suicide_self", "suicide_other"},
+    "self_harm": {"suicide_self", "suicide_other"},
+    "abuse": {"abuse_of_caregiver", "abuse_of_recipient"},
+    "harm_to_others": {"harm_to_others"},
+    "medical_emergency": {"medical_emergency", "suicide_self", "suicide_other"},
+}
 MIN_CATEGORY_AGREEMENT = 0.90
 
 
-def load_table() -> tuple[list[tuple[str, CrisisCategory]], list[str]]:
+def load_table() -> tuple[list[tuple[str, str]], list[str]]:
     """(crisis rows with their category, non-crisis rows) from the labelled table."""
     with TABLE.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    crisis = [(row["text"], CrisisCategory(row["category"])) for row in rows if row["label"] == "crisis"]
+    crisis = [(row["text"], row["category"]) for row in rows if row["label"] == "crisis"]
     calm = [row["text"] for row in rows if row["label"] == "none"]
     assert len(crisis) + len(calm) == len(rows), "every row is labelled crisis or none"
     return crisis, calm
@@ -32,7 +45,7 @@ def test_table_is_big_and_covers_every_category() -> None:
     assert len(CRISIS_ROWS) + len(CALM_ROWS) >= 100
     assert len(CRISIS_ROWS) >= 50
     assert len(CALM_ROWS) >= 50
-    assert {category for _, category in CRISIS_ROWS} == set(CrisisCategory)
+    assert {category for _, category in CRISIS_ROWS} == set(COARSE)
 
 
 def test_recall_is_total_and_false_alarms_are_rare(capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,7 +71,7 @@ def test_detected_category_matches_the_label_for_most_rows() -> None:
     wrong = [
         f"{text!r}: {found} (labelled {category})"
         for text, category, found in matches
-        if found is None or found.category != category
+        if found is None or found.category not in COARSE[category]
     ]
     agreement = 1 - len(wrong) / len(matches)
     assert agreement >= MIN_CATEGORY_AGREEMENT, "\n".join(wrong)
@@ -72,7 +85,7 @@ def test_match_label_is_a_fixed_label_never_the_message() -> None:
         assert match.pattern in LABELS
         assert len(text) <= len(match.pattern) or text not in match.pattern
     match = detect("Bartholomew at 555-0101 here, I want to die")
-    assert match == CrisisMatch(CrisisCategory.SUICIDE, "want to die")
+    assert match == CrisisMatch("suicide_self", "explicit", "en", "want to die")
 
 
 @pytest.mark.parametrize(
@@ -93,34 +106,45 @@ def test_an_idiom_excuses_only_its_own_words(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "category"),
     [
-        ("kms", CrisisCategory.SUICIDE),
-        ("kys", CrisisCategory.SUICIDE),
-        ("thinking about suicde", CrisisCategory.SUICIDE),
-        ("thinking about sucide", CrisisCategory.SUICIDE),
-        ("i wanna die", CrisisCategory.SUICIDE),
-        ("dont want to be here anymore", CrisisCategory.SUICIDE),
-        ("going to end it all", CrisisCategory.SUICIDE),
-        ("they'd be better off without me", CrisisCategory.SUICIDE),
-        ("i want to hurt myself", CrisisCategory.SELF_HARM),
-        ("cutting myself again", CrisisCategory.SELF_HARM),
-        ("he took an overdose", CrisisCategory.MEDICAL_EMERGENCY),
-        ("i think dad od", CrisisCategory.MEDICAL_EMERGENCY),
-        ("he hits me", CrisisCategory.ABUSE),
-        ("hit me", CrisisCategory.ABUSE),
-        ("I'm afraid he will hurt me", CrisisCategory.ABUSE),
-        ("she's not breathing", CrisisCategory.MEDICAL_EMERGENCY),
-        ("chest pain", CrisisCategory.MEDICAL_EMERGENCY),
-        ("I think mom is having a stroke", CrisisCategory.MEDICAL_EMERGENCY),
-        ("dad fell and can't get up", CrisisCategory.MEDICAL_EMERGENCY),
-        ("the worst headache of my life", CrisisCategory.MEDICAL_EMERGENCY),
-        ("I'm going to hurt him", CrisisCategory.HARM_TO_OTHERS),
-        ("kill him", CrisisCategory.HARM_TO_OTHERS),
-        ("K!LL MYSELF", CrisisCategory.SUICIDE),
-        ("I want to diiiiie", CrisisCategory.SUICIDE),
-        ("she\u2019s not breathing \U0001f62d", CrisisCategory.MEDICAL_EMERGENCY),
+        ("kms", "suicide_self"),
+        ("kys", "suicide_self"),
+        ("thinking about suicde", "suicide_self"),
+        ("thinking about sucide", "suicide_self"),
+        ("i wanna die", "suicide_self"),
+        ("dont want to be here anymore", "suicide_self"),
+        ("my husband says he wants to end it", "suicide_other"),
+        ("mom keeps saying she wants to die", "suicide_other"),
+        ("the aide slapped mom", "abuse_of_recipient"),
+        ("my brother is draining dads bank account", "abuse_of_recipient"),
+        ("im scared im going to hurt her", "harm_to_others"),
+        ("me quiero morir", "suicide_self"),
+        ("mi esposo dice que se va a quitar la vida", "suicide_other"),
+        ("mi mamá se cayó y no se puede levantar", "medical_emergency"),
+        ("mi esposo me pega", "abuse_of_caregiver"),
+        ("la cuidadora le pega a mi papá", "abuse_of_recipient"),
+        ("tengo miedo de hacerle daño a mi mamá", "harm_to_others"),
+        ("going to end it all", "suicide_self"),
+        ("they'd be better off without me", "suicide_self"),
+        ("i want to hurt myself", "suicide_self"),
+        ("cutting myself again", "suicide_self"),
+        ("he took an overdose", "medical_emergency"),
+        ("i think dad od", "medical_emergency"),
+        ("he hits me", "abuse_of_caregiver"),
+        ("hit me", "abuse_of_caregiver"),
+        ("I'm afraid he will hurt me", "abuse_of_caregiver"),
+        ("she's not breathing", "medical_emergency"),
+        ("chest pain", "medical_emergency"),
+        ("I think mom is having a stroke", "medical_emergency"),
+        ("dad fell and can't get up", "medical_emergency"),
+        ("the worst headache of my life", "medical_emergency"),
+        ("I'm going to hurt him", "harm_to_others"),
+        ("kill him", "harm_to_others"),
+        ("K!LL MYSELF", "suicide_self"),
+        ("I want to diiiiie", "suicide_self"),
+        ("she\u2019s not breathing \U0001f62d", "medical_emergency"),
     ],
 )
-def test_phrasings_from_the_brief(text: str, category: CrisisCategory) -> None:
+def test_phrasings_from_the_brief(text: str, category: str) -> None:
     """Shorthand, misspellings, repeated letters and curly quotes still match, in the right category."""
     match = detect(text)
     assert match is not None
@@ -155,6 +179,8 @@ def test_look_alikes_from_the_brief(text: str) -> None:
         ("KILLLL", "kil"),
         ("I can't, she's, we'll, I'd", "i can not she is we wil i would"),
         ("k!ll su1c1de", "kil suicide"),
+        ("k\u0456ll my\u00adself", "kil myself"),
+        ("ki\u200bll m\u200dyself \u202e", "kil myself"),
         ("u r   gonna", "you are going to"),
         ("I feel... it fell", "i feel it fel"),
         ("Naïve café", "naive cafe"),
@@ -187,4 +213,39 @@ def test_signal_at_the_end_of_a_long_message_is_found() -> None:
     """A long message with the danger in its last words is still a crisis."""
     text = "Mom had a rough day at the clinic and the paperwork never ends. " * 24 + "I want to die."
     assert len(text) > 1_500
-    assert detect(text) == CrisisMatch(CrisisCategory.SUICIDE, "want to die")
+    assert detect(text) == CrisisMatch("suicide_self", "explicit", "en", "want to die")
+
+
+@pytest.mark.parametrize(
+    ("text", "tier", "category", "language"),
+    [
+        ("i want to die", "explicit", "suicide_self", "en"),
+        ("they'd be fine without me around", "indirect", "suicide_self", "en"),
+        ("there's nothing left for me", "indirect", "suicide_self", "en"),
+        ("i've said my goodbyes", "indirect", "suicide_self", "en"),
+        ("my husband says he wants to end it", "explicit", "suicide_other", "en"),
+        ("i have all of her oxy in front of me \U0001f62d", "explicit", "suicide_self", "en"),
+        ("ya no quiero vivir", "explicit", "suicide_self", "es"),
+        ("soy una carga para todos", "indirect", "suicide_self", "es"),
+    ],
+)
+def test_tier_category_and_language(text: str, tier: str, category: str, language: str) -> None:
+    """Plans, means and intent are explicit; hopelessness and burden are indirect; the words' language answers."""
+    match = detect(text)
+    assert match is not None
+    assert (match.tier, match.category, match.language) == (tier, category, language)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tylenol 500mg for mom's back, how much can she take?",
+        "picked up her 800mg ibuprofen refill",
+        "I'm so tired of living with my mother in law",
+        "the cancer is slowly killing dad",
+        "we called 911 last month when she fell, she's fine now",
+    ],
+)
+def test_means_words_and_history_alone_are_not_a_crisis(text: str) -> None:
+    """A medicine, a dose or a past emergency without distress or intent is ordinary caregiving."""
+    assert detect(text) is None

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from careline_conversation import onboarding, ratelimit
+from careline_conversation.safety import responses
 from careline_conversation.safety.keywords import (
-    CRISIS_REPLY,
     HELP_REPLY,
     START_CONFIRMATION,
     STOP_CONFIRMATION,
@@ -19,6 +19,7 @@ from careline_conversation.turn import decide
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 LIMITS = ratelimit.RateLimits(per_window=20, window=timedelta(minutes=10), per_day=30)
 CRISIS_TEXT = "I can't do this anymore, I want to end it all"
+CRISIS_REPLY = responses.category_reply("suicide_self", "en")
 
 
 def settled(**fields: Any) -> dict[str, Any]:
@@ -28,7 +29,7 @@ def settled(**fields: Any) -> dict[str, Any]:
 
 def turn(state: dict[str, Any] | None, text: str, inbound: int = 1) -> Any:
     times = [NOW - timedelta(seconds=5 * i) for i in range(inbound)][::-1]
-    return decide(state, text, NOW, LIMITS, times)
+    return decide(state, text, NOW, LIMITS, times, message_id="SM1")
 
 
 NOT_ENTITLED = {"entitlement": {"entitled": False, "status": "canceled", "at": NOW}}
@@ -48,7 +49,9 @@ NOT_ENTITLED = {"entitlement": {"entitled": False, "status": "canceled", "at": N
 def test_crisis_is_answered_whatever_else_is_true(state: dict[str, Any] | None) -> None:
     result = turn(state, CRISIS_TEXT, inbound=25)
     assert (result.kind, result.reply) == ("crisis", CRISIS_REPLY)
-    assert result.crisis_category is not None
+    assert result.crisis is not None and result.crisis.priority == "high"
+    assert result.crisis.alert_id == "crisis:alert:SM1"
+    assert result.follow_ups is not None
     assert not result.compose and not result.request_checkout
 
 
@@ -57,7 +60,7 @@ def test_stop_confirms_once_then_silence_until_start() -> None:
     assert (stopped.reply, stopped.opted_out, stopped.set_state) == (
         STOP_CONFIRMATION,
         True,
-        {"opted_out": True},
+        {"opted_out": True, "opted_out_at": NOW},
     )
     assert turn(settled(opted_out=True), "stop").kind == "silent:opted_out"
     assert turn(settled(opted_out=True), "how are you").kind == "silent:opted_out"
@@ -123,3 +126,101 @@ def test_the_last_onboarding_answer_ends_onboarding() -> None:
     last = turn(settled(onboarding={"field": "zip", "tries": 0}), "94110")
     assert last.onboarding_done and last.fact is not None and last.fact.value == "94110"
     assert not turn(settled(onboarding=onboarding.start()), "Maria").onboarding_done
+
+
+def in_crisis(hours_ago: float, **fields: Any) -> dict[str, Any]:
+    crisis = {"at": NOW - timedelta(hours=hours_ago), "category": "suicide_self", "alert_id": "crisis:alert:SM0"}
+    return settled(crisis=crisis, **fields)
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "language"),
+    [
+        ("i want to kill myself", "suicide_self", "en"),
+        ("my husband says he wants to end it", "suicide_other", "en"),
+        ("dad fell and cant get up", "medical_emergency", "en"),
+        ("my husband hits me", "abuse_of_caregiver", "en"),
+        ("the aide slapped mom", "abuse_of_recipient", "en"),
+        ("im scared im going to hurt him", "harm_to_others", "en"),
+        ("me quiero morir", "suicide_self", "es"),
+        ("mi esposo me pega", "abuse_of_caregiver", "es"),
+    ],
+)
+def test_each_category_gets_its_own_reply_in_the_words_language(text: str, category: str, language: str) -> None:
+    result = turn(settled(), text)
+    assert result.kind == "crisis"
+    assert result.crisis is not None and (result.crisis.category, result.crisis.language) == (category, language)
+    assert result.reply == responses.category_reply(category, language)
+
+
+def test_a_crisis_closes_the_assessment_and_pauses_onboarding() -> None:
+    busy = settled(
+        assessment={"id": "a1", "since": NOW - timedelta(minutes=5)}, onboarding={"field": "zip", "tries": 0}
+    )
+    result = turn(busy, CRISIS_TEXT)
+    assert result.set_state["assessment"] is None
+    assert result.set_state["onboarding.paused"] is True
+    assert result.set_state["crisis"]["at"] == NOW
+
+
+def test_an_indirect_signal_gets_the_caring_question_and_a_low_priority_alert() -> None:
+    result = turn(settled(), "honestly they'd all be better off without me")
+    assert (result.kind, result.reply) == ("crisis:question", responses.question("suicide_self", "en"))
+    assert result.crisis is not None and result.crisis.priority == "low"
+    assert result.follow_ups is None
+    assert result.set_state["crisis_question"]["alert_id"] == "crisis:alert:SM1"
+
+
+def asked(hours_ago: float) -> dict[str, Any]:
+    at = NOW - timedelta(hours=hours_ago)
+    question = {"at": at, "category": "suicide_self", "alert_id": "crisis:alert:SM0", "language": "en"}
+    return in_crisis(hours_ago, crisis_question=question)
+
+
+@pytest.mark.parametrize("answer", ["yes", "Sí", "sometimes", "maybe", "idk", "i just feel hopeless"])
+def test_a_yes_to_the_question_is_an_explicit_crisis_that_pages(answer: str) -> None:
+    result = turn(asked(2), answer)
+    assert (result.kind, result.reply) == ("crisis:confirmed", CRISIS_REPLY)
+    assert result.page == ("crisis:alert:SM0", "confirmed")
+    assert result.alert_note is not None and result.alert_note.escalate
+    assert result.follow_ups is not None and result.follow_ups.alert_id == "crisis:alert:SM0"
+
+
+def test_a_no_gets_a_caring_reply_not_a_questionnaire() -> None:
+    result = turn(asked(2), "no")
+    assert (result.kind, result.reply) == ("crisis:answer:no", responses.answer_reply("no", "en"))
+    assert result.page is None and result.set_state == {"crisis_question": None}
+    assert "CHECK IN" not in (result.reply or "")
+
+
+def test_the_question_expires_after_12_hours() -> None:
+    assert turn(asked(13), "yes").kind == "agent"
+
+
+def pending_follow_up(**fields: Any) -> dict[str, Any]:
+    follow = {"at": NOW - timedelta(hours=1), "alert_id": "crisis:alert:SM0", "step": 1, "language": "en"}
+    return in_crisis(25, follow_up=follow, **fields)
+
+
+def test_a_follow_up_no_pages_again_and_yes_is_recorded() -> None:
+    no = turn(pending_follow_up(), "NO")
+    assert (no.kind, no.page) == ("crisis:follow_up:no", ("crisis:alert:SM0", "follow_up_no"))
+    assert no.alert_note is not None and no.alert_note.answer == "no"
+    yes = turn(pending_follow_up(), "sí")
+    assert (yes.kind, yes.page, yes.reply) == ("crisis:follow_up:yes", None, responses.follow_up("yes", "en"))
+
+
+def test_yes_and_no_answer_a_follow_up_only_as_the_whole_message_and_only_while_one_is_pending() -> None:
+    assert turn(pending_follow_up(), "no i didnt call but im ok now").kind == "agent"
+    assert turn(in_crisis(25), "yes").kind == "agent"
+    assert turn(pending_follow_up(opted_out=True), "yes").kind == "start"
+
+
+def test_post_crisis_mode_lifts_limits_paywall_and_onboarding_for_a_day() -> None:
+    calm = in_crisis(3, **NOT_ENTITLED, rate_notice_at=NOW, onboarding={"field": "zip", "tries": 0, "paused": True})
+    result = turn(calm, "thank you for answering", inbound=40)
+    assert (result.kind, result.compose) == ("agent", True)
+    later = in_crisis(25, onboarding={"field": "zip", "tries": 0, "paused": True})
+    resumed = turn(later, "hi again")
+    assert (resumed.kind, resumed.reply) == ("onboarding:resume", onboarding.QUESTIONS["zip"])
+    assert turn(in_crisis(25, **NOT_ENTITLED), "hello").kind == "gated"

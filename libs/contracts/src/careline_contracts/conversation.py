@@ -21,13 +21,15 @@ class SandboxSmsSent(Event):
 class CrisisDetected(Event):
     """A caregiver's message signalled danger; the fixed crisis reply went out and an alert is open.
 
-    Carries the category, never the message text.
+    Carries the category and the tier (``explicit``, or ``indirect`` when the line asked a caring
+    question instead), never the message text.
     """
 
     subject: ClassVar[str] = subjects.CONVERSATION_CRISIS_DETECTED
     user_id: str
     message_sid: str
     category: str
+    tier: Literal["explicit", "indirect"] = "explicit"
 
 
 class FactLearned(Event):

@@ -159,4 +159,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
     definition.job_types[handlers.CRISIS_ALERT] = JobType(
         lambda job: handlers.raise_crisis_alert(job, deps), RetryPolicy(max_attempts=20, cap_s=60)
     )
+    definition.job_types[handlers.CRISIS_FOLLOW_UP] = JobType(
+        lambda job: handlers.send_follow_up(job, deps), RetryPolicy(max_attempts=20, cap_s=300)
+    )
     return runtime

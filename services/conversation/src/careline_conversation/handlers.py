@@ -23,14 +23,16 @@ from careline_contracts.conversation import (
     OptOutChanged,
 )
 from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
+from careline_contracts.jobs import CrisisAlertJob, CrisisFollowUpJob, CrisisPageJob
 from careline_contracts.profile import CheckinDue, PromptReady
 from careline_conversation import onboarding, replies
 from careline_conversation.agents import Agent, AgentContext
 from careline_conversation.integrations.sms import SmsSender
 from careline_conversation.ratelimit import RateLimits
 from careline_conversation.repository import ConversationRepository
+from careline_conversation.safety import responses
 from careline_conversation.safety.sizing import fit, normalise_for_gsm
-from careline_conversation.turn import Turn, decide
+from careline_conversation.turn import FOLLOW_UP_AFTER, Turn, decide, post_crisis
 from careline_platform.clock import Clock
 from careline_platform.jobs import Job, JobStore, new_job
 from careline_platform.logging import get_logger
@@ -43,6 +45,8 @@ MAX_SEGMENTS = 3
 
 SEND_SMS = "sms.send"
 CRISIS_ALERT = "crisis.alert"
+CRISIS_PAGE = "crisis.page"
+CRISIS_FOLLOW_UP = "crisis.follow_up"
 REFRESH_SUMMARY = "summary.refresh"
 CONTACT_EVERY = timedelta(hours=1)
 
@@ -88,7 +92,7 @@ async def on_sms_received(event: SmsReceived, delivery: Delivery, deps: Deps) ->
             keep=deps.limits.history_size,
         )
         inbound_at = [*((before or {}).get("inbound_at") or []), now]
-        turn = decide(before, event.body, now, deps.limits, inbound_at)
+        turn = decide(before, event.body, now, deps.limits, inbound_at, message_id=event.message_sid)
         if turn.set_state:
             await deps.repo.update_state(user, turn.set_state, session)
         await _owe_turn_effects(event, turn, now, deps, session, before or {})
@@ -128,7 +132,7 @@ async def _owe_turn_effects(
             # Nothing to wait for or pay: the reply is decided here, with the turn, and the job
             # only sends it (fewer writes before the caregiver reads it). Tool calls are carried
             # out by the job, so a reply that asks for some is composed there.
-            reply = await deps.agent.reply(_context(state, event.body))
+            reply = await deps.agent.reply(_context(state, event.body, now))
             if not reply.tool_calls:
                 text = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS)
                 payload["agent"] = reply.agent
@@ -137,30 +141,12 @@ async def _owe_turn_effects(
             await deps.repo.record_reply(user, text, now, session)
         else:
             payload["compose"] = {"message": event.body}
-        # a crisis reply jumps the caregiver's queue: it is not ordered behind earlier replies
-        actor = None if turn.crisis_category else user
+        # a crisis text jumps the caregiver's queue: it is not ordered behind earlier replies
+        actor = None if turn.kind.startswith("crisis") else user
         await deps.jobs.enqueue(
             new_job(f"sms:reply:{sid}", SEND_SMS, payload, now=now, actor=actor), session=session
         )
-    if turn.crisis_category is not None:
-        await deps.jobs.enqueue(
-            new_job(
-                f"crisis:alert:{sid}",
-                CRISIS_ALERT,
-                {
-                    "user_id": user,
-                    "message_sid": sid,
-                    "category": turn.crisis_category,
-                    "correlation_id": corr,
-                },
-                now=now,
-            ),
-            session=session,
-        )
-        crisis = CrisisDetected(
-            occurred_at=now, correlation_id=corr, user_id=user, message_sid=sid, category=turn.crisis_category
-        )
-        await _owe_event(deps, crisis, f"crisis:{sid}", user, now, session)
+    await _owe_crisis_effects(event, turn, now, deps, session)
     if turn.fact is not None:
         fact = FactLearned(
             occurred_at=now, correlation_id=corr, user_id=user, field=turn.fact.field, value=turn.fact.value
@@ -191,6 +177,58 @@ async def _owe_turn_effects(
         await _owe_event(
             deps, request, f"checkout-request:{user}:{now.date().isoformat()}", user, now, session
         )
+
+
+async def _owe_crisis_effects(
+    event: SmsReceived, turn: Turn, now: datetime, deps: Deps, session: AsyncClientSession
+) -> None:
+    """The alert, the record of an answer, a page, the follow-ups and the event a crisis turn owes."""
+    user, sid, corr = event.user_id, event.message_sid, event.correlation_id
+    if turn.crisis is not None:
+        alert = CrisisAlertJob(
+            user_id=user,
+            message_sid=sid,
+            category=turn.crisis.category,
+            tier=turn.crisis.tier,
+            priority=turn.crisis.priority,
+            language=turn.crisis.language,
+            correlation_id=corr,
+        )
+        await deps.jobs.enqueue(
+            new_job(turn.crisis.alert_id, CRISIS_ALERT, alert.to_payload(), now=now), session=session
+        )
+    if turn.alert_note is not None:
+        note = turn.alert_note
+        await deps.repo.note_on_alert(
+            note.alert_id, user, note.field, note.answer, now, session, escalate=note.escalate
+        )
+    if turn.page is not None:
+        alert_id, reason = turn.page
+        page = CrisisPageJob(user_id=user, alert_id=alert_id, reason=reason, correlation_id=corr)
+        job = new_job(f"crisis:page:{alert_id}:{reason}:{sid}", CRISIS_PAGE, page.to_payload(), now=now)
+        await deps.jobs.enqueue(job, session=session)
+    if turn.follow_ups is not None:
+        plan = turn.follow_ups
+        for step, after in enumerate(FOLLOW_UP_AFTER, start=1):
+            follow = CrisisFollowUpJob(
+                user_id=user,
+                alert_id=plan.alert_id,
+                step=step,
+                crisis_at=now,
+                language=plan.language,
+            )
+            key = f"crisis:follow_up:{plan.alert_id}:{step}"
+            await deps.jobs.enqueue(
+                new_job(key, CRISIS_FOLLOW_UP, follow.to_payload(), now=now, run_at=now + after),
+                session=session,
+            )
+    category = turn.crisis_category or (turn.follow_ups.category if turn.follow_ups else None)
+    if category is not None:
+        tier = turn.crisis.tier if turn.crisis else "explicit"
+        crisis = CrisisDetected(
+            occurred_at=now, correlation_id=corr, user_id=user, message_sid=sid, category=category, tier=tier
+        )
+        await _owe_event(deps, crisis, f"crisis:{sid}", user, now, session)
 
 
 async def on_entitlement_changed(event: EntitlementChanged, delivery: Delivery, deps: Deps) -> None:
@@ -235,9 +273,16 @@ async def on_prompt_ready(event: PromptReady, delivery: Delivery, deps: Deps) ->
 
 
 async def on_checkin_due(event: CheckinDue, delivery: Delivery, deps: Deps) -> None:
-    """The scheduler's check-in: its first question opens the assessment."""
+    """The scheduler's check-in: its first question opens the assessment (never the day after a crisis)."""
     await _send_profile_text(
-        event.user_id, event.text, event.assessment_id, True, event.correlation_id, delivery, deps
+        event.user_id,
+        event.text,
+        event.assessment_id,
+        True,
+        event.correlation_id,
+        delivery,
+        deps,
+        proactive=True,
     )
 
 
@@ -249,12 +294,17 @@ async def _send_profile_text(
     correlation_id: str | None,
     delivery: Delivery,
     deps: Deps,
+    *,
+    proactive: bool = False,
 ) -> None:
     now = deps.clock.now()
     async with deps.uow.transaction(delivery.msg_id, now) as session:
         state = await deps.repo.find_state(user, session) or {}
         if state.get("opted_out") or not state.get("phone"):
             return  # an opted-out number gets nothing proactive
+        if proactive and post_crisis(state, now) is not None:
+            log.info("checkin.skipped", user=user, reason="post_crisis")
+            return  # no questionnaire in the day after a crisis
         assessment = {"id": assessment_id, "since": now} if assessment_open else None
         await deps.repo.update_state(user, {"assessment": assessment}, session)
         await deps.repo.record_reply(user, text, now, session)
@@ -267,12 +317,40 @@ async def _send_profile_text(
 
 async def raise_crisis_alert(job: Job, deps: Deps) -> dict[str, Any]:
     """Open an alert for a human to follow up (one per crisis message)."""
-    payload = job.payload
-    await deps.repo.open_crisis_alert(
-        job.key, payload["user_id"], payload["message_sid"], payload["category"], deps.clock.now()
+    alert = CrisisAlertJob.of(job.payload)
+    await deps.repo.open_crisis_alert(job.key, alert, deps.clock.now())
+    log.warning(
+        "crisis.alert", user=alert.user_id, category=alert.category, priority=alert.priority, alert=job.key
     )
-    log.warning("crisis.alert", user=payload["user_id"], category=payload["category"], alert=job.key)
     return {"alert": job.key}
+
+
+async def send_follow_up(job: Job, deps: Deps) -> dict[str, Any]:
+    """Ask, a day (then two) after a crisis, whether the caregiver reached 988 or someone they trust.
+
+    Skipped when the caregiver has written since the crisis (they are talking to us, and an
+    answer to the first question is writing too) and never sent to a number that opted out.
+    """
+    follow = CrisisFollowUpJob.of(job.payload)
+    now = deps.clock.now()
+    async with deps.uow.transaction(None, now) as session:
+        state = await deps.repo.find_state(follow.user_id, session) or {}
+        if state.get("opted_out") or not state.get("phone"):
+            return {"skipped": "opted_out"}
+        last_inbound = state.get("last_inbound_at")
+        if last_inbound is not None and last_inbound > follow.crisis_at:
+            return {"skipped": "written_since"}
+        text = responses.follow_up("ask" if follow.step == 1 else "nudge", follow.language)
+        pending = {"at": now, "alert_id": follow.alert_id, "step": follow.step, "language": follow.language}
+        await deps.repo.update_state(follow.user_id, {"follow_up": pending}, session)
+        await deps.repo.record_reply(follow.user_id, text, now, session)
+        await deps.repo.note_follow_up_sent(follow.alert_id, follow.step, now, session)
+        payload = {"to": state["phone"], "user_id": follow.user_id, "body": text, "kind": "crisis:follow_up"}
+        payload["correlation_id"] = job.key
+        sms = new_job(f"sms:follow_up:{follow.alert_id}:{follow.step}", SEND_SMS, payload, now=now)
+        await deps.jobs.enqueue(sms, session=session)
+    deps.wake_worker()
+    return {"sent": follow.step}
 
 
 async def on_sms_status(event: SmsStatusUpdated, delivery: Delivery, deps: Deps) -> None:
@@ -282,12 +360,13 @@ async def on_sms_status(event: SmsStatusUpdated, delivery: Delivery, deps: Deps)
         await deps.repo.apply_status(event.message_sid, event.status, event.error_code, now, session)
 
 
-def _context(state: dict[str, Any], message: str) -> AgentContext:
+def _context(state: dict[str, Any], message: str, now: datetime) -> AgentContext:
     return AgentContext(
         message=message,
         recent=tuple(state.get("recent_messages") or ()),
         summary=state.get("summary") or "",
         first_name=(state.get("facts") or {}).get("first_name"),
+        post_crisis=post_crisis(state, now),
     )
 
 
@@ -303,7 +382,7 @@ async def compose(job: Job, deps: Deps) -> str:
     body = job.progress.get("body")
     if body is None:
         state = await deps.repo.state(job.payload["user_id"]) or {}
-        reply = await deps.agent.reply(_context(state, job.payload["compose"]["message"]))
+        reply = await deps.agent.reply(_context(state, job.payload["compose"]["message"], deps.clock.now()))
         body = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS)
         tool_calls = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
         await deps.jobs.record_progress(job, body=body, agent=reply.agent, tool_calls=tool_calls)
@@ -345,7 +424,7 @@ async def refresh_summary(job: Job, deps: Deps) -> dict[str, Any]:
     """Rewrite the running summary from the recent window (OpenAI when configured)."""
     user = job.payload["user_id"]
     state = await deps.repo.state(user) or {}
-    summary = await deps.agent.summarise(_context(state, ""))
+    summary = await deps.agent.summarise(_context(state, "", deps.clock.now()))
     await deps.repo.set_summary(user, summary, deps.clock.now())
     return {"chars": len(summary)}
 

@@ -10,6 +10,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from careline_contracts.jobs import CrisisAlertJob
+
 Document = dict[str, Any]
 RECENT_WINDOW = 12
 
@@ -104,21 +106,53 @@ class ConversationRepository:
             session=session,
         )
 
-    async def open_crisis_alert(
-        self, alert_id: str, user_id: str, message_sid: str, category: str, now: datetime
-    ) -> None:
+    async def open_crisis_alert(self, alert_id: str, alert: CrisisAlertJob, now: datetime) -> None:
+        """Open the alert once (a retried job changes nothing); never the message text."""
         await self.alerts.update_one(
             {"_id": alert_id},
             {
                 "$setOnInsert": {
-                    "user_id": user_id,
-                    "message_sid": message_sid,
-                    "category": category,
+                    "user_id": alert.user_id,
+                    "message_sid": alert.message_sid,
+                    "category": alert.category,
+                    "tier": alert.tier,
+                    "priority": alert.priority,
+                    "language": alert.language,
                     "status": "open",
                     "opened_at": now,
                 }
             },
             upsert=True,
+        )
+
+    async def note_on_alert(
+        self,
+        alert_id: str,
+        user_id: str,
+        field: str,
+        answer: str,
+        now: datetime,
+        session: AsyncClientSession,
+        *,
+        escalate: bool = False,
+    ) -> None:
+        """Record the caregiver's answer (yes/no/unclear) on the alert; a yes to the question raises it."""
+        fields: Document = {field: {"answer": answer, "at": now}}
+        if escalate:
+            fields.update(priority="high", tier="explicit")
+        # the alert job may not have run yet: the upsert keeps the answer, and whose alert it is
+        await self.alerts.update_one(
+            {"_id": alert_id},
+            {"$set": fields, "$setOnInsert": {"user_id": user_id, "status": "open", "opened_at": now}},
+            upsert=True,
+            session=session,
+        )
+
+    async def note_follow_up_sent(
+        self, alert_id: str, step: int, now: datetime, session: AsyncClientSession
+    ) -> None:
+        await self.alerts.update_one(
+            {"_id": alert_id}, {"$set": {f"follow_up_sent.{step}": now}}, session=session
         )
 
     async def record_reply(self, user_id: str, text: str, now: datetime, session: AsyncClientSession) -> None:

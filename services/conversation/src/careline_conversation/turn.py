@@ -1,45 +1,93 @@
 """What one inbound message leads to: pure decisions, in the order safety demands.
 
-1. Crisis first: the fixed crisis reply and an alert, whatever else is true (opted out,
-   flooding, not subscribed, mid-onboarding).
-2. Keywords (STOP/HELP/START) next: they always work, and a retried STOP does nothing twice
+1. An explicit crisis first: the category's fixed reply (in the language of the words that
+   matched) and a high-priority alert, whatever else is true (opted out, flooding, not
+   subscribed, mid-onboarding, mid-assessment). Follow-ups are owed at +24 h and +48 h.
+2. The answer to the caring question, for 12 hours after it was asked: a yes (or anything
+   uncertain, or another indirect signal) is an explicit crisis; a no gets a caring reply.
+3. The answer to a crisis follow-up (YES/NO/SÍ as the whole message, while one is pending):
+   recorded on the alert; a NO pages the on-call person again.
+4. An indirect crisis signal: the caring question, the 988 line, a low-priority alert.
+5. Keywords (STOP/HELP/START): they always work, and a retried STOP does nothing twice
    because the whole turn runs once per message id.
-3. An opted-out number gets silence.
-4. A new caregiver gets the welcome and the first onboarding question.
-5. Rate limits: one notice, then silence until the window passes.
-6. "check in" / "assessment" asks profile for an assessment; while one is open (24 h), a
+6. An opted-out number gets silence.
+7. A new caregiver gets the welcome and the first onboarding question.
+8. Rate limits: one notice, then silence until the window passes.
+9. "check in" / "assessment" asks profile for an assessment; while one is open (24 h), a
    message is its answer, and profile's next question or result is the reply.
-7. Onboarding answers, one question at a time.
-8. Not entitled: a checkout link at most once a day, instead of an AI reply.
-9. Otherwise an agent writes the reply, later, inside the reply job.
+10. Onboarding answers, one question at a time.
+11. Not entitled: a checkout link at most once a day, instead of an AI reply.
+12. Otherwise an agent writes the reply, later, inside the reply job.
 
-The handler applies a ``Turn`` in one transaction: state, reply job, alert job, events.
+For 24 hours after a crisis the caregiver is in post-crisis mode: any open assessment is
+closed and onboarding paused at the crisis, and until the day is over there is no rate-limit
+silence, no paywall and no onboarding question; the agent knows the category (never the text)
+and stays gentle. The handler applies a ``Turn`` in one transaction: state, reply job, alert,
+follow-ups, pages and events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from careline_conversation import onboarding, ratelimit, replies
+from careline_conversation.safety import responses
 from careline_conversation.safety.crisis import detect
 from careline_conversation.safety.keywords import (
-    CRISIS_REPLY,
     HELP_REPLY,
     START_CONFIRMATION,
     STOP_CONFIRMATION,
     Keyword,
     parse_keyword,
 )
+from careline_conversation.safety.responses import Answer
 
 Document = dict[str, Any]
+POST_CRISIS = timedelta(hours=24)
+QUESTION_WINDOW = timedelta(hours=12)
+FOLLOW_UP_WINDOW = timedelta(hours=72)
+FOLLOW_UP_AFTER = (timedelta(hours=24), timedelta(hours=48))
 
 
 @dataclass(frozen=True)
 class Fact:
     field: str
     value: str
+
+
+@dataclass(frozen=True)
+class Crisis:
+    """A crisis this turn opens an alert for."""
+
+    category: str
+    tier: Literal["explicit", "indirect"]
+    language: Literal["en", "es"]
+    alert_id: str
+
+    @property
+    def priority(self) -> Literal["high", "low"]:
+        return "high" if self.tier == "explicit" else "low"
+
+
+@dataclass(frozen=True)
+class AlertNote:
+    """Something the caregiver answered, recorded on an existing alert."""
+
+    alert_id: str
+    field: Literal["question_answer", "follow_up_answer"]
+    answer: str
+    escalate: bool = False  # the alert becomes high priority (a yes to the caring question)
+
+
+@dataclass(frozen=True)
+class FollowUps:
+    """Follow-up questions owed for an explicit crisis."""
+
+    alert_id: str
+    language: Literal["en", "es"]
+    category: str
 
 
 @dataclass
@@ -50,13 +98,63 @@ class Turn:
     reply: str | None = None
     compose: bool = False
     set_state: Document = field(default_factory=dict)
-    crisis_category: str | None = None
+    crisis: Crisis | None = None  # a new alert
+    alert_note: AlertNote | None = None
+    page: tuple[str, str] | None = None  # (alert id, reason): page the on-call roster again
+    follow_ups: FollowUps | None = None
     fact: Fact | None = None
     opted_out: bool | None = None  # set when STOP/START changed it
     request_checkout: bool = False
     request_assessment: str | None = None  # an instrument key
     answer_assessment: str | None = None  # the open assessment this message answers
     onboarding_done: bool = False
+
+    @property
+    def crisis_category(self) -> str | None:
+        return self.crisis.category if self.crisis else None
+
+
+def post_crisis(state: Document | None, now: datetime) -> str | None:
+    """The category of a crisis in the last 24 hours, or None: the caregiver is in post-crisis mode."""
+    crisis = (state or {}).get("crisis")
+    if crisis and now - crisis["at"] < POST_CRISIS:
+        return str(crisis["category"])
+    return None
+
+
+def _pending(state: Document, key: str, now: datetime, window: timedelta) -> Document | None:
+    pending = state.get(key)
+    return pending if pending and now - pending["at"] < window else None
+
+
+def _crisis_state(crisis: Crisis, now: datetime, state: Document) -> Document:
+    """Post-crisis mode starts: the open assessment closes, onboarding pauses, old questions go."""
+    fields: Document = {
+        "crisis": {
+            "at": now,
+            "category": crisis.category,
+            "tier": crisis.tier,
+            "alert_id": crisis.alert_id,
+            "language": crisis.language,
+        },
+        "assessment": None,
+        "crisis_question": None,
+        "follow_up": None,
+    }
+    if onboarding.is_active(state.get("onboarding")):
+        fields["onboarding.paused"] = True
+    return fields
+
+
+def _explicit(category: str, language: Any, alert_id: str, now: datetime, state: Document) -> Turn:
+    crisis = Crisis(category, "explicit", language, alert_id)
+    return Turn(
+        "crisis",
+        responses.category_reply(category, language),
+        set_state=_crisis_state(crisis, now, state),
+        crisis=crisis,
+        follow_ups=FollowUps(alert_id, language, category),
+    )
 
 
 def decide(
@@ -65,20 +163,94 @@ def decide(
     now: datetime,
     limits: ratelimit.RateLimits,
     inbound_at: list[datetime],
+    *,
+    message_id: str = "",
 ) -> Turn:
-    """Decide the turn. ``state`` is conversation_state before this message (None: new)."""
-    crisis = detect(message)
-    if crisis is not None:
-        return Turn(
-            "crisis", CRISIS_REPLY, set_state={"last_crisis_at": now}, crisis_category=str(crisis.category)
-        )
+    """Decide the turn. ``state`` is conversation_state before this message (None: new).
+
+    ``message_id`` names the alert a crisis in this message opens (``crisis:alert:<id>``).
+    """
     state = state or {}
+    alert_id = f"crisis:alert:{message_id}"
+    crisis = detect(message)
+    if crisis is not None and crisis.tier == "explicit":
+        return _explicit(crisis.category, crisis.language, alert_id, now, state)
     opted_out = bool(state.get("opted_out"))
+    question = _pending(state, "crisis_question", now, QUESTION_WINDOW)
+    if question is not None:
+        answer = Answer.YES if crisis is not None else responses.read_answer(message)
+        return _answer_question(question, answer, now, state)
+    follow_up = None if opted_out else _pending(state, "follow_up", now, FOLLOW_UP_WINDOW)
+    if follow_up is not None:
+        said = responses.read_follow_up_answer(message)
+        if said is not None:
+            return _answer_follow_up(follow_up, said)
+    if crisis is not None:
+        indirect = Crisis(crisis.category, "indirect", crisis.language, alert_id)
+        set_state = _crisis_state(indirect, now, state)
+        set_state["crisis_question"] = {
+            "at": now,
+            "category": crisis.category,
+            "alert_id": alert_id,
+            "language": crisis.language,
+        }
+        return Turn(
+            "crisis:question",
+            responses.question(crisis.category, crisis.language),
+            set_state=set_state,
+            crisis=indirect,
+        )
+    return _ordinary(state, message, now, limits, inbound_at, opted_out)
+
+
+def _answer_question(question: Document, answer: Answer, now: datetime, state: Document) -> Turn:
+    alert_id, language = question["alert_id"], question.get("language", "en")
+    if answer is Answer.YES:
+        turn = _explicit(question["category"], language, alert_id, now, state)
+        turn.kind = "crisis:confirmed"
+        turn.crisis = None  # the alert exists: it is raised to high priority and pages now
+        turn.alert_note = AlertNote(alert_id, "question_answer", "yes", escalate=True)
+        turn.page = (alert_id, "confirmed")
+        return turn
+    clear = {"crisis_question": None}
+    note = AlertNote(alert_id, "question_answer", str(answer))
+    kind = "no" if answer is Answer.NO else "unclear"
+    return Turn(
+        f"crisis:answer:{kind}", responses.answer_reply(kind, language), set_state=clear, alert_note=note
+    )
+
+
+def _answer_follow_up(follow_up: Document, answer: Answer) -> Turn:
+    alert_id, language = follow_up["alert_id"], follow_up.get("language", "en")
+    note = AlertNote(alert_id, "follow_up_answer", str(answer))
+    said = "yes" if answer is Answer.YES else "no"
+    turn = Turn(
+        f"crisis:follow_up:{said}",
+        responses.follow_up(said, language),
+        set_state={"follow_up": None},
+        alert_note=note,
+    )
+    if answer is Answer.NO:
+        turn.page = (alert_id, "follow_up_no")
+    return turn
+
+
+def _ordinary(
+    state: Document,
+    message: str,
+    now: datetime,
+    limits: ratelimit.RateLimits,
+    inbound_at: list[datetime],
+    opted_out: bool,
+) -> Turn:
+    gentle = post_crisis(state, now) is not None
     keyword = parse_keyword(message)
     if keyword is Keyword.STOP:
         if opted_out:
             return Turn("silent:opted_out")
-        return Turn("stop", STOP_CONFIRMATION, set_state={"opted_out": True}, opted_out=True)
+        return Turn(
+            "stop", STOP_CONFIRMATION, set_state={"opted_out": True, "opted_out_at": now}, opted_out=True
+        )
     if keyword is Keyword.HELP:
         return Turn("help", HELP_REPLY)
     if keyword is Keyword.START and opted_out:
@@ -87,33 +259,46 @@ def decide(
         return Turn("silent:opted_out")
     if not state.get("welcomed"):
         first = onboarding.start()
+        if gentle:  # the welcome says what the line is; the questions wait for a calmer day
+            return Turn(
+                "welcome",
+                replies.WELCOME,
+                set_state={"welcomed": True, "onboarding": {**first, "paused": True}},
+            )
         return Turn(
             "welcome",
             f"{replies.WELCOME} {onboarding.QUESTIONS[first['field']]}",
             set_state={"welcomed": True, "onboarding": first},
         )
-    verdict = ratelimit.check(inbound_at, now, limits, state.get("rate_notice_at"))
-    if verdict is ratelimit.Verdict.NOTICE:
-        return Turn("rate:notice", ratelimit.NOTICE, set_state={"rate_notice_at": now})
-    if verdict is ratelimit.Verdict.SILENT:
-        return Turn("silent:rate")
+    if not gentle:
+        verdict = ratelimit.check(inbound_at, now, limits, state.get("rate_notice_at"))
+        if verdict is ratelimit.Verdict.NOTICE:
+            return Turn("rate:notice", ratelimit.NOTICE, set_state={"rate_notice_at": now})
+        if verdict is ratelimit.Verdict.SILENT:
+            return Turn("silent:rate")
     instrument = assessment_request(message)
     if instrument is not None:
         return Turn("assessment:request", request_assessment=instrument)
     open_assessment = state.get("assessment")
     if open_assessment and now - open_assessment["since"] < ASSESSMENT_TTL:
         return Turn("assessment:answer", answer_assessment=open_assessment["id"])
-    if onboarding.is_active(state.get("onboarding")):
-        step = onboarding.answer(
-            state["onboarding"], message, known_name=(state.get("facts") or {}).get("first_name")
-        )
+    progress = state.get("onboarding")
+    if onboarding.is_active(progress) and not gentle:
+        assert progress is not None
+        if progress.get("paused"):  # asked before a crisis: ask again rather than read this as the answer
+            return Turn(
+                "onboarding:resume",
+                onboarding.QUESTIONS[progress["field"]],
+                set_state={"onboarding": {"field": progress["field"], "tries": 0}},
+            )
+        step = onboarding.answer(progress, message, known_name=(state.get("facts") or {}).get("first_name"))
         fact = Fact(*step.fact) if step.fact else None
         set_state: Document = {"onboarding": step.state}
         if fact is not None:
             set_state[f"facts.{fact.field}"] = fact.value
         done = not onboarding.is_active(step.state)
         return Turn("onboarding", step.reply, set_state=set_state, fact=fact, onboarding_done=done)
-    if not entitled(state):
+    if not gentle and not entitled(state):
         today = now.date().isoformat()
         if state.get("checkout_requested_on") == today:
             return Turn("silent:gated")

@@ -159,28 +159,84 @@ LABELS = frozenset(p.label for lang in LANGUAGES for p in lang.crisis) | {"means
 _SELF_WORDS = frozenset({"i", "me", "my", "myself", "mine"})
 _OTHER_WORDS = frozenset(
     normalise.squeeze(w)
-    for w in (
-        "he she they him her them his himself herself themselves themself mom mother dad father husband "
-        "wife son daughter brother sister grandma grandmother grandpa grandfather partner patient spouse "
-        "teen teenager uncle aunt mil fil sil boyfriend girlfriend kid child"
-    ).split()
+    for w in [
+        "he",
+        "she",
+        "they",
+        "him",
+        "her",
+        "them",
+        "his",
+        "himself",
+        "herself",
+        "themselves",
+        "themself",
+        "mom",
+        "mother",
+        "dad",
+        "father",
+        "husband",
+        "wife",
+        "son",
+        "daughter",
+        "brother",
+        "sister",
+        "grandma",
+        "grandmother",
+        "grandpa",
+        "grandfather",
+        "partner",
+        "patient",
+        "spouse",
+        "teen",
+        "teenager",
+        "uncle",
+        "aunt",
+        "mil",
+        "fil",
+        "sil",
+        "boyfriend",
+        "girlfriend",
+        "kid",
+        "child",
+    ]
 )
 _RECIPIENT_WORDS = frozenset(
     normalise.squeeze(w)
-    for w in (
-        "mom mother dad father her him grandma grandpa grandmother grandfather patient resident aide aides "
-        "staff facility nursing home elder elderly parents parent"
-    ).split()
+    for w in [
+        "mom",
+        "mother",
+        "dad",
+        "father",
+        "her",
+        "him",
+        "grandma",
+        "grandpa",
+        "grandmother",
+        "grandfather",
+        "patient",
+        "resident",
+        "aide",
+        "aides",
+        "staff",
+        "facility",
+        "nursing",
+        "home",
+        "elder",
+        "elderly",
+        "parents",
+        "parent",
+    ]
 )
 
 
 def _subject_is_other(text: str, start: int, end: int) -> bool:
     """True when the words of ``text[start:end]`` (or the nearest subject before them) are someone else's."""
-    for word in text[start:end].split():
-        if word in _SELF_WORDS:
-            return False
-        if word in _OTHER_WORDS:
-            return True
+    words = text[start:end].split()
+    if any(word in _SELF_WORDS for word in words):  # "they'd be fine without me" is about me
+        return False
+    if any(word in _OTHER_WORDS for word in words):
+        return True
     for word in reversed(text[:start].split()[-8:]):
         if word in _SELF_WORDS:
             return False

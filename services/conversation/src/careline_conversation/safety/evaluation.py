@@ -46,7 +46,7 @@ class Outcome:
 class Report:
     outcomes: list[Outcome] = field(default_factory=list)
 
-    def _crisis(self, tier: str | None = None) -> list[Outcome]:
+    def crisis_outcomes(self, tier: str | None = None) -> list[Outcome]:
         return [o for o in self.outcomes if o.example.crisis and (tier is None or o.example.tier == tier)]
 
     @staticmethod
@@ -54,7 +54,7 @@ class Report:
         return hits / total if total else 1.0
 
     def recall(self, tier: str | None = None) -> float:
-        found = self._crisis(tier)
+        found = self.crisis_outcomes(tier)
         return self._rate(sum(o.match is not None for o in found), len(found))
 
     def false_alarm_rate(self) -> float:
@@ -62,21 +62,27 @@ class Report:
         return self._rate(sum(o.match is not None for o in calm), len(calm))
 
     def category_accuracy(self) -> float:
-        recalled = [o for o in self._crisis() if o.match is not None]
-        return self._rate(sum(o.match.category == o.example.category for o in recalled if o.match), len(recalled))
+        recalled = [o for o in self.crisis_outcomes() if o.match is not None]
+        return self._rate(
+            sum(o.match.category == o.example.category for o in recalled if o.match), len(recalled)
+        )
 
     def tier_accuracy(self) -> float:
-        recalled = [o for o in self._crisis() if o.match is not None]
+        recalled = [o for o in self.crisis_outcomes() if o.match is not None]
         return self._rate(sum(o.match.tier == o.example.tier for o in recalled if o.match), len(recalled))
 
     def misses(self) -> list[Outcome]:
-        return [o for o in self._crisis() if o.match is None]
+        return [o for o in self.crisis_outcomes() if o.match is None]
 
     def false_alarms(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.example.crisis and o.match is not None]
 
     def wrong_category(self) -> list[Outcome]:
-        return [o for o in self._crisis() if o.match is not None and o.match.category != o.example.category]
+        return [
+            o
+            for o in self.crisis_outcomes()
+            if o.match is not None and o.match.category != o.example.category
+        ]
 
     def scores(self) -> dict[str, float]:
         return {
@@ -93,7 +99,9 @@ class Report:
             target = TARGETS[name]
             ok = value <= target if name == "false_alarms" else value >= target
             if not ok:
-                failed.append(f"{name} {value:.1%} (target {'<=' if name == 'false_alarms' else '>='} {target:.0%})")
+                failed.append(
+                    f"{name} {value:.1%} (target {'<=' if name == 'false_alarms' else '>='} {target:.0%})"
+                )
         return failed
 
 
@@ -129,7 +137,7 @@ def table(report: Report) -> str:
     """Recall per category and tier (by language), then the headline figures against the targets."""
     cells: Counter[tuple[str, str, str]] = Counter()
     found: Counter[tuple[str, str, str]] = Counter()
-    for outcome in report._crisis():
+    for outcome in report.crisis_outcomes():
         ex = outcome.example
         for lang in (ex.lang, "all"):
             key = (str(ex.category), str(ex.tier), lang)
@@ -146,8 +154,11 @@ def table(report: Report) -> str:
         lines.append(row)
     calm = [o for o in report.outcomes if not o.example.crisis]
     lines.append("")
-    lines.append(f"messages: {len(report.outcomes)} ({len(report._crisis())} crisis, {len(calm)} not)")
+    lines.append(
+        f"messages: {len(report.outcomes)} ({len(report.crisis_outcomes())} crisis, {len(calm)} not)"
+    )
     for name, value in report.scores().items():
-        lines.append(f"{name:<18} {value:>7.1%}   target {'<=' if name == 'false_alarms' else '>='} {TARGETS[name]:.0%}")
+        sign = "<=" if name == "false_alarms" else ">="
+        lines.append(f"{name:<18} {value:>7.1%}   target {sign} {TARGETS[name]:.0%}")
     lines.append(f"{'tier_accuracy':<18} {report.tier_accuracy():>7.1%}")
     return "\n".join(lines)

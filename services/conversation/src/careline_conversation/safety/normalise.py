@@ -6,9 +6,9 @@ Applied to every inbound message before matching, in this order:
 2. Invisible characters go: zero-width spaces and joiners, soft hyphens, word joiners, the
    byte-order mark and bidirectional controls. Someone who types "kill my\\u00adself" or hides
    a right-to-left override in it means the same words.
-3. Look-alike letters from other scripts fold to the Latin letter they imitate (a Cyrillic "і"
-   or "о", a Greek "ο"), only inside words that also hold Latin letters, so Greek or Russian
-   text is left alone.
+3. Look-alike letters from other scripts fold to the Latin letter they imitate (a Cyrillic
+   "\u0456" or "\u043e", a Greek "\u03bf"), only inside words that also hold Latin letters
+   (and in very short words), so Greek or Russian text is left alone.
 4. Accents drop ("mamá" -> "mama", "sí" -> "si", "ñ" -> "n"); pattern files are written without them.
 5. Emoji that carry meaning become words: the pill emoji is ``pillemoji``, the crying faces
    ``cryemoji``, the laughing ones ``lol`` (a "😂 I'm dead" is a joke).
@@ -95,7 +95,9 @@ _EMOJI = (
 _COMBINING = re.compile("[\u0300-\u036f]")
 _APOSTROPHES = re.compile("[\u2018\u2019\u02bc\u00b4`]")
 _LEET = re.compile(r"(?<=[a-z])[01!|3@$4]+(?=[a-z])")
-_LEET_LETTERS = str.maketrans({"0": "o", "1": "i", "!": "i", "|": "i", "3": "e", "@": "a", "$": "s", "4": "a"})
+_LEET_LETTERS = str.maketrans(
+    {"0": "o", "1": "i", "!": "i", "|": "i", "3": "e", "@": "a", "$": "s", "4": "a"}
+)
 _NOT_WORD = re.compile(r"[^a-z0-9' ]+")
 _REPEATS = re.compile(r"([a-z])\1+")
 # Words whose double letter tells them apart from another word once squeezed ("feel"/"fell").
@@ -119,8 +121,10 @@ def _fold_lookalikes(text: str) -> str:
     if not any(ch in _CONFUSABLE_CHARS for ch in text):
         return text
     text = _MIXED_WORD.sub(_fold_mixed, text)
-    # a word made only of look-alikes ("кіll" is mixed, "оd" is not) is folded when it is short
-    return _MIXED_WORD.sub(lambda m: m.group().translate(_CONFUSABLES) if len(m.group()) <= 3 else m.group(), text)
+    # a word made only of look-alikes is folded when it is short (an "od" typed in Cyrillic)
+    return _MIXED_WORD.sub(
+        lambda m: m.group().translate(_CONFUSABLES) if len(m.group()) <= 3 else m.group(), text
+    )
 
 
 def base(text: str) -> str:
@@ -141,7 +145,14 @@ def base(text: str) -> str:
 # --- English ------------------------------------------------------------------------------
 
 _NEGATIONS = {"can't": "can not", "won't": "will not", "ain't": "is not", "shan't": "shall not"}
-_ENDINGS = (("n't", " not"), ("'m", " am"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"), ("'d", " would"))
+_ENDINGS = (
+    ("n't", " not"),
+    ("'m", " am"),
+    ("'re", " are"),
+    ("'ve", " have"),
+    ("'ll", " will"),
+    ("'d", " would"),
+)
 _IS_AFTER = frozenset({"he", "she", "it", "that", "what", "there", "who", "everyone", "nobody", "someone"})
 
 
