@@ -5,7 +5,7 @@ UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 
 .DEFAULT_GOAL := help
-.PHONY: help install run chat test lint types browser unit integration e2e docs latency bench clean
+.PHONY: help install run chat test lint types browser unit integration e2e eval docs latency bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ browser: ## Debian's Chromium and ChromeDriver, for the browser tests (installed
 
 test: lint types browser ## Everything: lint, types, unit, integration, end-to-end, browser
 	$(RUN) pytest -q --durations=10
+
+eval: install ## Crisis detection on the labelled sets in evals/crisis: recall per category, tier and language, false alarms
+	$(RUN) python tools/eval.py
 
 docs: install ## Regenerate docs/asyncapi.json (every event) and docs/openapi.json (ingress)
 	$(RUN) python tools/docs.py

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from careline_conversation.safety.keywords import CRISIS_REPLY, START_CONFIRMATION, STOP_CONFIRMATION
+from careline_conversation.safety import responses
+from careline_conversation.safety.keywords import START_CONFIRMATION, STOP_CONFIRMATION
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.signing import inbound_sms_params, stripe_event
@@ -18,6 +19,7 @@ from careline_testing.waiting import eventually
 from .helpers import databases, post_sms, post_stripe
 
 pytestmark = pytest.mark.asyncio
+CRISIS_REPLY = responses.category_reply("suicide_self", "en")
 
 
 class Phone:

@@ -230,7 +230,7 @@ def test_signal_at_the_end_of_a_long_message_is_found() -> None:
     ],
 )
 def test_tier_category_and_language(text: str, tier: str, category: str, language: str) -> None:
-    """Plans, means and intent are explicit; hopelessness and burden are indirect; the words' language answers."""
+    """Plans, means and intent are explicit; hopelessness and burden indirect; the words name the language."""
     match = detect(text)
     assert match is not None
     assert (match.tier, match.category, match.language) == (tier, category, language)

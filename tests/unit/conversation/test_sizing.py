@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from careline_conversation.safety.keywords import (
-    CRISIS_REPLY,
     HELP_REPLY,
     START_CONFIRMATION,
     STOP_CONFIRMATION,
@@ -129,10 +128,7 @@ def test_normalise_for_gsm_leaves_emoji_and_gsm_text_alone() -> None:
 
 
 def test_fixed_replies_fit() -> None:
-    """The crisis reply and confirmations are one GSM-7 segment; HELP is at most two."""
-    assert segments(CRISIS_REPLY) == 1
-    assert is_gsm7(CRISIS_REPLY)
-    assert len(CRISIS_REPLY) <= 160
+    """The confirmations are one GSM-7 segment; HELP is at most two (crisis texts: test_crisis_texts)."""
     assert segments(HELP_REPLY) <= 2
     assert segments(STOP_CONFIRMATION) == 1
     assert segments(START_CONFIRMATION) == 1

@@ -129,7 +129,11 @@ def test_the_last_onboarding_answer_ends_onboarding() -> None:
 
 
 def in_crisis(hours_ago: float, **fields: Any) -> dict[str, Any]:
-    crisis = {"at": NOW - timedelta(hours=hours_ago), "category": "suicide_self", "alert_id": "crisis:alert:SM0"}
+    crisis = {
+        "at": NOW - timedelta(hours=hours_ago),
+        "category": "suicide_self",
+        "alert_id": "crisis:alert:SM0",
+    }
     return settled(crisis=crisis, **fields)
 
 
@@ -146,10 +150,15 @@ def in_crisis(hours_ago: float, **fields: Any) -> dict[str, Any]:
         ("mi esposo me pega", "abuse_of_caregiver", "es"),
     ],
 )
-def test_each_category_gets_its_own_reply_in_the_words_language(text: str, category: str, language: str) -> None:
+def test_each_category_gets_its_own_reply_in_the_words_language(
+    text: str, category: str, language: str
+) -> None:
     result = turn(settled(), text)
     assert result.kind == "crisis"
-    assert result.crisis is not None and (result.crisis.category, result.crisis.language) == (category, language)
+    assert result.crisis is not None and (result.crisis.category, result.crisis.language) == (
+        category,
+        language,
+    )
     assert result.reply == responses.category_reply(category, language)
 
 
@@ -217,7 +226,9 @@ def test_yes_and_no_answer_a_follow_up_only_as_the_whole_message_and_only_while_
 
 
 def test_post_crisis_mode_lifts_limits_paywall_and_onboarding_for_a_day() -> None:
-    calm = in_crisis(3, **NOT_ENTITLED, rate_notice_at=NOW, onboarding={"field": "zip", "tries": 0, "paused": True})
+    calm = in_crisis(
+        3, **NOT_ENTITLED, rate_notice_at=NOW, onboarding={"field": "zip", "tries": 0, "paused": True}
+    )
     result = turn(calm, "thank you for answering", inbound=40)
     assert (result.kind, result.compose) == ("agent", True)
     later = in_crisis(25, onboarding={"field": "zip", "tries": 0, "paused": True})

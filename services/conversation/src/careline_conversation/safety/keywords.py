@@ -4,8 +4,8 @@ A keyword is the whole message: trimmed, case-insensitive, trailing punctuation 
 ("stop.", "STOP!"). Anything more is conversation: "I need help with mom" is not HELP and
 "stop it" is not STOP (the original matched keywords anywhere in a sentence; see domain.md).
 
-Every text here is written by people, is never gated, and is sized in the tests: the crisis
-reply fits one segment, the help text two, the confirmations one.
+Every text here is written by people, is never gated, and is sized in the tests (the
+crisis replies live in crisis_replies.toml): the help text fits two segments, the confirmations one.
 """
 
 from __future__ import annotations
@@ -31,14 +31,9 @@ _KEYWORDS: dict[str, Keyword] = {
 _QUOTES = "\"'\u2018\u2019\u201c\u201d"
 _TRAILING = ".!?,;:\u2026"
 
-CRISIS_REPLY = (
-    "I'm so glad you reached out. Please call or text 988 now, or text HOME to 741741. "
-    "If anyone is in danger, call 911. You're not alone."
-)
-
 HELP_REPLY = (
     "Careline is a text line for family caregivers: a place to talk things through and find "
-    "support. It is not an emergency service. In a crisis, call or text 988 or text HOME to 741741; "
+    "support. It is not an emergency service. In a crisis, call or text 988 or text 741741; "
     "in an emergency, call 911. Reply STOP to opt out, START to come back."
 )
 
