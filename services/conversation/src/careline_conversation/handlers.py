@@ -265,16 +265,6 @@ async def _send_profile_text(
     deps.wake_worker()
 
 
-async def raise_crisis_alert(job: Job, deps: Deps) -> dict[str, Any]:
-    """Open an alert for a human to follow up (one per crisis message)."""
-    payload = job.payload
-    await deps.repo.open_crisis_alert(
-        job.key, payload["user_id"], payload["message_sid"], payload["category"], deps.clock.now()
-    )
-    log.warning("crisis.alert", user=payload["user_id"], category=payload["category"], alert=job.key)
-    return {"alert": job.key}
-
-
 async def on_sms_status(event: SmsStatusUpdated, delivery: Delivery, deps: Deps) -> None:
     """Move an outbound message's delivery status forward."""
     now = deps.clock.now()
