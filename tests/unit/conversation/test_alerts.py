@@ -193,7 +193,12 @@ def test_an_alert_job_of_the_typed_contract() -> None:
         "correlation_id": "c1",
     }
     alert = NewAlert.from_job("crisis:alert:SM1", payload)
-    assert (alert.id, alert.priority, alert.tier, alert.language) == ("crisis:alert:SM1", "low", "indirect", "es")
+    assert (alert.id, alert.priority, alert.tier, alert.language) == (
+        "crisis:alert:SM1",
+        "low",
+        "indirect",
+        "es",
+    )
 
 
 def test_an_alert_job_from_before_the_contract_is_paged_at_once() -> None:
