@@ -94,6 +94,8 @@ async def test_on_call_staff_acknowledge_message_and_resolve_an_alert_from_the_d
     assert (alert["status"], alert["outcome"], alert["resolved_by"]) == ("resolved", "reached_988", SUPPORT)
     assert alert["note"] == "Stayed on the line while she called 988."
     wait(browser).until(lambda d: "resolved" in d.find_element(By.ID, "alerts").text)
+    browser.set_window_size(1280, 1000)  # the alert panel and the list in one picture
+    browser.execute_script("document.getElementById('alert-detail').scrollIntoView()")
     screenshot(browser, "dashboard-alert")
     assert CAREGIVER not in browser.page_source and "kill myself" not in browser.page_source
 
