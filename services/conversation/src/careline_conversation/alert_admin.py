@@ -95,12 +95,13 @@ def commands(deps: AlertDeps) -> dict[str, Operation]:
 
 async def list_alerts(request: ListAlerts, deps: AlertDeps) -> AlertList:
     """The most recent alerts, newest first: facts, status and pages; never the message."""
-    return AlertList(alerts=[alert_view(d) for d in await deps.alerts.recent(request.limit, request.status)])
+    docs = await deps.alerts.recent(request.limit, request.status)
+    return AlertList(alerts=[alert_view(d) for d in docs if d.get("status") and d.get("opened_at")])
 
 
 async def get_alert(request: GetAlert, deps: AlertDeps) -> AlertView:
     doc = await deps.alerts.find(request.alert_id)
-    if doc is None or not doc.get("status"):
+    if doc is None or not doc.get("status") or not doc.get("opened_at"):
         raise Refused("not_found", "no such alert")
     return alert_view(doc)
 

@@ -141,7 +141,7 @@ async def escalate(job: Job, deps: AlertDeps) -> dict[str, Any]:
             moved: dict[str, Detail] = {"round": cursor.round, "from_index": cursor.index}
             moved |= {"to_index": step.cursor.index, "wrapped": step.wrapped}
             await audit(deps, session, now, "crisis.escalate", doc, moved)
-        await owe_step(doc, step, reason, now, deps, session)
+        await owe_step(doc, step, reason, now, deps, session, audit_miss=cursor.index is not None)
     if step.wrapped:
         log.error(
             "crisis.page.roster_exhausted", alert=check.alert_id, round=cursor.round, people=len(roster)
@@ -184,9 +184,17 @@ def page_entry(step: Step, reason: str, now: datetime) -> Document | None:
 
 
 async def owe_step(
-    doc: Document, step: Step, reason: str, now: datetime, deps: AlertDeps, session: AsyncClientSession
+    doc: Document,
+    step: Step,
+    reason: str,
+    now: datetime,
+    deps: AlertDeps,
+    session: AsyncClientSession,
+    *,
+    audit_miss: bool = True,
 ) -> None:
-    """The page SMS (if anyone is on call) and the check that follows it."""
+    """The page SMS (if anyone is on call) and the check that follows it. An empty roster is
+    audited when it starts missing pages, not at every retry (the error log repeats)."""
     alert_id, user, cursor = doc["_id"], doc["user_id"], step.cursor
     correlation_id = doc.get("correlation_id") or ""
     if step.page is not None:
@@ -203,7 +211,7 @@ async def owe_step(
         paged: dict[str, Detail] = {"round": cursor.round, "step": cursor.step, "index": cursor.index}
         paged |= {"name": step.page.person.name, "reason": reason, "escalated": step.page.escalated}
         await audit(deps, session, now, "crisis.page", doc, paged)
-    else:
+    elif audit_miss:
         await audit(
             deps, session, now, "crisis.page_missed", doc, {"round": cursor.round, "step": cursor.step}
         )
