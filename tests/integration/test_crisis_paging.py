@@ -9,6 +9,7 @@ with the caregiver's words or number.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -376,6 +377,10 @@ async def test_erasing_the_caregiver_removes_alerts_and_owed_pages_and_keeps_bar
     await set_roster(line)
     alert_id = await line.open_alert("SM8")
     assert await line.pages() != []
+    record = await line.deps.conversations.read_caregiver(CAREGIVER)  # what the admin API shows
+    assert [a["_id"] for a in record["crisis_alerts"]] == [alert_id]
+    assert [r["action"] for r in record["audit_log"]] == ["crisis.open", "crisis.page"]
+    json.dumps(record, default=lambda v: v.isoformat())  # it travels as JSON (dates as text)
     erased = await line.deps.conversations.erase_caregiver(CAREGIVER)
     assert erased["deleted"]["crisis_alerts"] == 1 and erased["anonymised"]["audit_log"] >= 2
     assert await line.db.crisis_alerts.count_documents({}) == 0

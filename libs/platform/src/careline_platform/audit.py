@@ -58,16 +58,18 @@ class AuditLog:
         """Add a row; pass the session of the change it records."""
         await self.col.insert_one(record.model_dump(), session=session)
 
+    # Rows are read as plain JSON-ready data: the database's own ``_id`` stays behind.
+
     async def of_user(self, user_id: str, limit: int = 500) -> list[Document]:
-        cursor = self.col.find({"user_id": user_id}).sort("at", ASCENDING).limit(limit)
+        cursor = self.col.find({"user_id": user_id}, {"_id": 0}).sort("at", ASCENDING).limit(limit)
         return await cursor.to_list()
 
     async def of_ref(self, ref: str, limit: int = 500) -> list[Document]:
-        cursor = self.col.find({"ref": ref}).sort("at", ASCENDING).limit(limit)
+        cursor = self.col.find({"ref": ref}, {"_id": 0}).sort("at", ASCENDING).limit(limit)
         return await cursor.to_list()
 
     async def recent(self, limit: int = 100) -> list[Document]:
-        return await self.col.find({}).sort("at", DESCENDING).limit(limit).to_list()
+        return await self.col.find({}, {"_id": 0}).sort("at", DESCENDING).limit(limit).to_list()
 
     async def forget_user(self, user_id: str) -> int:
         """Keep an erased caregiver's rows, with only their user id: the record each row
