@@ -108,10 +108,11 @@ class AdminResponder:
         try:
             request = json.loads(msg.data or b"{}")
             reply = await self.handle(operation, request if isinstance(request, dict) else {})
+            data = json.dumps(_jsonable(reply))  # a value JSON cannot carry is an error too
         except Exception as exc:  # an admin request must get an answer, never a hang
             log.error("admin.failed", operation=operation, error=type(exc).__name__)
-            reply = {"error": f"{type(exc).__name__}"}
-        await msg.respond(json.dumps(_jsonable(reply)).encode())
+            data = json.dumps({"error": f"{type(exc).__name__}"})
+        await msg.respond(data.encode())
 
     async def handle(self, operation: str, request: Document) -> Document:
         if operation == "jobs_list":
