@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from pymongo import AsyncMongoClient
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from careline_testing.fakes import FakeTwilio, ThreadedServer
 from careline_testing.processes import Cluster
@@ -18,6 +23,7 @@ from careline_testing.servers import Backends, ServerProcess
 TWILIO_TOKEN = "e2e-twilio-auth-token"
 STRIPE_SECRET = "whsec_e2e_secret"
 DUPLICATE_WINDOW_S = 2.0
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 _prefixes = itertools.count()
 
 
@@ -72,3 +78,34 @@ async def mongo(backends: Backends) -> AsyncIterator[AsyncMongoClient[Any]]:
     client: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri, tz_aware=True)
     yield client
     await client.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    """Debian's headless Chromium, driven by Selenium through ChromeDriver (the browser tests)."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):  # `make test` installs them (make browser)
+        pytest.fail("Debian's chromium and chromium-driver are not installed: run `make browser`")
+    profile = tempfile.mkdtemp(prefix="careline-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

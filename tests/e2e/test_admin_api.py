@@ -55,6 +55,7 @@ async def test_every_admin_route_refuses_without_a_valid_token_and_role(
         routes = await admin_routes(client, cluster)
         assert len(routes) >= 8
         admin_only = {("POST", "/admin/caregivers/x/erase"), ("GET", "/admin/users/x/roles")}
+        admin_only |= {("PUT", "/admin/oncall")}
         admin_only |= {(m, p) for m, p in routes if "/roles" in p}
         for method, path in routes:
             url = f"{cluster.base_url}{path}"

@@ -2,22 +2,18 @@
 
 The simulator texts the line through the real signed Twilio webhook and shows the replies
 live; the dashboard signs in with a token and shows rollups, crisis alerts and failed jobs
-with a working retry button. Screenshots land in ``artifacts/screenshots/``.
+with a working retry button. Screenshots land in ``artifacts/screenshots/``. The ``browser``
+fixture is in ``conftest.py``; ``test_browser_alerts.py`` works a crisis alert from the dashboard.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -35,7 +31,6 @@ pytestmark = pytest.mark.asyncio
 SECRET = "e2e-admin-jwt-secret-browser-0123456789"
 ADMIN = "usr_browser_admin"
 PHONE = "+14155550199"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
@@ -43,36 +38,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 def cluster_env() -> dict[str, str]:
     # no Twilio account: the sandbox, where the simulator is served and replies stay local
     return {"TWILIO_ACCOUNT_SID": "", "ADMIN_JWT_SECRET": SECRET, "ADMIN_USER_IDS": ADMIN}
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):  # `make test` installs them (make browser)
-        pytest.fail("Debian's chromium and chromium-driver are not installed: run `make browser`")
-    profile = tempfile.mkdtemp(prefix="careline-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1280,900",
-        f"--user-data-dir={profile}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def wait(driver: WebDriver, timeout_s: float = 30) -> WebDriverWait[WebDriver]:

@@ -46,4 +46,7 @@ def test_the_dashboard_page_is_a_shell_without_data_and_not_in_the_api_document(
     assert 'id="signin"' in page.text and "Bearer" in page.text
     paths = app.openapi()["paths"]
     assert "/admin/ui" not in paths and "/dev/simulator" not in paths
-    assert {"/admin/crisis-alerts", "/admin/metrics/refresh"} <= set(paths)
+    assert {"/admin/crisis-alerts", "/admin/metrics/refresh", "/admin/oncall"} <= set(paths)
+    assert {"/admin/crisis-alerts/{alert_id}/acknowledge", "/admin/crisis-alerts/{alert_id}/message"} <= set(
+        paths
+    )

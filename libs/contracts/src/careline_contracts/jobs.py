@@ -77,3 +77,16 @@ class CrisisFollowUpJob(JobPayload):
     step: Literal[1, 2]
     crisis_at: datetime
     language: Language = "en"
+
+
+class CrisisEscalationJob(JobPayload):
+    """Check, when a page's time to be acknowledged is up, whether it was (``crisis.escalate``).
+
+    ``round`` and ``step`` name the page it checks: if the alert is still open and its paging
+    has not moved on since, the next person on the roster is paged.
+    """
+
+    alert_id: str
+    round: int
+    step: int
+    correlation_id: str = ""

@@ -2,9 +2,11 @@
 
 Services never share databases, so the admin API asks. Each service answers on
 ``admin.<service>.<operation>`` (a queue group, so one replica answers): list and retry its
-failed or dead jobs, read or recompute its rollups, read or erase one caregiver's slice, and
-any read-only queries of its own (conversation's open crisis alerts, say). Replies are JSON;
-job errors are masked before they leave, as in the logs.
+failed or dead jobs, read or recompute its rollups, read or erase one caregiver's slice, any
+read-only queries of its own (conversation's crisis alerts, say) and commands (acknowledging an
+alert): a command is one transaction, re-run when it hits a write conflict with a concurrent
+job, so the person waiting gets an answer rather than an error. Replies are JSON; job errors are
+masked before they leave, as in the logs.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from careline_platform.clock import Clock
 from careline_platform.jobs import JobStore
 from careline_platform.logging import get_logger, mask_text
+from careline_platform.mongo import rerun_on_conflict
 from careline_platform.rollups import Metrics, write_rollup
 
 log = get_logger(__name__)
@@ -80,6 +83,7 @@ class AdminResponder:
         clock: Clock | None = None,
         rollup: Metrics | None = None,
         queries: Mapping[str, Query] | None = None,
+        commands: Mapping[str, Query] | None = None,
     ) -> None:
         self.service = service
         self.db = db
@@ -88,9 +92,11 @@ class AdminResponder:
         self.clock = clock
         self.rollup = rollup
         self.queries = dict(queries or {})
-        clash = set(self.queries) & set(OPERATIONS)
+        self.commands = dict(commands or {})
+        clash = (set(self.queries) | set(self.commands)) & set(OPERATIONS)
+        clash |= set(self.queries) & set(self.commands)
         if clash:
-            raise ValueError(f"queries may not replace built-in operations: {sorted(clash)}")
+            raise ValueError(f"queries and commands may not share names: {sorted(clash)}")
 
     async def start(self, nc: NatsClient) -> None:
         await nc.subscribe(
@@ -102,10 +108,11 @@ class AdminResponder:
         try:
             request = json.loads(msg.data or b"{}")
             reply = await self.handle(operation, request if isinstance(request, dict) else {})
+            data = json.dumps(_jsonable(reply))  # a value JSON cannot carry is an error too
         except Exception as exc:  # an admin request must get an answer, never a hang
             log.error("admin.failed", operation=operation, error=type(exc).__name__)
-            reply = {"error": f"{type(exc).__name__}"}
-        await msg.respond(json.dumps(_jsonable(reply)).encode())
+            data = json.dumps({"error": f"{type(exc).__name__}"})
+        await msg.respond(data.encode())
 
     async def handle(self, operation: str, request: Document) -> Document:
         if operation == "jobs_list":
@@ -132,4 +139,7 @@ class AdminResponder:
             return {"service": self.service, **(await hook(str(request["user_id"])))}
         if operation in self.queries:
             return {"service": self.service, **(await self.queries[operation](request))}
+        if operation in self.commands:
+            command = self.commands[operation]
+            return {"service": self.service, **(await rerun_on_conflict(lambda: command(request)))}
         return {"error": f"unknown operation {operation}"}

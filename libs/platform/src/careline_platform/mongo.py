@@ -7,20 +7,24 @@ arrives after JetStream's de-duplication window changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 PROCESSED_TTL_S = 30 * 24 * 3600
 """How long a handled message id is remembered: Stripe retries for three days; keep a month."""
 
 Document = dict[str, Any]
+TRANSIENT_RETRIES = 4
+T = TypeVar("T")
 
 
 class AlreadyProcessed(Exception):
@@ -62,3 +66,20 @@ class UnitOfWork:
                 except DuplicateKeyError as exc:
                     raise AlreadyProcessed(msg_id) from exc
             yield session
+
+
+async def rerun_on_conflict(work: Callable[[], Awaitable[T]], retries: int = TRANSIENT_RETRIES) -> T:
+    """Run ``work`` (one transaction), re-running it when the transaction hit a write conflict.
+
+    For callers that answer someone waiting (an admin request), where a conflict with a
+    concurrent job should cost a short pause, not an error. A short random pause lets the
+    competing transaction finish; a conflict that persists is raised.
+    """
+    for attempt in range(retries + 1):
+        try:
+            return await work()
+        except PyMongoError as exc:
+            if attempt == retries or not exc.has_error_label("TransientTransactionError"):
+                raise
+            await asyncio.sleep(random.uniform(0.02, 0.1) * (attempt + 1))
+    raise AssertionError("unreachable")

@@ -151,6 +151,8 @@ class ServiceDefinition:
     """How the admin API reads and erases this service's slice of a caregiver."""
     admin_queries: dict[str, Callable[[Document], Awaitable[Document]]] = field(default_factory=dict)
     """Read-only admin operations of this service's own (``admin.<service>.<name>``)."""
+    admin_commands: dict[str, Callable[[Document], Awaitable[Document]]] = field(default_factory=dict)
+    """Admin operations that change this service's data, each one transaction."""
     worker_concurrency: int = 4
 
 
@@ -233,6 +235,7 @@ class ServiceRuntime:
             clock=infra.clock,
             rollup=definition.rollup,
             queries=definition.admin_queries,
+            commands=definition.admin_commands,
         )
         await responder.start(infra.broker.config.connection_state.connection)
         # every service relays its outbox; its own job types come on top

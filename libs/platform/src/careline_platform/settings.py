@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     rate_window_s: float = Field(default=600.0, gt=0, description="rate-limit window per caregiver")
     rate_window_limit: int = Field(default=20, gt=0, description="inbound messages allowed per window")
     rate_daily_limit: int = Field(default=30, gt=0, description="inbound messages allowed per day")
+    page_escalate_after_s: float = Field(
+        default=600.0, gt=0, description="a crisis page not acknowledged in this time goes to the next person"
+    )
     sandbox_auth_token: str = Field(
         default="sandbox-auth-token",
         description="token ingress checks Twilio signatures with when TWILIO_AUTH_TOKEN is unset",

@@ -9,8 +9,10 @@ from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
 from careline_contracts.migration import BillingBackfillApplied, UsersImported
 from careline_contracts.profile import CheckinDue, PromptReady
-from careline_conversation import backfill, handlers
+from careline_conversation import alert_admin, backfill, handlers, paging
 from careline_conversation.agents import Agent, FallbackAgent, OpenAIAgent, RulesAgent
+from careline_conversation.alerts_repository import AlertsRepository
+from careline_conversation.domain.alerts import PagingPolicy
 from careline_conversation.integrations.sms import SandboxSender, SmsSender, TwilioSender
 from careline_conversation.ratelimit import RateLimits
 from careline_conversation.repository import ConversationRepository
@@ -53,13 +55,13 @@ def build_agent(settings: Settings) -> Agent:
 async def create_service(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
     infra = await connect_infrastructure(settings, NAME, clock)
     repo = ConversationRepository(infra.db)
+    alerts = AlertsRepository(infra.db)
     definition = ServiceDefinition(
         name=NAME,
         owned_streams=(subjects.CONVERSATION, subjects.SANDBOX),
-        on_start=[repo.ensure_indexes],
+        on_start=[repo.ensure_indexes, alerts.ensure_indexes],
         rollup=repo.daily_metrics,
         caregiver=CaregiverSlice(repo.read_caregiver, repo.erase_caregiver),
-        admin_queries={"crisis_alerts": repo.crisis_alerts_query},
     )
     runtime = ServiceRuntime(infra, definition)
     sender = build_sender(settings, infra.publisher)
@@ -156,9 +158,32 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
     definition.job_types[handlers.REFRESH_SUMMARY] = JobType(
         lambda job: handlers.refresh_summary(job, deps), RetryPolicy(max_attempts=3)
     )
-    definition.job_types[handlers.CRISIS_ALERT] = JobType(
-        lambda job: handlers.raise_crisis_alert(job, deps), RetryPolicy(max_attempts=20, cap_s=60)
+    alert_deps = paging.AlertDeps(
+        uow=infra.uow,
+        alerts=alerts,
+        conversations=repo,
+        jobs=infra.jobs,
+        audit=repo.audit,
+        clock=infra.clock,
+        wake_worker=runtime.wake_worker,
+        policy=PagingPolicy(
+            escalate_after=timedelta(seconds=settings.page_escalate_after_s),
+            base_url=settings.public_base_url,
+        ),
     )
+    # a crisis job must not give up: 20 attempts, at most a minute apart, then a dead letter
+    crisis_policy = RetryPolicy(max_attempts=20, cap_s=60)
+    definition.job_types[handlers.CRISIS_ALERT] = JobType(
+        lambda job: paging.raise_crisis_alert(job, alert_deps), crisis_policy
+    )
+    definition.job_types[paging.CRISIS_PAGE] = JobType(
+        lambda job: paging.page_again(job, alert_deps), crisis_policy
+    )
+    definition.job_types[paging.CRISIS_ESCALATE] = JobType(
+        lambda job: paging.escalate(job, alert_deps), crisis_policy
+    )
+    definition.admin_queries.update(alert_admin.queries(alert_deps))
+    definition.admin_commands.update(alert_admin.commands(alert_deps))
     definition.job_types[handlers.CRISIS_FOLLOW_UP] = JobType(
         lambda job: handlers.send_follow_up(job, deps), RetryPolicy(max_attempts=20, cap_s=300)
     )

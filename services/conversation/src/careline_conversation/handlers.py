@@ -315,16 +315,6 @@ async def _send_profile_text(
     deps.wake_worker()
 
 
-async def raise_crisis_alert(job: Job, deps: Deps) -> dict[str, Any]:
-    """Open an alert for a human to follow up (one per crisis message)."""
-    alert = CrisisAlertJob.of(job.payload)
-    await deps.repo.open_crisis_alert(job.key, alert, deps.clock.now())
-    log.warning(
-        "crisis.alert", user=alert.user_id, category=alert.category, priority=alert.priority, alert=job.key
-    )
-    return {"alert": job.key}
-
-
 async def send_follow_up(job: Job, deps: Deps) -> dict[str, Any]:
     """Ask, a day (then two) after a crisis, whether the caregiver reached 988 or someone they trust.
 

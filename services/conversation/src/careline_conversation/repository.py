@@ -1,16 +1,20 @@
-"""Conversation's own data: ``conversation_state`` and ``outbound_messages``."""
+"""Conversation's own data: ``conversation_state`` and ``outbound_messages``.
+
+Crisis alerts and the on-call roster have their own repository (``alerts_repository``); erasing
+or showing a caregiver covers them here, with the audit log's rows about the caregiver.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from careline_contracts.jobs import CrisisAlertJob
+from careline_platform.audit import AuditLog
 
 Document = dict[str, Any]
 RECENT_WINDOW = 12
@@ -35,6 +39,7 @@ class ConversationRepository:
         self.states = db.conversation_state
         self.outbound = db.outbound_messages
         self.alerts = db.crisis_alerts
+        self.audit = AuditLog(db.audit_log)
 
     async def ensure_indexes(self) -> None:
         await self.outbound.create_index("user_id")
@@ -44,6 +49,7 @@ class ConversationRepository:
         # also creates the collection up front: one created inside a transaction conflicts
         # with every concurrent transaction that writes it
         await self.states.create_index("last_inbound_at")
+        await self.audit.ensure_indexes()
 
     async def record_inbound(
         self,
@@ -106,25 +112,6 @@ class ConversationRepository:
             session=session,
         )
 
-    async def open_crisis_alert(self, alert_id: str, alert: CrisisAlertJob, now: datetime) -> None:
-        """Open the alert once (a retried job changes nothing); never the message text."""
-        await self.alerts.update_one(
-            {"_id": alert_id},
-            {
-                "$setOnInsert": {
-                    "user_id": alert.user_id,
-                    "message_sid": alert.message_sid,
-                    "category": alert.category,
-                    "tier": alert.tier,
-                    "priority": alert.priority,
-                    "language": alert.language,
-                    "status": "open",
-                    "opened_at": now,
-                }
-            },
-            upsert=True,
-        )
-
     async def note_on_alert(
         self,
         alert_id: str,
@@ -143,7 +130,7 @@ class ConversationRepository:
         # the alert job may not have run yet: the upsert keeps the answer, and whose alert it is
         await self.alerts.update_one(
             {"_id": alert_id},
-            {"$set": fields, "$setOnInsert": {"user_id": user_id, "status": "open", "opened_at": now}},
+            {"$set": fields, "$setOnInsert": {"user_id": user_id}},
             upsert=True,
             session=session,
         )
@@ -169,15 +156,29 @@ class ConversationRepository:
             session=session,
         )
 
+    async def record_staff_message(
+        self, user_id: str, text: str, staff_id: str, job_key: str, now: datetime, session: AsyncClientSession
+    ) -> None:
+        """Add a message staff wrote to the caregiver's recent messages, marked as staff's."""
+        entry = {"dir": "out", "by": "staff", "staff_id": staff_id, "text": text, "at": now, "job": job_key}
+        await self.states.update_one(
+            {"_id": user_id},
+            {"$push": {"recent_messages": {"$each": [entry], "$slice": -RECENT_WINDOW}}},
+            session=session,
+        )
+
     async def read_caregiver(self, user_id: str) -> Document:
         return {
             "conversation_state": await self.states.find_one({"_id": user_id}),
             "outbound_messages": await self.outbound.count_documents({"user_id": user_id}),
             "crisis_alerts": await self.alerts.find({"user_id": user_id}).to_list(),
+            "audit_log": await self.audit.of_user(user_id),
         }
 
     async def erase_caregiver(self, user_id: str) -> Document:
-        """Delete the caregiver's slice, and any reply or job still owed to them."""
+        """Delete the caregiver's slice (alerts and their pages included), and any reply, page or
+        job still owed to them. Audit rows stay, with only the user id (the record is accountable,
+        the person is gone)."""
         jobs = self.states.database.jobs
         return {
             "erased": True,
@@ -189,13 +190,8 @@ class ConversationRepository:
                     await jobs.delete_many({"payload.user_id": user_id, "status": {"$ne": "processing"}})
                 ).deleted_count,
             },
+            "anonymised": {"audit_log": await self.audit.forget_user(user_id)},
         }
-
-    async def crisis_alerts_query(self, request: Document) -> Document:
-        """The most recent crisis alerts (admin): who, which category, when; never the message."""
-        limit = max(1, min(int(request.get("limit", 50)), 200))
-        cursor = self.alerts.find({}, {"message_sid": 0}).sort("opened_at", DESCENDING).limit(limit)
-        return {"alerts": await cursor.to_list()}
 
     async def daily_metrics(self, start: datetime, end: datetime) -> Document:
         """One day's numbers, each an index-backed count (inbound from the processed-message inbox)."""

@@ -1,21 +1,39 @@
 """The admin API under ``/admin``: bearer tokens, roles from ``users``, every service asked over NATS.
 
-Roles: ``support`` may read (jobs, a caregiver's record, metrics) and retry jobs; ``admin``
-may also grant and revoke roles and erase a caregiver. ``ADMIN_USER_IDS`` is only a
-bootstrap: those users count as admins until roles are granted in ``users``.
+Roles: ``support`` may read (jobs, a caregiver's record, metrics, crisis alerts and the on-call
+roster), retry jobs, and acknowledge, resolve and answer crisis alerts; ``admin`` may also
+grant and revoke roles, erase a caregiver and replace the on-call roster. ``ADMIN_USER_IDS`` is
+only a bootstrap: those users count as admins until roles are granted in ``users``. What staff
+do to an alert carries their user id (from the token) to conversation, which audits it.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from pydantic import BaseModel, ConfigDict
 
+from careline_contracts import admin as ops
+from careline_contracts.admin import (
+    AcknowledgeAlert,
+    AlertList,
+    AlertStatus,
+    AlertView,
+    ReplaceRoster,
+    ResolveAlert,
+    ResolveBody,
+    Roster,
+    RosterBody,
+    SendStaffMessage,
+    StaffMessageBody,
+    StaffMessageQueued,
+)
 from careline_ingress.identity import Users
 from careline_platform.admin import admin_subject, job_summary
 from careline_platform.admin_tokens import ROLES, InvalidToken, user_of
@@ -28,6 +46,9 @@ REMOTE = ("conversation", "billing", "profile")
 ASK_TIMEOUT_S = 5.0
 Role = Literal["admin", "support"]
 JobStatusName = Literal["failed", "dead", "pending", "processing"]
+REJECTED_STATUS = {"invalid": 400, "not_found": 404, "conflict": 409}
+AlertId = Annotated[str, Path(min_length=1, max_length=200)]
+IDEMPOTENCY_KEY = r"^[A-Za-z0-9_.:-]{1,100}$"
 
 
 class RoleGrant(BaseModel):
@@ -83,6 +104,9 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
         reply: dict[str, Any] = json.loads(msg.data)
         if "error" in reply:
             raise HTTPException(502, f"{service}: {reply['error']}")
+        if "rejected" in reply:  # understood and refused: bad input, nothing there, wrong state
+            raise HTTPException(REJECTED_STATUS.get(reply["rejected"], 400), str(reply.get("reason", "")))
+        reply.pop("service", None)
         return reply
 
     @router.get("/jobs")
@@ -194,10 +218,65 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
     @router.get("/crisis-alerts")
     async def crisis_alerts(
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        status: Annotated[AlertStatus | None, Query()] = None,
         _who: Caller = reader,
-    ) -> dict[str, Any]:
-        """The most recent crisis alerts (category and time; never the message)."""
-        return {"alerts": (await ask("conversation", "crisis_alerts", {"limit": limit}))["alerts"]}
+    ) -> AlertList:
+        """The most recent crisis alerts, newest first: category, priority, status and pages;
+        never the message or the caregiver's number."""
+        request = {"limit": limit} | ({"status": status} if status else {})
+        return AlertList.model_validate(await ask("conversation", ops.CRISIS_ALERTS, request))
+
+    @router.get("/crisis-alerts/{alert_id}")
+    async def crisis_alert(alert_id: AlertId, _who: Caller = reader) -> AlertView:
+        """One crisis alert (the dashboard opens ``#alert=<id>`` with it)."""
+        return AlertView.model_validate(await ask("conversation", ops.ALERT_GET, {"alert_id": alert_id}))
+
+    @router.post("/crisis-alerts/{alert_id}/acknowledge")
+    async def acknowledge_alert(alert_id: AlertId, who: Caller = reader) -> AlertView:
+        """Take the alert: escalation stops. 409 once it is resolved."""
+        request = AcknowledgeAlert(alert_id=alert_id, by=who.user_id)
+        return AlertView.model_validate(
+            await ask("conversation", ops.ALERT_ACKNOWLEDGE, request.model_dump())
+        )
+
+    @router.post("/crisis-alerts/{alert_id}/resolve")
+    async def resolve_alert(alert_id: AlertId, body: ResolveBody, who: Caller = reader) -> AlertView:
+        """Close the alert with an outcome and a note. 409 if it is resolved already."""
+        request = ResolveAlert(alert_id=alert_id, by=who.user_id, outcome=body.outcome, note=body.note)
+        return AlertView.model_validate(await ask("conversation", ops.ALERT_RESOLVE, request.model_dump()))
+
+    @router.post("/crisis-alerts/{alert_id}/message")
+    async def message_caregiver(
+        alert_id: AlertId,
+        body: StaffMessageBody,
+        idempotency_key: Annotated[str | None, Header(pattern=IDEMPOTENCY_KEY)] = None,
+        who: Caller = reader,
+    ) -> StaffMessageQueued:
+        """Text the caregiver the alert is about (up to 480 characters), through the same SMS
+        path as every reply. 409 when the caregiver opted out and has not written since, or the
+        alert is resolved. Repeating a request with the same ``Idempotency-Key`` sends nothing more."""
+        request = SendStaffMessage(
+            alert_id=alert_id,
+            by=who.user_id,
+            text=body.text,
+            request_id=idempotency_key or uuid.uuid4().hex,
+        )
+        return StaffMessageQueued.model_validate(
+            await ask("conversation", ops.ALERT_MESSAGE, request.model_dump())
+        )
+
+    @router.get("/oncall")
+    async def oncall(_who: Caller = reader) -> Roster:
+        """Who is paged about crisis alerts, in escalation order."""
+        return Roster.model_validate(await ask("conversation", ops.ONCALL_GET, {}))
+
+    @router.put("/oncall")
+    async def replace_oncall(body: RosterBody, who: Caller = admin) -> Roster:
+        """Replace the whole on-call roster (admin only). Each phone number is normalised to
+        E.164; a list with an invalid number, a repeated number or a repeated order is refused
+        whole (400)."""
+        request = ReplaceRoster(by=who.user_id, people=body.people)
+        return Roster.model_validate(await ask("conversation", ops.ONCALL_PUT, request.model_dump()))
 
     assert set(ROLES) == {"admin", "support"}
     return router

@@ -1,0 +1,192 @@
+"""Admin requests and replies: ingress's admin API asking a service over NATS request/reply.
+
+Ingress checks an HTTP body against a ``...Body`` model, adds who asks (the bearer token's user
+id) and sends the matching request on ``admin.<service>.<operation>``; the service answers with
+a reply model, or with ``Rejected`` when the request cannot be carried out (ingress turns it into
+a 400, 404 or 409). Requests are strict; replies ignore fields they do not know, so a service
+that answers with more than an older ingress expects is still understood during a rollout.
+
+Nothing here carries a caregiver's words or phone number: an alert is shown by its category,
+priority, status and pages, never by the message that raised it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Operations conversation answers (``admin.conversation.<operation>``).
+CRISIS_ALERTS = "crisis_alerts"
+ALERT_GET = "alert_get"
+ALERT_ACKNOWLEDGE = "alert_acknowledge"
+ALERT_RESOLVE = "alert_resolve"
+ALERT_MESSAGE = "alert_message"
+ONCALL_GET = "oncall_get"
+ONCALL_PUT = "oncall_put"
+
+AlertStatus = Literal["open", "acknowledged", "resolved"]
+Outcome = Literal["safe", "reached_988", "emergency_services", "no_response", "other"]
+OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
+STAFF_MESSAGE_MAX_CHARS = 480
+ROSTER_MAX_PEOPLE = 20
+RejectionKind = Literal["invalid", "not_found", "conflict"]
+
+
+class AdminRequest(BaseModel):
+    """A request: frozen and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AdminReply(BaseModel):
+    """A reply: frozen; fields it does not know are ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Rejected(AdminReply):
+    """The request was understood and refused: bad input, no such thing, or not in this state."""
+
+    rejected: RejectionKind
+    reason: str
+
+
+# --- the on-call roster ---------------------------------------------------------------------
+
+
+class OnCallPerson(AdminRequest):
+    """One person on call for crisis alerts. Paged in ``order`` (lowest first)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    phone: str = Field(
+        min_length=1, max_length=32, description="E.164, or a number that normalises to it (+1 assumed)"
+    )
+    order: int = Field(ge=0, le=1000, description="escalation order: the lowest is paged first")
+
+
+class GetRoster(AdminRequest):
+    """``oncall_get``: the roster as it stands."""
+
+
+class RosterBody(AdminRequest):
+    """The whole roster, replacing the one before (``PUT /admin/oncall``)."""
+
+    people: list[OnCallPerson] = Field(max_length=ROSTER_MAX_PEOPLE)
+
+
+class ReplaceRoster(RosterBody):
+    """``oncall_put``: replace the roster; ``by`` is the admin's user id."""
+
+    by: str = Field(min_length=1, max_length=100)
+
+
+class Roster(AdminReply):
+    """The roster, in escalation order (``oncall_get`` and ``oncall_put``)."""
+
+    people: list[OnCallPerson]
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+
+# --- crisis alerts --------------------------------------------------------------------------
+
+
+class PageView(AdminReply):
+    """One page of an alert: who was paged, when, in which round and step."""
+
+    round: int
+    step: int
+    index: int = Field(description="position on the roster when paged")
+    name: str
+    at: datetime
+    reason: str = Field(description="why the round started (opened, unacknowledged, follow_up_no, ...)")
+    escalated: bool = Field(description="the person before did not acknowledge in time")
+
+
+class AlertView(AdminReply):
+    """What staff see of an alert: never the message that raised it."""
+
+    id: str
+    user_id: str
+    category: str
+    tier: str | None = None
+    priority: str
+    status: AlertStatus
+    opened_at: datetime
+    pages: list[PageView] = []
+    paging_round: int | None = None
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    outcome: Outcome | None = None
+    note: str | None = None
+    staff_messages: int = 0
+
+
+class ListAlerts(AdminRequest):
+    """``crisis_alerts``: the most recent alerts, newest first, optionally of one status."""
+
+    limit: int = Field(default=50, ge=1, le=200)
+    status: AlertStatus | None = None
+
+
+class AlertList(AdminReply):
+    alerts: list[AlertView]
+
+
+class GetAlert(AdminRequest):
+    """``alert_get``: one alert."""
+
+    alert_id: str = Field(min_length=1, max_length=200)
+
+
+class AcknowledgeAlert(GetAlert):
+    """``alert_acknowledge``: someone has it; escalation stops."""
+
+    by: str = Field(min_length=1, max_length=100)
+
+
+class ResolveBody(AdminRequest):
+    """How an alert ended (``POST /admin/crisis-alerts/{id}/resolve``)."""
+
+    outcome: Outcome
+    note: str = Field(default="", max_length=1000)
+
+
+class ResolveAlert(ResolveBody):
+    """``alert_resolve``: close the alert with an outcome and a note."""
+
+    alert_id: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=100)
+
+
+class StaffMessageBody(AdminRequest):
+    """A message staff write to the caregiver an alert is about."""
+
+    text: str = Field(min_length=1, max_length=STAFF_MESSAGE_MAX_CHARS)
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("the message is empty")
+        return text.strip()
+
+
+class SendStaffMessage(StaffMessageBody):
+    """``alert_message``: text the caregiver; the same ``request_id`` never sends twice."""
+
+    alert_id: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=100)
+    request_id: str = Field(min_length=1, max_length=100)
+
+
+class StaffMessageQueued(AdminReply):
+    """The staff message is owed as an SMS job (``queued`` is False for a repeated request)."""
+
+    alert_id: str
+    key: str
+    queued: bool
