@@ -23,6 +23,7 @@ from careline_testing.waiting import eventually
 
 from .helpers import databases
 from .test_conversation_journey import Phone
+from .test_crisis_paging import ADMIN, SECRET, Staff
 
 pytestmark = pytest.mark.asyncio
 
@@ -50,7 +51,15 @@ def clock_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def cluster_env(clock_file: Path) -> dict[str, str]:
-    return {"CLOCK_OFFSET_FILE": str(clock_file), "JOBS_POLL_INTERVAL_S": "0.5"}
+    return {
+        "ADMIN_JWT_SECRET": SECRET,
+        "ADMIN_USER_IDS": ADMIN,
+        "CLOCK_OFFSET_FILE": str(clock_file),
+        "JOBS_POLL_INTERVAL_S": "0.5",
+    }
+
+
+ON_CALL = "+14155550299"
 
 
 def move_clock(clock_file: Path, ahead: timedelta) -> None:
@@ -114,7 +123,12 @@ async def test_the_caring_question_then_a_yes_is_an_explicit_crisis(
 
         raised_alert = await eventually(raised)
         assert raised_alert["question_answer"]["answer"] == "yes"
-        assert await db["conversation"].jobs.count_documents({"type": "crisis.page"}) == 1
+        assert (
+            await db["conversation"].jobs.count_documents(
+                {"type": "crisis.page", "payload.reason": "confirmed"}
+            )
+            == 1
+        )
 
         # a second caregiver answers no: a caring reply, never a questionnaire
         other = Phone(client, cluster, twilio, "+14155550231")
@@ -131,6 +145,10 @@ async def test_follow_ups_at_24_and_48_hours_skip_when_the_caregiver_wrote_or_op
     db = databases(mongo, cluster)
     crisis = "i took all of my pills and i want to die"
     async with httpx.AsyncClient(timeout=10) as client:
+        staff = Staff(client, cluster, ADMIN)
+        roster = {"people": [{"name": "Ana Ruiz", "phone": ON_CALL, "order": 1}]}
+        assert (await staff.call("PUT", "/oncall", json=roster)).status_code == 200
+        pager = Phone(client, cluster, twilio, ON_CALL)
         answers = Phone(client, cluster, twilio, "+14155550240")  # answers NO to the first follow-up
         silent = Phone(client, cluster, twilio, "+14155550241")  # never answers: gets the nudge
         talking = Phone(client, cluster, twilio, "+14155550242")  # writes again the same day
@@ -151,8 +169,16 @@ async def test_follow_ups_at_24_and_48_hours_skip_when_the_caregiver_wrote_or_op
                 {"user_id": user_id, "follow_up_answer.answer": "no"}
             )
 
-        await eventually(answered)
-        assert await db["conversation"].jobs.count_documents({"type": "crisis.page"}) == 1
+        alert = await eventually(answered)
+        # the NO pages the person on call again: a second page naming this alert, never the words
+        await eventually(lambda: sum(alert["_id"] in text for text in pager.replies()) >= 2, timeout_s=30)
+        assert not any(crisis in text or answers.number in text for text in pager.replies())
+        assert (
+            await db["conversation"].jobs.count_documents(
+                {"type": "crisis.page", "payload.reason": "follow_up_no"}
+            )
+            == 1
+        )
 
         move_clock(clock_file, timedelta(hours=48, minutes=2))
         nudge = responses.follow_up("nudge", "en")
