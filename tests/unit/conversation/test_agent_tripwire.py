@@ -10,7 +10,7 @@ from careline_conversation.agents.fallback import ContactTripwire
 
 pytestmark = pytest.mark.asyncio
 CONTEXT = AgentContext(message="I'm so tired, mom was up all night")
-RULES_TEXT = "That sounds exhausting."  # the start of the rules agent's answer to "tired"
+RULES_TEXT = "That sounds exhausting"  # the start of the rules agent's answer to "tired"
 
 
 class ScriptedAgent:

@@ -22,8 +22,9 @@ life. Look-alikes (idioms such as "this is killing me", "I could kill for a nap"
 month", a question about a safe dose) are excused only where the idiom's own span covers the
 matched phrase, never for the whole message: "this paperwork is killing me and I want to die"
 still matches. Whose life is at risk is read from the words: the subject nearest the phrase in
-English ("I want to die" / "my husband says he wants to end it"), the verb's person in Spanish
-("quiero morirme" / "se quiere morir").
+English ("I want to die" / "my husband says he wants to end it"; words reported from someone
+else are theirs: "dad says 'i want to die'"), the verb's person in Spanish ("quiero morirme" /
+"se quiere morir").
 
 ``detect`` returns fixed labels of what matched, never message text.
 """
@@ -199,7 +200,56 @@ _OTHER_WORDS = frozenset(
         "girlfriend",
         "kid",
         "child",
+        "grandson",
+        "granddaughter",
+        "grandkid",
+        "grandkids",
+        "nephew",
+        "niece",
+        "cousin",
+        "neighbor",
+        "roommate",
+        "fiance",
+        "stepdad",
+        "stepmom",
+        "stepson",
+        "stepdaughter",
     ]
+)
+# Reported speech: in "dad says 'i want to die'" or "my husband said im done being a burden" the
+# "i" is the speaker's, someone else's.
+_SPEECH_WORDS = frozenset(
+    map(
+        normalise.squeeze,
+        [
+            "says",
+            "said",
+            "saying",
+            "say",
+            "tells",
+            "told",
+            "telling",
+            "asks",
+            "asked",
+            "asking",
+            "texted",
+            "texts",
+            "texting",
+            "wrote",
+            "writes",
+            "whispered",
+            "whispers",
+            "screams",
+            "screamed",
+            "yells",
+            "yelled",
+            "cries",
+            "cried",
+            "begged",
+            "begs",
+            "begging",
+        ],
+    )
 )
 _RECIPIENT_WORDS = frozenset(
     normalise.squeeze(w)
@@ -230,17 +280,45 @@ _RECIPIENT_WORDS = frozenset(
 )
 
 
+def _is_other(word: str) -> bool:
+    """A word naming someone else: "dad", "she", or an age such as "15yo"."""
+    return word in _OTHER_WORDS or (word.endswith("yo") and word[:-2].isdigit())
+
+
+def _reported_by_other(words_before: list[str]) -> bool:
+    """True when someone else's speech word leads up to the phrase ("dad says ...", "she told me ...")."""
+    for index in range(len(words_before) - 1, -1, -1):
+        word = words_before[index]
+        if word == "i":
+            return False
+        if word in _SPEECH_WORDS:
+            for speaker in reversed(words_before[max(0, index - 3) : index]):
+                if speaker in _SELF_WORDS:
+                    return False
+                if _is_other(speaker):
+                    return True
+            return False
+    return False
+
+
 def _subject_is_other(text: str, start: int, end: int) -> bool:
-    """True when the words of ``text[start:end]`` (or the nearest subject before them) are someone else's."""
+    """True when the words of ``text[start:end]`` (or the nearest subject before them) are someone else's.
+
+    Words reported from someone else are theirs: "my husband said im a burden" is about him.
+    """
+    before = text[:start].split()
+    if _reported_by_other(before[-10:]):
+        return True
+    before = before[-8:]
     words = text[start:end].split()
     if any(word in _SELF_WORDS for word in words):  # "they'd be fine without me" is about me
         return False
-    if any(word in _OTHER_WORDS for word in words):
+    if any(_is_other(word) for word in words):
         return True
-    for word in reversed(text[:start].split()[-8:]):
+    for word in reversed(before):
         if word in _SELF_WORDS:
             return False
-        if word in _OTHER_WORDS:
+        if _is_other(word):
             return True
     return False
 
@@ -250,12 +328,15 @@ _POSSESSIVES = frozenset({"my", "her", "his", "their"})
 
 def _owner_is_other(text: str, start: int) -> bool:
     """For a means word: the nearest subject before it, skipping possessives ("her pills" is mine to take)."""
-    for word in reversed(text[:start].split()[-8:]):
+    before = text[:start].split()
+    if _reported_by_other(before[-10:]):
+        return True
+    for word in reversed(before[-12:]):
         if word in _POSSESSIVES:
             continue
         if word in _SELF_WORDS:
             return False
-        if word in _OTHER_WORDS:
+        if _is_other(word):
             return True
     return False
 
@@ -290,14 +371,31 @@ class _Hit:
 
 def _excused(pattern: _Pattern, match: re.Match[str], idioms: list[tuple[int, int]]) -> bool:
     start, end = match.span("core") if "core" in pattern.regex.groupindex else match.span()
+    if start < 0:  # the alternative that matched has no core: all of it must be covered
+        start, end = match.span()
     return any(i_start <= start and end <= i_end for i_start, i_end in idioms)
 
 
-def _hits(patterns: tuple[_Pattern, ...], text: str, idioms: list[tuple[int, int]]) -> list[_Hit]:
+class _Idioms:
+    """The idiom spans of one text, found the first time a match needs them (most messages never do)."""
+
+    def __init__(self, language: _Language, text: str) -> None:
+        self._language, self._text = language, text
+        self._spans: list[tuple[int, int]] | None = None
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        if self._spans is None:
+            idioms = self._language.idioms
+            self._spans = [m.span() for idiom in idioms for m in idiom.regex.finditer(self._text)]
+        return self._spans
+
+
+def _hits(patterns: tuple[_Pattern, ...], text: str, idioms: _Idioms) -> list[_Hit]:
     found: list[_Hit] = []
     for pattern in patterns:
         for match in pattern.regex.finditer(text):
-            if not _excused(pattern, match, idioms):
+            if not _excused(pattern, match, idioms.spans):
                 start, end = match.span()
                 found.append(_Hit(pattern, start, end, _category(pattern, text, start, end)))
                 break
@@ -315,7 +413,7 @@ class _Reading:
 
 def _read_as(language: _Language, message: str) -> _Reading:
     text = f" {language.normalise(message)} "  # type: ignore[operator]
-    idioms = [m.span() for idiom in language.idioms for m in idiom.regex.finditer(text)]
+    idioms = _Idioms(language, text)
     return _Reading(
         language,
         text,

@@ -205,6 +205,7 @@ what is: whats
 it is: its
 there is: theres
 want to: wanna wnna wana
+want: wnat wnt whant
 going to: gonna gunna gna finna boutta
 trying to: tryna
 got to: gotta
@@ -241,7 +242,7 @@ nothing: nothin nuthin
 anymore: anymor nemore anymoe anymroe
 dead: ded
 the: hte teh da
-about: abt
+about: abt bout
 a lot: alot
 boyfriend: bf
 girlfriend: gf
@@ -251,6 +252,20 @@ dad: daddy pops papa
 grandma: granny nana grams
 grandpa: gramps granddad grandad
 tonight: tonite 2nite
+tomorrow: tmrw tmr tmrow tmw 2morrow tomoro tomorow tommorow
+with: w wit
+something: smth sth somethin
+years: yrs
+really: rly
+kind of: kinda
+sort of: sorta
+i am going to: imma ima
+do not know: dunno
+i do not know: idk
+i do not care: idc
+to be honest: tbh
+not going to lie: ngl
+though: tho
 suicide: sucide suicde suiside sucide suicid
 tylenol: tylenal tylonol
 """
