@@ -427,8 +427,12 @@ def _means_in_company(reading: _Reading) -> CrisisMatch | None:
     """A means word with distress, intent or an indirect signal beside it (outside its span)."""
     for means in reading.means:
         others = [*reading.company, *(h for h in reading.crisis if h.pattern.tier == "indirect")]
-        if any(not (h.start <= means.start and means.end <= h.end) for h in others):
-            other = reading.language.code == "en" and _owner_is_other(reading.text, means.start)
+        company = [h for h in others if not (h.start <= means.start and means.end <= h.end)]
+        if company:
+            if reading.language.code == "en":
+                other = _owner_is_other(reading.text, means.start)
+            else:  # Spanish says whose words they are in the verb: the company's category tells
+                other = any(h.category == "suicide_other" for h in company)
             category = "suicide_other" if other else "suicide_self"
             return CrisisMatch(category, "explicit", reading.language.code, "means with distress")
     return None

@@ -95,6 +95,14 @@ _EMOJI = (
 _COMBINING = re.compile("[\u0300-\u036f]")
 _APOSTROPHES = re.compile("[\u2018\u2019\u02bc\u00b4`]")
 _LEET = re.compile(r"(?<=[a-z])[01!|3@$4]+(?=[a-z])")
+# a word that mixes letters with leet digits at its edge ("m0r1r", "d13", "k1ll3d"), but not a
+# quantity with its unit ("800mg", "3am", "24yo", "2nd")
+_LEET_WORD = re.compile(r"\b(?=[a-z0-9!|@$]*[a-z])(?=[a-z0-9!|@$]*[013@$4])[a-z0-9!|@$]{2,}\b")
+_QUANTITY = re.compile(
+    r"\d+(?:mg|ml|mcg|am|pm|k|s|th|st|nd|rd|x|lb|lbs|yo|yr|yrs|hr|hrs|min|mins|kg|g|oz|ish)?"
+)
+# letters typed apart ("k i l l  m y s e l f"): four or more single letters in a row are one word
+_SPACED = re.compile(r"\b(?:[a-z] ){3,}[a-z]\b")
 _LEET_LETTERS = str.maketrans(
     {"0": "o", "1": "i", "!": "i", "|": "i", "3": "e", "@": "a", "$": "s", "4": "a"}
 )
@@ -139,7 +147,17 @@ def base(text: str) -> str:
         text = _COMBINING.sub("", text)
     text = _APOSTROPHES.sub("'", text)
     text = _LEET.sub(lambda m: m.group().translate(_LEET_LETTERS), text)
-    return _NOT_WORD.sub(" ", text)
+    if any(ch.isdigit() for ch in text):
+        text = _LEET_WORD.sub(_unleet, text)
+    text = _NOT_WORD.sub(" ", text)
+    return _SPACED.sub(lambda m: m.group().replace(" ", ""), text)
+
+
+def _unleet(match: re.Match[str]) -> str:
+    word = match.group()
+    if _QUANTITY.fullmatch(word):
+        return word
+    return word.translate(_LEET_LETTERS)
 
 
 # --- English ------------------------------------------------------------------------------
@@ -278,16 +296,21 @@ porque: xq pq pk xk porq pq
 por: x
 tambien: tb tmb tmbn
 de: d
-estoy: toy
+estoy: toy stoy
 esta: ta
 para: pa
-quiero: kiero qiero
+quiero: kiero qiero kero qero
 quiere: kiere
 nada: nd
 nadie: nadien
 mama: mami ama
 papa: papi apa
 ya no: yano
+hacerme: aserme acerme haserme
+hacer: aser acer
+vivir: bivir
+verdad: vdd
+por favor: xfa porfa
 """
 )
 
