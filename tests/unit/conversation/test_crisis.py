@@ -181,7 +181,7 @@ def test_look_alikes_from_the_brief(text: str) -> None:
         ("k!ll su1c1de", "kil suicide"),
         ("k\u0456ll my\u00adself", "kil myself"),
         ("su1c1d3 d13", "suicide die"),
-        ("k i l l  m y s e l f", "kilmyself"),
+        ("k i l l  m y s e l f", "kil myself"),  # a double space keeps the words apart
         ("800mg at 3am, 84yo, zip 10001", "800mg at 3am 84yo zip 10001"),
         ("ki\u200bll m\u200dyself \u202e", "kil myself"),
         ("u r   gonna", "you are going to"),
