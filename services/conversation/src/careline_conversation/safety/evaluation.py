@@ -1,8 +1,11 @@
 """The crisis evaluation: how a detector does on a labelled set of caregivers' messages.
 
 The sets live in ``evals/crisis/*.jsonl`` at the repository root, one message a line:
-``{"text", "crisis", "category", "tier", "lang", "family"}``. ``dev`` was written to tune the
-patterns against; ``holdout`` was written separately, by someone who never saw the patterns.
+``{"text", "crisis", "category", "tier", "lang", "family"}``, each written by a different author
+who never saw the patterns: ``dev`` (to tune against), ``holdout``, ``euphemism`` (crises said
+without the stock phrases: euphemisms, plans told sideways, reported speech) and ``mixed``
+(plain and unusual phrasings together). Each set was measured before the patterns were tuned
+on it; the README records those unseen figures.
 
 Definitions (``make eval`` prints them; a unit test holds the targets):
 
