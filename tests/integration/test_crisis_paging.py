@@ -128,7 +128,7 @@ async def line(backends: Backends) -> AsyncIterator[Line]:
         store,
         {
             handlers.CRISIS_ALERT: JobType(lambda job: paging.raise_crisis_alert(job, deps), policy),
-            paging.CRISIS_PAGE: JobType(lambda job: paging.page_again(job, deps), policy),
+            handlers.CRISIS_PAGE: JobType(lambda job: paging.page_again(job, deps), policy),
             paging.CRISIS_ESCALATE: JobType(lambda job: paging.escalate(job, deps), policy),
         },
         owner="test",
@@ -260,7 +260,7 @@ async def test_a_page_request_starts_over_from_the_top_unless_the_alert_is_resol
     async def request(reason: str, key: str) -> None:
         payload = CrisisPageJob(user_id=CAREGIVER, alert_id=alert_id, reason=reason)  # type: ignore[arg-type]
         await line.deps.jobs.enqueue(
-            new_job(key, paging.CRISIS_PAGE, payload.to_payload(), now=line.clock.now())
+            new_job(key, handlers.CRISIS_PAGE, payload.to_payload(), now=line.clock.now())
         )
         await line.run_due()
 

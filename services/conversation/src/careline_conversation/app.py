@@ -176,7 +176,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
     definition.job_types[handlers.CRISIS_ALERT] = JobType(
         lambda job: paging.raise_crisis_alert(job, alert_deps), crisis_policy
     )
-    definition.job_types[paging.CRISIS_PAGE] = JobType(
+    definition.job_types[handlers.CRISIS_PAGE] = JobType(
         lambda job: paging.page_again(job, alert_deps), crisis_policy
     )
     definition.job_types[paging.CRISIS_ESCALATE] = JobType(

@@ -6,7 +6,7 @@ writes, in one transaction, the alert's new state, its audit rows and the jobs i
 - ``crisis.alert`` opens the alert; a high-priority one starts paging at once, a low-priority
   one owes a ``crisis.page`` (reason ``unacknowledged``) due an hour later.
 - ``crisis.page`` starts a new round from the top of the roster (the turn owes one on a NO to
-  the follow-up, a confirmed indirect crisis, or a new crisis while the alert is open).
+  the follow-up or a yes to the caring question; a new crisis opens an alert of its own).
 - ``crisis.escalate`` is due when a page's time to be acknowledged is up: it pages the next
   person if the alert is still open and its paging has not moved on.
 
@@ -28,7 +28,7 @@ from careline_contracts.jobs import CrisisEscalationJob, CrisisPageJob
 from careline_conversation.alerts_repository import AlertsRepository
 from careline_conversation.domain import alerts
 from careline_conversation.domain.alerts import Cursor, NewAlert, Paged, PagingPolicy, Step
-from careline_conversation.handlers import SEND_SMS
+from careline_conversation.handlers import CRISIS_PAGE, SEND_SMS
 from careline_conversation.repository import ConversationRepository
 from careline_platform.audit import SYSTEM, AuditLog, AuditRecord, Detail
 from careline_platform.clock import Clock
@@ -38,7 +38,6 @@ from careline_platform.mongo import UnitOfWork
 
 log = get_logger(__name__)
 Document = dict[str, Any]
-CRISIS_PAGE = "crisis.page"
 CRISIS_ESCALATE = "crisis.escalate"
 
 
