@@ -218,6 +218,17 @@ he is: hes
 she is: shes
 they are: theyre
 you are: youre
+you will: youll
+you would: youd
+they will: theyll
+they would: theyd
+it will: itll
+it would: itd
+i love you: ily
+thanks: thx thnx thanx
+thank you: tysm
+sorry: sry srry sowwy
+year: yr
 that is: thats
 what is: whats
 it is: its
@@ -311,6 +322,14 @@ hacer: aser acer
 vivir: bivir
 verdad: vdd
 por favor: xfa porfa
+harta: jarta
+harto: jarto
+pues: ps pz
+bien: bn
+mensaje: msj
+mucho: mxo mcho
+nunca: nunk
+hacerlo: aserlo acerlo haserlo
 """
 )
 
