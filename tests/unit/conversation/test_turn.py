@@ -235,3 +235,8 @@ def test_post_crisis_mode_lifts_limits_paywall_and_onboarding_for_a_day() -> Non
     resumed = turn(later, "hi again")
     assert (resumed.kind, resumed.reply) == ("onboarding:resume", onboarding.QUESTIONS["zip"])
     assert turn(in_crisis(25, **NOT_ENTITLED), "hello").kind == "gated"
+
+
+def test_stop_and_help_still_work_while_the_question_waits_for_an_answer() -> None:
+    assert turn(asked(1), "STOP").kind == "stop"
+    assert turn(asked(1), "help").reply == HELP_REPLY

@@ -177,7 +177,7 @@ def decide(
         return _explicit(crisis.category, crisis.language, alert_id, now, state)
     opted_out = bool(state.get("opted_out"))
     question = _pending(state, "crisis_question", now, QUESTION_WINDOW)
-    if question is not None:
+    if question is not None and parse_keyword(message) not in (Keyword.STOP, Keyword.HELP):
         answer = Answer.YES if crisis is not None else responses.read_answer(message)
         return _answer_question(question, answer, now, state)
     follow_up = None if opted_out else _pending(state, "follow_up", now, FOLLOW_UP_WINDOW)
