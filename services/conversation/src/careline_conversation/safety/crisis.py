@@ -350,7 +350,16 @@ def _abuse_target(text: str, start: int, end: int) -> str:
     return "abuse_of_caregiver"
 
 
+# Spanish reported speech: "mi esposa dice que no hay salida" is the wife's despair, not the texter's.
+_ES_REPORTED = re.compile(
+    r"\b(?:dice|dijo|decia|anda diciendo|sigue diciendo|repite|me dijo|me dice|me escribio|me escribe|grita"
+    r"|cuenta|comenta|asegura)(?: que)?(?: \w+){0,3} ?$"
+)
+
+
 def _category(pattern: _Pattern, text: str, start: int, end: int) -> str:
+    if pattern.category == "suicide_self" and _ES_REPORTED.search(text[max(0, start - 50) : start]):
+        return "suicide_other"
     if pattern.category == "suicide":
         return "suicide_other" if _subject_is_other(text, start, end) else "suicide_self"
     if pattern.category == "abuse":

@@ -3,8 +3,8 @@
 The sets live in ``evals/crisis/*.jsonl`` at the repository root, one message a line:
 ``{"text", "crisis", "category", "tier", "lang", "family"}``, each written by a different author
 who never saw the patterns: ``dev`` (to tune against), ``holdout``, ``euphemism`` (crises said
-without the stock phrases: euphemisms, plans told sideways, reported speech) and ``mixed``
-(plain and unusual phrasings together). Each set was measured before the patterns were tuned
+without the stock phrases: euphemisms, plans told sideways, reported speech), ``mixed`` and
+``plain`` (plain and unusual phrasings together). Each set was measured before the patterns were tuned
 on it; the README records those unseen figures.
 
 Definitions (``make eval`` prints them; a unit test holds the targets):
