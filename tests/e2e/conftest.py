@@ -35,6 +35,12 @@ def fake_twilio() -> Iterator[tuple[FakeTwilio, str]]:
 
 
 @pytest.fixture
+def clock_file(tmp_path: Path) -> Path:
+    """The file whose number of seconds every service adds to its clock (set CLOCK_OFFSET_FILE to it)."""
+    return tmp_path / "clock-offset"
+
+
+@pytest.fixture
 def cluster_env() -> dict[str, str]:
     """Settings a test module adds for its cluster (override the fixture in the module)."""
     return {}

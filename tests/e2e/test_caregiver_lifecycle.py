@@ -29,11 +29,6 @@ NUMBER = "+14155550161"
 
 
 @pytest.fixture
-def clock_file(tmp_path: Path) -> Path:
-    return tmp_path / "clock-offset"
-
-
-@pytest.fixture
 def cluster_env(clock_file: Path) -> dict[str, str]:
     return {"CLOCK_OFFSET_FILE": str(clock_file), "CHECKIN_SCAN_S": "2", "JOBS_POLL_INTERVAL_S": "0.5"}
 

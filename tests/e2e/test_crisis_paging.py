@@ -26,7 +26,7 @@ from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.waiting import eventually
 
-from .helpers import databases
+from .helpers import databases, move_clock
 from .test_conversation_journey import Phone
 
 pytestmark = pytest.mark.asyncio
@@ -41,11 +41,6 @@ CRISIS_WORDS = "i am going to kill myself tonight"
 
 
 @pytest.fixture
-def clock_file(tmp_path: Path) -> Path:
-    return tmp_path / "clock-offset"
-
-
-@pytest.fixture
 def cluster_env(clock_file: Path) -> dict[str, str]:
     return {
         "ADMIN_JWT_SECRET": SECRET,
@@ -57,11 +52,6 @@ def cluster_env(clock_file: Path) -> dict[str, str]:
 
 def bearer(user: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(SECRET, user, timedelta(hours=2))}"}
-
-
-def move_clock(clock_file: Path, minutes: float) -> None:
-    """Every service's clock, this many minutes ahead of the wall clock."""
-    clock_file.write_text(str(minutes * 60))
 
 
 class Staff:
@@ -144,7 +134,7 @@ async def test_a_crisis_pages_the_roster_escalates_and_stops_when_acknowledged(
         assert "kill" not in page.lower() and "tonight" not in page
         assert "5550210" not in page and twilio.to(SECOND) == []
 
-        move_clock(clock_file, 11)  # Ana did not acknowledge within ten minutes
+        move_clock(clock_file, timedelta(minutes=11))  # Ana did not acknowledge within ten minutes
         await eventually(lambda: len(twilio.to(SECOND)) == 1, timeout_s=20)
         assert "escalated" in twilio.to(SECOND)[0].body and len(twilio.to(FIRST)) == 1
 
@@ -156,7 +146,7 @@ async def test_a_crisis_pages_the_roster_escalates_and_stops_when_acknowledged(
             ("Ben Cho", 1, True),
         ]
 
-        move_clock(clock_file, 25)  # Ben's time is up too: the check finds it acknowledged
+        move_clock(clock_file, timedelta(minutes=25))  # Ben's time is up too: the check finds it acknowledged
         check = await job_done(db, f"crisis:escalate:{alert_id}:1:1")
         assert check["result"]["skipped"] == "acknowledged"
         assert (len(twilio.to(FIRST)), len(twilio.to(SECOND))) == (1, 1)
@@ -213,11 +203,11 @@ async def test_a_low_priority_alert_pages_only_after_an_unacknowledged_hour(
         acked = await admin.call("POST", f"/crisis-alerts/{handled}/acknowledge")
         assert acked.status_code == 200
 
-        move_clock(clock_file, 59)
+        move_clock(clock_file, timedelta(minutes=59))
         await asyncio.sleep(2.0)  # four polls of the job worker: nothing is due yet
         assert twilio.to(FIRST) == []
 
-        move_clock(clock_file, 61)
+        move_clock(clock_file, timedelta(minutes=61))
         await eventually(lambda: len(twilio.to(FIRST)) == 1, timeout_s=20)
         page = twilio.to(FIRST)[0].body
         assert "LOW priority" in page and f"#alert={quiet}" in page

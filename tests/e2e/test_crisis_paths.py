@@ -21,7 +21,7 @@ from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.waiting import eventually
 
-from .helpers import databases
+from .helpers import databases, move_clock
 from .test_conversation_journey import Phone
 from .test_crisis_paging import ADMIN, SECRET, Staff
 
@@ -45,11 +45,6 @@ CASES = [
 
 
 @pytest.fixture
-def clock_file(tmp_path: Path) -> Path:
-    return tmp_path / "clock-offset"
-
-
-@pytest.fixture
 def cluster_env(clock_file: Path) -> dict[str, str]:
     return {
         "ADMIN_JWT_SECRET": SECRET,
@@ -60,11 +55,6 @@ def cluster_env(clock_file: Path) -> dict[str, str]:
 
 
 ON_CALL = "+14155550299"
-
-
-def move_clock(clock_file: Path, ahead: timedelta) -> None:
-    """Every service's clock, moved ``ahead`` of real time (a plain helper: one small write)."""
-    clock_file.write_text(str(ahead.total_seconds()))
 
 
 async def _user_id(db: dict[str, Any], number: str) -> str:

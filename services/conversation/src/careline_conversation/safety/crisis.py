@@ -32,6 +32,7 @@ else are theirs: "dad says 'i want to die'"), the verb's person in Spanish ("qui
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import Literal
@@ -132,7 +133,7 @@ def _read(name: str) -> str:
 @dataclass(frozen=True)
 class _Language:
     code: Language
-    normalise: object
+    finish: Callable[[str], str]  # the language's steps after normalise.base
     crisis: tuple[_Pattern, ...]
     means: tuple[_Pattern, ...]
     company: tuple[_Pattern, ...]  # distress and intent
@@ -143,7 +144,7 @@ def _language(code: Language, text: str) -> _Language:
     patterns = load_patterns(text)
     return _Language(
         code,
-        normalise.english if code == "en" else normalise.spanish,
+        normalise.english_from_base if code == "en" else normalise.spanish_from_base,
         tuple(p for p in patterns if p.category not in _HELPERS),
         tuple(p for p in patterns if p.category == "means"),
         tuple(p for p in patterns if p.category in ("distress", "intent")),
@@ -420,8 +421,9 @@ class _Reading:
     company: list[_Hit]
 
 
-def _read_as(language: _Language, message: str) -> _Reading:
-    text = f" {language.normalise(message)} "  # type: ignore[operator]
+def _read_as(language: _Language, cleaned: str) -> _Reading:
+    """``cleaned`` is ``normalise.base`` of the message, shared by every language's reading."""
+    text = f" {language.finish(cleaned)} "
     idioms = _Idioms(language, text)
     return _Reading(
         language,
@@ -449,7 +451,8 @@ def _means_in_company(reading: _Reading) -> CrisisMatch | None:
 
 def detect(message: str) -> CrisisMatch | None:
     """The strongest crisis signal in ``message`` that no idiom explains away, or None."""
-    readings = [_read_as(language, message) for language in LANGUAGES]
+    cleaned = normalise.base(message)
+    readings = [_read_as(language, cleaned) for language in LANGUAGES]
     # the language that says more is the one the caregiver writes in (a tie goes to English)
     readings.sort(key=lambda r: -len(r.crisis))
     for reading in readings:

@@ -336,7 +336,11 @@ hacerlo: aserlo acerlo haserlo
 
 def english(text: str) -> str:
     """The text English patterns read."""
-    text = base(text)
+    return english_from_base(base(text))
+
+
+def english_from_base(text: str) -> str:
+    """Step 7 and 8 for English, on what ``base`` returned (detection runs ``base`` once)."""
     if "'" in text:
         text = " ".join(_expand(word) if "'" in word else word for word in text.split())
     return _finish(text, _ENGLISH_SHORTHAND)
@@ -344,7 +348,12 @@ def english(text: str) -> str:
 
 def spanish(text: str) -> str:
     """The text Spanish patterns read."""
-    return _finish(base(text).replace("'", " "), _SPANISH_SHORTHAND)
+    return spanish_from_base(base(text))
+
+
+def spanish_from_base(text: str) -> str:
+    """Step 7 and 8 for Spanish, on what ``base`` returned."""
+    return _finish(text.replace("'", " "), _SPANISH_SHORTHAND)
 
 
 def _finish(text: str, shorthand: dict[str, str]) -> str:
