@@ -9,7 +9,7 @@ to it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,19 +27,80 @@ Priority = Literal["high", "low"]
 Language = Literal["en", "es"]
 
 
+_REGISTRY: dict[str, type[JobPayload]] = {}
+
+
 class JobPayload(BaseModel):
-    """The base of every job payload: frozen, strict, and about one caregiver."""
+    """The base of every job payload: frozen, strict, and about one caregiver.
+
+    Each concrete payload names its job type in ``JOB_TYPE`` and is registered under it, so
+    ``tx.schedule(payload, key=...)`` knows the type and a worker can read a job back as its
+    model. One type, one model: a second model for the same type is an import-time error.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    JOB_TYPE: ClassVar[str] = ""
 
     user_id: str
 
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        job_type = cls.__dict__.get("JOB_TYPE")
+        if job_type:
+            known = _REGISTRY.get(job_type)
+            if known is not None and known.__qualname__ != cls.__qualname__:
+                raise TypeError(f"job type {job_type!r} already has a payload model: {known.__qualname__}")
+            _REGISTRY[job_type] = cls
+
+    @classmethod
+    def job_type(cls) -> str:
+        if not cls.JOB_TYPE:
+            raise TypeError(f"{cls.__qualname__} names no JOB_TYPE")
+        return cls.JOB_TYPE
+
+    @staticmethod
+    def registry() -> dict[str, type[JobPayload]]:
+        return dict(_REGISTRY)
+
     def to_payload(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json", exclude_none=True)
 
     @classmethod
     def of(cls, payload: dict[str, Any]) -> Self:
         return cls.model_validate(payload)
+
+
+class SmsCompose(BaseModel):
+    """What an agent must answer, when the reply is composed inside the job."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    message: str
+
+
+class SendSmsJob(JobPayload):
+    """Send one SMS to a caregiver exactly once (``sms.send``).
+
+    ``body`` is the text decided with the turn; when it is absent, ``compose`` carries the
+    caregiver's message and the job asks the agent (its answer is stored in the job before
+    anything is sent). ``kind`` says which path owed it (a reply, a check-in, a page...).
+    """
+
+    JOB_TYPE: ClassVar[str] = "sms.send"
+
+    to: str
+    kind: str
+    body: str | None = None
+    compose: SmsCompose | None = None
+    agent: str | None = None
+    correlation_id: str | None = None
+
+
+class SummaryRefreshJob(JobPayload):
+    """Rewrite a caregiver's running summary from the recent window (``summary.refresh``)."""
+
+    JOB_TYPE: ClassVar[str] = "summary.refresh"
 
 
 class CrisisAlertJob(JobPayload):
@@ -48,6 +109,8 @@ class CrisisAlertJob(JobPayload):
     ``priority`` is ``high`` for the explicit tier (a page goes out at once) and ``low`` for the
     indirect tier (a page only if nobody acknowledged the alert within the hour).
     """
+
+    JOB_TYPE: ClassVar[str] = "crisis.alert"
 
     message_sid: str
     category: CrisisCategory
@@ -61,6 +124,8 @@ class CrisisPageJob(JobPayload):
     """Page the on-call roster about an open alert again (``crisis.page``): a follow-up NO,
     a yes to the indirect question, or a new crisis while the alert is open."""
 
+    JOB_TYPE: ClassVar[str] = "crisis.page"
+
     alert_id: str
     reason: Literal["follow_up_no", "confirmed", "new_crisis", "unacknowledged", "escalation"]
     correlation_id: str = ""
@@ -72,6 +137,8 @@ class CrisisFollowUpJob(JobPayload):
     ``step`` 1 is the +24 h question, 2 the +48 h nudge. Skipped if the caregiver wrote since
     ``crisis_at`` (the crisis message's time), or opted out.
     """
+
+    JOB_TYPE: ClassVar[str] = "crisis.follow_up"
 
     alert_id: str
     step: Literal[1, 2]
@@ -85,6 +152,8 @@ class CrisisEscalationJob(JobPayload):
     ``round`` and ``step`` name the page it checks: if the alert is still open and its paging
     has not moved on since, the next person on the roster is paged.
     """
+
+    JOB_TYPE: ClassVar[str] = "crisis.escalate"
 
     alert_id: str
     round: int
