@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from pymongo.asynchronous.collection import AsyncCollection
 
+from careline_contracts import subjects
 from careline_platform.jobs import Job, JobStore
-from careline_platform.mongo import UnitOfWork, connect
-from careline_profile import assessments
-from careline_profile.handlers import Deps
-from careline_profile.repository import ProfileRepository
+from careline_platform.mongo import connect
+from careline_platform.uow import UnitOfWork
+from careline_profile import assessments, repository
+from careline_profile.repository import MongoProfileReader, MongoProfileWriter
 from careline_testing.servers import Backends
 
 pytestmark = pytest.mark.asyncio
@@ -40,17 +43,32 @@ class MovableClock:
         return self.at
 
 
+@dataclass
+class Deps:
+    uow: UnitOfWork[MongoProfileWriter, MongoProfileReader]
+    profiles: AsyncCollection[dict[str, Any]]
+    jobs: JobStore
+
+
 @pytest_asyncio.fixture
 async def world(backends: Backends) -> AsyncIterator[tuple[Deps, MovableClock]]:
     client = connect(backends.mongodb_uri)
     db = client[f"checkins_{next(_names)}"]
-    repo = ProfileRepository(db)
-    await repo.ensure_indexes()
+    await repository.ensure_indexes(db)
     clock = MovableClock(NOON_IN_SF)
     jobs = JobStore(db.jobs, clock)
     await jobs.ensure_indexes()
     await db.create_collection("processed_messages")
-    yield Deps(uow=UnitOfWork(client, db), repo=repo, clock=clock, jobs=jobs, wake_worker=lambda: None), clock
+    uow = UnitOfWork(
+        client,
+        db,
+        jobs=jobs,
+        clock=clock,
+        stream=subjects.PROFILE,
+        writer=MongoProfileWriter,
+        reader=MongoProfileReader,
+    )
+    yield Deps(uow, db.user_profiles, jobs), clock
     await client.close()
 
 
@@ -77,7 +95,7 @@ async def test_due_caregivers_get_one_check_in_a_day_and_nobody_else_does(
     world: tuple[Deps, MovableClock],
 ) -> None:
     deps, _clock = world
-    await deps.repo.profiles.insert_many(
+    await deps.profiles.insert_many(
         [
             profile("high-4d", "high", 4),  # every 3 days: due
             profile("high-1d", "high", 1.5),  # wrote recently: not due
@@ -87,35 +105,35 @@ async def test_due_caregivers_get_one_check_in_a_day_and_nobody_else_does(
             profile("high-ny", "high", 4, time_zone="America/New_York"),  # 15:00 there: due too
         ]
     )
-    first = await assessments.scan_checkins(SCAN, deps)
-    again = await assessments.scan_checkins(SCAN, deps)  # a second replica, the same slot
+    first = await assessments.scan_checkins(SCAN, deps.uow)
+    again = await assessments.scan_checkins(SCAN, deps.uow)  # a second replica, the same slot
     assert (first["started"], again["started"]) == (2, 0)
     today = NOON_IN_SF.date().isoformat()
     assert await owed(deps) == [f"checkin:high-4d:{today}", f"checkin:high-ny:{today}"]
-    started = await deps.repo.profiles.find_one({"_id": "high-4d"})
+    started = await deps.profiles.find_one({"_id": "high-4d"})
     assert started is not None and started["assessment_in_progress"]["instrument"] == "checkin"
 
 
 async def test_nobody_is_checked_in_on_during_their_night(world: tuple[Deps, MovableClock]) -> None:
     deps, clock = world
     clock.at = MIDNIGHT_IN_SF
-    await deps.repo.profiles.insert_one(profile("high-4d", "high", 4))
-    assert (await assessments.scan_checkins(SCAN, deps))["started"] == 0
+    await deps.profiles.insert_one(profile("high-4d", "high", 4))
+    assert (await assessments.scan_checkins(SCAN, deps.uow))["started"] == 0
 
 
 async def test_dormant_caregivers_are_nudged_on_days_7_and_14_once_then_churn(
     world: tuple[Deps, MovableClock],
 ) -> None:
     deps, clock = world
-    await deps.repo.profiles.insert_one(profile("quiet", "thriving", 8))
-    assert (await assessments.scan_checkins(SCAN, deps))["nudged"] == 1
-    assert (await assessments.scan_checkins(SCAN, deps))["nudged"] == 0  # once
+    await deps.profiles.insert_one(profile("quiet", "thriving", 8))
+    assert (await assessments.scan_checkins(SCAN, deps.uow))["nudged"] == 1
+    assert (await assessments.scan_checkins(SCAN, deps.uow))["nudged"] == 0  # once
     clock.at = NOON_IN_SF + timedelta(days=7)  # 15 days of silence
-    assert (await assessments.scan_checkins(SCAN, deps))["nudged"] == 1
+    assert (await assessments.scan_checkins(SCAN, deps.uow))["nudged"] == 1
     assert await owed(deps) == ["reengage:quiet:14", "reengage:quiet:7"]
     clock.at = NOON_IN_SF + timedelta(days=24)  # 32 days of silence
-    assert (await assessments.scan_checkins(SCAN, deps))["churned"] == 1
-    churned = await deps.repo.profiles.find_one({"_id": "quiet"})
+    assert (await assessments.scan_checkins(SCAN, deps.uow))["churned"] == 1
+    churned = await deps.profiles.find_one({"_id": "quiet"})
     assert churned is not None and churned["journey_phase"] == "churned"
 
 
@@ -124,14 +142,14 @@ async def test_a_due_check_in_goes_before_a_nudge_and_counts_as_the_days_one_mes
 ) -> None:
     deps, _clock = world
     eleven_days_ago = NOON_IN_SF - timedelta(days=11)
-    await deps.repo.profiles.insert_one(profile("high-11d", "high", 11, last_checkin_at=eleven_days_ago))
-    result = await assessments.scan_checkins(SCAN, deps)
+    await deps.profiles.insert_one(profile("high-11d", "high", 11, last_checkin_at=eleven_days_ago))
+    result = await assessments.scan_checkins(SCAN, deps.uow)
     assert (result["started"], result["nudged"]) == (1, 0)
 
 
 async def test_crisis_support_ends_after_a_calm_week(world: tuple[Deps, MovableClock]) -> None:
     deps, _clock = world
-    await deps.repo.profiles.insert_many(
+    await deps.profiles.insert_many(
         [
             profile(
                 "calm", None, 1, journey_phase="crisis_support", last_crisis_at=NOON_IN_SF - timedelta(days=8)
@@ -145,6 +163,6 @@ async def test_crisis_support_ends_after_a_calm_week(world: tuple[Deps, MovableC
             ),
         ]
     )
-    assert (await assessments.scan_checkins(SCAN, deps))["calmed"] == 1
-    phases = {d["_id"]: d["journey_phase"] async for d in deps.repo.profiles.find({})}
+    assert (await assessments.scan_checkins(SCAN, deps.uow))["calmed"] == 1
+    phases = {d["_id"]: d["journey_phase"] async for d in deps.profiles.find({})}
     assert phases == {"calm": "active", "recent": "crisis_support"}

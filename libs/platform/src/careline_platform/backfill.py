@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.asynchronous.collection import AsyncCollection
 
 from careline_contracts import subjects
 from careline_contracts.migration import (
@@ -27,6 +26,7 @@ from careline_contracts.migration import (
 )
 from careline_platform.jobs import JobStore
 from careline_platform.outbox import outbox_job
+from careline_platform.uow import WriteCollection
 
 Document = dict[str, Any]
 EMPTY: tuple[Any, ...] = (None, "", [], {})
@@ -46,9 +46,8 @@ def gap_fill(existing: Document, incoming: Document) -> Document:
 
 
 async def write_slices(
-    collection: AsyncCollection[Document],
+    collection: WriteCollection,
     slices: Sequence[Document],
-    session: AsyncClientSession,
     *,
     fill_stamp: Document | None = None,
     fillable: frozenset[str] | None = None,
@@ -62,19 +61,17 @@ async def write_slices(
     slice) is no slice yet: it is completed and counted as created.
     """
     ids = [doc["_id"] for doc in slices]
-    found = {d["_id"]: d for d in await collection.find({"_id": {"$in": ids}}, session=session).to_list()}
+    found = {d["_id"]: d for d in await collection.find({"_id": {"$in": ids}}).to_list()}
     new = [doc for doc in slices if doc["_id"] not in found]
     if new:
-        await collection.insert_many(new, session=session)
+        await collection.insert_many(new)
     created, filled, unchanged = list(new), 0, 0
     for doc in slices:
         existing = found.get(doc["_id"])
         if existing is None:
             continue
         if set(existing) <= {"_id", *placeholder}:
-            await collection.update_one(
-                {"_id": doc["_id"]}, {"$set": gap_fill(existing, doc)}, session=session
-            )
+            await collection.update_one({"_id": doc["_id"]}, {"$set": gap_fill(existing, doc)})
             created.append(doc)
             continue
         candidates = doc if fillable is None else {k: v for k, v in doc.items() if k in fillable}
@@ -82,30 +79,32 @@ async def write_slices(
         if not gaps:
             unchanged += 1
             continue
-        await collection.update_one(
-            {"_id": doc["_id"]}, {"$set": {**gaps, **(fill_stamp or {})}}, session=session
-        )
+        await collection.update_one({"_id": doc["_id"]}, {"$set": {**gaps, **(fill_stamp or {})}})
         filled += 1
     return SliceCounts(created=len(created), filled=filled, unchanged=unchanged), created
 
 
-async def insert_new(
-    collection: AsyncCollection[Document], docs: Sequence[Document], session: AsyncClientSession
-) -> int:
+async def insert_new(collection: WriteCollection, docs: Sequence[Document]) -> int:
     """Insert the documents whose ``_id`` is not taken yet (jobs owed once); read first, as a
     duplicate-key error would abort the transaction. Returns how many were inserted."""
     if not docs:
         return 0
     taken = {
         d["_id"]
-        for d in await collection.find(
-            {"_id": {"$in": [d["_id"] for d in docs]}}, {"_id": 1}, session=session
-        ).to_list()
+        for d in await collection.find({"_id": {"$in": [d["_id"] for d in docs]}}, {"_id": 1}).to_list()
     }
     fresh = [d for d in docs if d["_id"] not in taken]
     if fresh:
-        await collection.insert_many(fresh, session=session)
+        await collection.insert_many(fresh)
     return len(fresh)
+
+
+def confirmation_id(
+    service: str, applied: ConversationBackfillApplied | BillingBackfillApplied | ProfileBackfillApplied
+) -> str:
+    """The id of the event confirming what ``service`` did with one batch: a redelivered batch
+    confirms once. Owe it with ``tx.emit(applied, key=applied.run_id, msg_id=...)``."""
+    return f"backfill-applied:{service}:{applied.run_id}:{applied.batch}"
 
 
 async def owe_confirmation(

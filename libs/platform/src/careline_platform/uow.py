@@ -23,7 +23,7 @@ bug found in production.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -151,8 +151,8 @@ class Tx(Protocol[W_co]):
 class UnitOfWorkApi(Protocol[W_co, R_co]):
     """The unit of work as handlers see it; the real one and ``careline_testing``'s fake."""
 
-    def begin(self, delivery: HasMsgId | str | None = None) -> Any:
-        """``async with uow.begin(delivery) as tx``: one transaction (``Tx[W]``)."""
+    def begin(self, delivery: HasMsgId | str | None = None) -> AbstractAsyncContextManager[Tx[W_co]]:
+        """``async with uow.begin(delivery) as tx``: one transaction."""
 
     def read(self) -> R_co:
         """Read-only repositories, outside any transaction."""

@@ -21,6 +21,7 @@ from careline_contracts.migration import BillingBackfillApplied, Entitlement, Im
 from careline_platform.backfill import insert_new, owe_confirmation, write_slices
 from careline_platform.jobs import new_job
 from careline_platform.messaging import Delivery
+from careline_platform.uow import WriteCollection
 
 Document = dict[str, Any]
 FILLABLE_WHEN_LIVE = frozenset({"legacy_id", "stripe_customer_id"})
@@ -58,14 +59,13 @@ async def on_users_imported(event: UsersImported, delivery: Delivery, deps: Deps
     now = deps.clock.now()
     async with deps.uow.transaction(delivery.msg_id, now) as session:
         counts, created = await write_slices(
-            deps.repo.accounts,
+            WriteCollection(deps.repo.accounts, session),
             [billing_slice(u, now, deps.trial_days) for u in event.users],
-            session,
             fill_stamp={"updated_at": now},
             fillable=FILLABLE_WHEN_LIVE,
         )
         jobs = [job for account in created for job in _owed_jobs(account, event.correlation_id, now, deps)]
-        await insert_new(deps.jobs.col, jobs, session)
+        await insert_new(WriteCollection(deps.jobs.col, session), jobs)
         applied = BillingBackfillApplied(
             occurred_at=now,
             correlation_id=event.correlation_id,

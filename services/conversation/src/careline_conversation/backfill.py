@@ -24,6 +24,7 @@ from careline_contracts.migration import (
 from careline_conversation.handlers import Deps
 from careline_platform.backfill import owe_confirmation, write_slices
 from careline_platform.messaging import Delivery
+from careline_platform.uow import WriteCollection
 
 Document = dict[str, Any]
 
@@ -52,9 +53,8 @@ async def on_users_imported(event: UsersImported, delivery: Delivery, deps: Deps
     now = deps.clock.now()
     async with deps.uow.transaction(delivery.msg_id, now) as session:
         counts, _created = await write_slices(
-            deps.repo.states,
+            WriteCollection(deps.repo.states, session),
             [conversation_slice(u, now) for u in event.users],
-            session,
             fill_stamp={"updated_at": now},
             placeholder=frozenset({"entitlement"}),
         )

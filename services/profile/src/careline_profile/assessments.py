@@ -11,21 +11,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
-from careline_contracts import subjects
-from careline_contracts.base import Event
 from careline_contracts.conversation import AssessmentAnswered, AssessmentRequested
 from careline_contracts.profile import CheckinDue, PromptReady
 from careline_platform.jobs import Job
 from careline_platform.logging import get_logger
-from careline_platform.messaging import Delivery
 from careline_platform.mongo import AlreadyProcessed
-from careline_platform.outbox import outbox_job
+from careline_platform.uow import HasMsgId
 from careline_profile.domain import journey, schedule, session
 from careline_profile.domain.instruments import INSTRUMENTS
 from careline_profile.domain.scoring import Result, result_message
-from careline_profile.handlers import Deps
+from careline_profile.repository import ProfileUow, ProfileWriter
 
 log = get_logger(__name__)
 CHECKIN_SCAN = "checkin.scan"
@@ -41,19 +36,12 @@ PURPOSES = {
 }
 
 
-async def _owe(
-    deps: Deps, event: Event, msg_id: str, user: str, now: datetime, s: AsyncClientSession
-) -> None:
-    await deps.jobs.enqueue(
-        outbox_job(event, msg_id=msg_id, key=user, stream=subjects.PROFILE, now=now), session=s
-    )
-
-
-async def on_assessment_requested(event: AssessmentRequested, delivery: Delivery, deps: Deps) -> None:
+async def on_assessment_requested(event: AssessmentRequested, delivery: HasMsgId, uow: ProfileUow) -> None:
     """Start the instrument asked for, or pick up the one already open."""
-    now, user = deps.clock.now(), event.user_id
-    async with deps.uow.transaction(delivery.msg_id, now) as s:
-        profile = await deps.repo.get_or_create(user, now, s)
+    user = event.user_id
+    async with uow.begin(delivery) as tx:
+        now = tx.now
+        profile = await tx.repo.get_or_create(user, now)
         open_state = profile.get("assessment_in_progress")
         if open_state and not session.is_expired(open_state, now):
             step = session.resume(open_state, now)
@@ -62,7 +50,7 @@ async def on_assessment_requested(event: AssessmentRequested, delivery: Delivery
             state = {**session.start(event.instrument, now), "id": f"asm:{delivery.msg_id}"}
             intro = INSTRUMENTS[event.instrument].intro
             text = f"{intro} {session.current_question(state)}"
-        await deps.repo.set_fields(user, {"assessment_in_progress": state}, now, s)
+        await tx.repo.set_fields(user, {"assessment_in_progress": state}, now)
         prompt = PromptReady(
             occurred_at=now,
             correlation_id=event.correlation_id,
@@ -72,20 +60,19 @@ async def on_assessment_requested(event: AssessmentRequested, delivery: Delivery
             purpose="question",
             assessment_open=True,
         )
-        await _owe(deps, prompt, f"prompt:{delivery.msg_id}", user, now, s)
-    deps.wake_worker()
+        await tx.emit(prompt, key=user, msg_id=f"prompt:{delivery.msg_id}")
 
 
-async def on_assessment_answered(event: AssessmentAnswered, delivery: Delivery, deps: Deps) -> None:
+async def on_assessment_answered(event: AssessmentAnswered, delivery: HasMsgId, uow: ProfileUow) -> None:
     """Apply one answer: the next question, a re-ask, a pause, or the score and a suggestion."""
-    now, user = deps.clock.now(), event.user_id
-    async with deps.uow.transaction(delivery.msg_id, now) as s:
-        profile = await deps.repo.get_or_create(user, now, s)
+    user = event.user_id
+    async with uow.begin(delivery) as tx:
+        now = tx.now
+        profile = await tx.repo.get_or_create(user, now)
         open_state = profile.get("assessment_in_progress")
         if not open_state or open_state.get("id") != event.assessment_id:
-            await _owe(
-                deps, _prompt(event, ENDED, "expired", False, now), f"prompt:{delivery.msg_id}", user, now, s
-            )
+            ended = _prompt(event, ENDED, "expired", False, now)
+            await tx.emit(ended, key=user, msg_id=f"prompt:{delivery.msg_id}")
             return
         step = session.apply(open_state, event.text, now)
         fields: dict[str, Any] = {
@@ -94,14 +81,13 @@ async def on_assessment_answered(event: AssessmentAnswered, delivery: Delivery, 
         text = step.reply
         if step.finished is not None:
             instrument = INSTRUMENTS[open_state["instrument"]]
-            fields.update(await _record_result(deps, user, open_state, step.finished, profile, now, s))
+            fields.update(await _record_result(tx.repo, user, open_state, step.finished, profile, now))
             text = result_message(instrument, step.finished)
-        await deps.repo.set_fields(user, fields, now, s)
+        await tx.repo.set_fields(user, fields, now)
         if text:
             still_open = step.state is not None and step.outcome is not session.Outcome.PAUSED
             prompt = _prompt(event, text, PURPOSES[step.outcome], still_open, now)
-            await _owe(deps, prompt, f"prompt:{delivery.msg_id}", user, now, s)
-    deps.wake_worker()
+            await tx.emit(prompt, key=user, msg_id=f"prompt:{delivery.msg_id}")
 
 
 def _prompt(
@@ -119,16 +105,15 @@ def _prompt(
 
 
 async def _record_result(
-    deps: Deps,
+    repo: ProfileWriter,
     user: str,
     state: dict[str, Any],
     result: Result,
     profile: dict[str, Any],
     now: datetime,
-    s: AsyncClientSession,
 ) -> dict[str, Any]:
     """Keep the completed assessment in the history and return the profile fields it sets."""
-    await deps.repo.add_assessment(
+    await repo.add_assessment(
         {
             "_id": state["id"],
             "user_id": user,
@@ -140,8 +125,7 @@ async def _record_result(
             "answered": result.answered,
             "started_at": state.get("started_at"),
             "completed_at": now,
-        },
-        s,
+        }
     )
     history = [*(profile.get("band_history") or []), {"band": str(result.band), "at": now}][-10:]
     updated = {**profile, "band_history": history, "burnout_band": str(result.band)}
@@ -160,32 +144,30 @@ async def _record_result(
     }
 
 
-async def scan_checkins(job: Job, deps: Deps) -> dict[str, Any]:
+async def scan_checkins(job: Job, uow: ProfileUow) -> dict[str, Any]:
     """Find caregivers due a check-in (bounded, index-backed reads per band) and start one each.
 
     The message id is the caregiver and the day, so two scheduler replicas (or a rerun of a
     slot) never send a second check-in the same day; the conditional update on
     ``last_checkin_at`` keeps the profile side single too.
     """
-    now, started = deps.clock.now(), 0
+    now, started, reader = uow.now, 0, uow.read()
     for band, interval in schedule.CHECKIN_INTERVALS.items():
         if interval is None:
             continue
         quiet_since = now - max(interval, schedule.RECENT_CONTACT)
-        for profile in await deps.repo.checkin_candidates(str(band), quiet_since, SCAN_BATCH):
-            if schedule.is_due(profile, now) and await _start_checkin(deps, profile, now):
+        for profile in await reader.checkin_candidates(str(band), quiet_since, SCAN_BATCH):
+            if schedule.is_due(profile, now) and await _start_checkin(uow, profile, now):
                 started += 1
     calmed = 0
-    for profile in await deps.repo.in_crisis_support(now - journey.CRISIS_CALM, SCAN_BATCH):
-        calmed += await _set_phase(deps, profile, "crisis_resolved", now)
+    for profile in await reader.in_crisis_support(now - journey.CRISIS_CALM, SCAN_BATCH):
+        calmed += await _set_phase(uow, profile, "crisis_resolved", now)
     nudged = churned = 0
-    for profile in await deps.repo.silent_since(
-        now - timedelta(days=schedule.REENGAGEMENT_DAYS[0]), SCAN_BATCH
-    ):
+    for profile in await reader.silent_since(now - timedelta(days=schedule.REENGAGEMENT_DAYS[0]), SCAN_BATCH):
         if schedule.is_churned(profile, now):
-            churned += await _churn(deps, profile, now)
+            churned += await _set_phase(uow, profile, "silence", now)
         elif (days := schedule.reengagement_due(profile, now)) is not None:
-            nudged += await _nudge(deps, profile, days, now)
+            nudged += await _nudge(uow, profile, days, now)
     log.info("checkin.scan", started=started, nudged=nudged, churned=churned, calmed=calmed)
     return {"started": started, "nudged": nudged, "churned": churned, "calmed": calmed}
 
@@ -197,13 +179,13 @@ NUDGES = {
 }
 
 
-async def _nudge(deps: Deps, profile: dict[str, Any], days: int, now: datetime) -> int:
+async def _nudge(uow: ProfileUow, profile: dict[str, Any], days: int, now: datetime) -> int:
     """A dormant caregiver's day-7, -14 or -30 nudge, once each (the id names the step)."""
     user = profile["_id"]
     msg_id = f"reengage:{user}:{days}"
     try:
-        async with deps.uow.transaction(msg_id, now) as s:
-            claimed = await deps.repo.claim_nudge(user, profile.get("last_checkin_at"), days, now, s)
+        async with uow.begin(msg_id) as tx:
+            claimed = await tx.repo.claim_nudge(user, profile.get("last_checkin_at"), days, now)
             if not claimed:
                 return 0
             nudge = PromptReady(
@@ -215,48 +197,44 @@ async def _nudge(deps: Deps, profile: dict[str, Any], days: int, now: datetime) 
                 purpose="nudge",
                 assessment_open=False,
             )
-            await _owe(deps, nudge, msg_id, user, now, s)
+            await tx.emit(nudge, key=user, msg_id=msg_id)
     except AlreadyProcessed:
         return 0
-    deps.wake_worker()
     return 1
 
 
-async def _churn(deps: Deps, profile: dict[str, Any], now: datetime) -> int:
-    return await _set_phase(deps, profile, "silence", now)
-
-
-async def _set_phase(deps: Deps, profile: dict[str, Any], event: str, now: datetime) -> int:
+async def _set_phase(uow: ProfileUow, profile: dict[str, Any], event: str, now: datetime) -> int:
     """Apply a journey event the scan found; 1 if the phase changed."""
     current = profile.get("journey_phase") or "onboarding"
     phase = journey.next_phase(current, event=event, profile=profile, now=now)
     if str(phase) == current:
         return 0
-    async with deps.uow.transaction(None, now) as s:
-        await deps.repo.set_fields(profile["_id"], {"journey_phase": str(phase)}, now, s)
+    async with uow.begin() as tx:
+        await tx.repo.set_fields(profile["_id"], {"journey_phase": str(phase)}, now)
     return 1
 
 
-async def _start_checkin(deps: Deps, profile: dict[str, Any], now: datetime) -> bool:
+async def _start_checkin(uow: ProfileUow, profile: dict[str, Any], now: datetime) -> bool:
     user = profile["_id"]
     msg_id = f"checkin:{user}:{now.date().isoformat()}"
     try:
-        return await _claim_and_owe_checkin(deps, profile, msg_id, now)
+        return await _claim_and_owe_checkin(uow, profile, msg_id, now)
     except AlreadyProcessed:
         return False  # today's check-in was already started (another replica, an earlier slot)
 
 
-async def _claim_and_owe_checkin(deps: Deps, profile: dict[str, Any], msg_id: str, now: datetime) -> bool:
+async def _claim_and_owe_checkin(
+    uow: ProfileUow, profile: dict[str, Any], msg_id: str, now: datetime
+) -> bool:
     user = profile["_id"]
-    async with deps.uow.transaction(msg_id, now) as s:
+    async with uow.begin(msg_id) as tx:
         state = {**session.start("checkin", now), "id": f"asm:{msg_id}"}
-        claimed = await deps.repo.claim_checkin(user, profile.get("last_checkin_at"), state, now, s)
+        claimed = await tx.repo.claim_checkin(user, profile.get("last_checkin_at"), state, now)
         if not claimed:
             return False
         text = f"{INSTRUMENTS['checkin'].intro} {session.current_question(state)}"
         due = CheckinDue(
             occurred_at=now, correlation_id=msg_id, user_id=user, assessment_id=state["id"], text=text
         )
-        await _owe(deps, due, msg_id, user, now, s)
-    deps.wake_worker()
+        await tx.emit(due, key=user, msg_id=msg_id)
     return True

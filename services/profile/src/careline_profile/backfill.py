@@ -13,12 +13,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from careline_contracts import subjects
 from careline_contracts.migration import ImportedUser, ProfileBackfillApplied, UsersImported
-from careline_platform.backfill import owe_confirmation, write_slices
-from careline_platform.messaging import Delivery
+from careline_platform.backfill import confirmation_id
+from careline_platform.uow import HasMsgId
 from careline_profile.domain.timezones import time_zone_for_zip
-from careline_profile.handlers import Deps
+from careline_profile.repository import ProfileUow
 
 Document = dict[str, Any]
 
@@ -54,21 +53,14 @@ def profile_slice(user: ImportedUser, now: datetime) -> Document:
     }
 
 
-async def on_users_imported(event: UsersImported, delivery: Delivery, deps: Deps) -> None:
-    now = deps.clock.now()
-    async with deps.uow.transaction(delivery.msg_id, now) as session:
-        counts, _created = await write_slices(
-            deps.repo.profiles,
-            [profile_slice(u, now) for u in event.users],
-            session,
-            fill_stamp={"updated_at": now},
-        )
+async def on_users_imported(event: UsersImported, delivery: HasMsgId, uow: ProfileUow) -> None:
+    async with uow.begin(delivery) as tx:
+        counts = await tx.repo.backfill([profile_slice(u, tx.now) for u in event.users], tx.now)
         applied = ProfileBackfillApplied(
-            occurred_at=now,
+            occurred_at=tx.now,
             correlation_id=event.correlation_id,
             run_id=event.run_id,
             batch=event.batch,
             counts=counts,
         )
-        await owe_confirmation(deps.jobs, applied, "profile", subjects.PROFILE, now, session)
-    deps.wake_worker()
+        await tx.emit(applied, key=applied.run_id, msg_id=confirmation_id("profile", applied))
