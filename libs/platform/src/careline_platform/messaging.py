@@ -115,7 +115,7 @@ class Publisher:
         for about a third of the publish's CPU.
         """
         try:
-            js: JetStreamContext = self.broker.config.connection_state.stream
+            js: JetStreamContext = self.broker.connection.jetstream()
             ack = await js.publish(
                 subject,
                 payload,
@@ -225,6 +225,10 @@ class ConsumerRunner:
         self.spec = spec
         self.publisher = publisher
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.stopping = False
+        """Set by ``stop_consuming``: a message received from then on is handed back unstarted."""
+        self.released = 0
+        """Messages handed back unstarted since ``stopping`` was set."""
 
     async def submit(self, msg: NatsMessage) -> None:
         """Handle ``msg`` in a task of its own, so stopping the fetch loop does not cancel it.
@@ -233,6 +237,11 @@ class ConsumerRunner:
         when the loop is cancelled on shutdown, the handler goes on and ``finish_in_flight``
         waits for it.
         """
+        if self.stopping:
+            with contextlib.suppress(Exception):
+                await msg.nack()
+                self.released += 1
+            return
         task = asyncio.create_task(self(msg))
         self.in_flight.add(task)
         task.add_done_callback(self.in_flight.discard)
@@ -411,45 +420,30 @@ class ConsumersStopped:
     """Messages handed back with a nak: fetched but not started, or cancelled after the grace."""
 
 
-async def _release_fetched(subscription: Any) -> int:
-    """Nak what the server already delivered to a stopped subscription but nobody handled.
-
-    A pull request can be answered between the fetch loop's last turn and the unsubscribe; the
-    message then waits in the subscription's queue (which outlives the unsubscribe). Without a
-    nak it would come back only after ``ack_wait``, and hold its partition until then.
-    """
-    queue = getattr(getattr(subscription, "_sub", None), "_pending_queue", None)
-    released = 0
-    while queue is not None and not queue.empty():
-        raw = queue.get_nowait()
-        if raw.reply and raw.reply.startswith("$JS.ACK."):  # not a status message (timeout, heartbeat)
-            with contextlib.suppress(Exception):
-                await raw.nak()
-                released += 1
-    return released
-
-
 async def stop_consuming(broker: NatsBroker, grace_s: float) -> ConsumersStopped:
     """Stop fetching, hand back what was fetched but not started, and let handlers finish.
 
+    The one place that says how a replica stops consuming, with public API only. FastStream's
+    ``subscriber.stop()`` stops the fetch loop, waits for the handlers it sees in flight (up to
+    the broker's ``graceful_timeout``), unsubscribes and cancels the loop; it drops, without a
+    nak, a message it fetches meanwhile. So our runners first turn to "stopping": a message
+    they receive from then on is naked unstarted, and their own handlers run in tasks of their
+    own that the loop's cancellation does not reach. Handlers still running after ``grace_s``
+    are cancelled and their messages naked, so the next replica takes them at once; their
+    partitions keep their order because a naked message is the first one JetStream redelivers.
+    A message the server hands over in the instant between a loop's stop and its unsubscribe
+    waits out ``ack_wait`` instead (FastStream has no hook there).
+
     The broker's connection stays open (handlers still ack and publish); close it afterwards.
-    Handlers still running after ``grace_s`` are cancelled and their messages naked, so the
-    next replica takes them at once; their partitions keep their order because a naked
-    message is the first one JetStream redelivers.
     """
-    subscribers = list(broker.subscribers)
-    loops = [task for sub in subscribers for task in getattr(sub, "tasks", [])]
-    for task in loops:  # the fetch loops; each handler runs in a task of its own
-        task.cancel()
-    await asyncio.gather(*loops, return_exceptions=True)
-    released = 0
-    for sub in subscribers:
-        subscription = getattr(sub, "subscription", None)
-        await sub.stop()  # unsubscribes: the server answers no more pull requests of ours
-        released += await _release_fetched(subscription)
-    finished = 0
     runners = _RUNNERS.get(broker, [])
-    for done, late in await asyncio.gather(*(r.finish_in_flight(grace_s) for r in runners)):
-        finished, released = finished + done, released + late
+    for runner in runners:
+        runner.stopping = True
+    drained, _stopped = await asyncio.gather(
+        asyncio.gather(*(r.finish_in_flight(grace_s) for r in runners)),
+        asyncio.gather(*(sub.stop() for sub in broker.subscribers)),
+    )
+    finished = sum(done for done, _late in drained)
+    released = sum(late for _done, late in drained) + sum(r.released for r in runners)
     log.info("consumers.stopped", finished=finished, released=released)
     return ConsumersStopped(finished, released)

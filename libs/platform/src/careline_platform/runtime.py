@@ -71,7 +71,7 @@ class Infrastructure:
 
     @property
     def js(self) -> JetStreamContext:
-        stream: JetStreamContext = self.broker.config.connection_state.stream
+        stream: JetStreamContext = self.broker.connection.jetstream()
         return stream
 
 
@@ -237,7 +237,7 @@ class ServiceRuntime:
             queries=definition.admin_queries,
             commands=definition.admin_commands,
         )
-        await responder.start(infra.broker.config.connection_state.connection)
+        await responder.start(infra.broker.connection)
         # every service relays its outbox; its own job types come on top
         job_types = {OUTBOX_PUBLISH: relay_job_type(infra.publisher), **definition.job_types}
         periodics = list(definition.periodic)
