@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from faststream.nats import NatsBroker
+from faststream.nats import NatsBroker, NatsRouter
 from nats.js import JetStreamContext
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -32,12 +32,13 @@ from careline_platform.clock import Clock, clock_from
 from careline_platform.jobs import Job, JobStatus, JobStore, JobType, JobWorker, Periodic
 from careline_platform.logging import get_logger
 from careline_platform.messaging import (
+    ConsumerPolicy,
     ConsumerSpec,
     Publisher,
     declare_streams,
     ensure_consumers,
-    register_consumer,
     stop_consuming,
+    subscribe,
 )
 from careline_platform.metrics import CONSUMER_PENDING, JOBS
 from careline_platform.outbox import OUTBOX_PUBLISH, relay_job_type
@@ -182,6 +183,9 @@ class ServiceRuntime:
         self.infra = infra
         self.definition = definition
         self.worker: JobWorker | None = None
+        self.policy = ConsumerPolicy(infra.publisher)
+        self.router = NatsRouter(middlewares=[self.policy])
+        """The service's one FastStream router: its typed subscribers under one delivery policy."""
         self._gauges: asyncio.Task[None] | None = None
 
     async def _refresh_gauges(self, consumers: list[tuple[str, str]]) -> None:
@@ -206,6 +210,8 @@ class ServiceRuntime:
     async def start(self) -> None:
         infra, definition = self.infra, self.definition
         consumers: list[tuple[ConsumerSpec, list[tuple[str, str]]]] = []
+        for spec in definition.consumers:
+            subscribe(self.router, self.policy, spec)
 
         async def prepare() -> None:
             await declare_streams(
@@ -221,8 +227,7 @@ class ServiceRuntime:
                 consumers.append((spec, await ensure_consumers(infra.js, spec)))
 
         await retry_until_ready(prepare, "declare", infra.settings.startup_timeout_s)
-        for spec, pairs in consumers:
-            register_consumer(infra.broker, spec, infra.publisher, pairs)
+        infra.broker.include_router(self.router)
         await infra.broker.start()
         metrics.serve(infra.settings.metrics_port or DEFAULT_METRICS_PORTS.get(definition.name, 9100))
         durables = [(spec.stream.name, durable) for spec, pairs in consumers for _, durable in pairs]
