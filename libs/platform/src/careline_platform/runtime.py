@@ -27,7 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from careline_contracts import subjects
 from careline_contracts.deadletter import DeadLetter
 from careline_platform import metrics, mongo
-from careline_platform.admin import AdminResponder, CaregiverSlice
+from careline_platform.admin import AdminOperation, AdminResponder, CaregiverSlice
 from careline_platform.clock import Clock, clock_from
 from careline_platform.jobs import Job, JobStatus, JobStore, JobType, JobWorker, Periodic
 from careline_platform.logging import get_logger
@@ -154,6 +154,9 @@ class ServiceDefinition:
     """Read-only admin operations of this service's own (``admin.<service>.<name>``)."""
     admin_commands: dict[str, Callable[[Document], Awaitable[Document]]] = field(default_factory=dict)
     """Admin operations that change this service's data, each one transaction."""
+    admin_operations: list[AdminOperation] = field(default_factory=list)
+    """Typed admin operations of this service's own (a request model in, a reply model out);
+    ``admin_queries``/``admin_commands`` take untyped ones until every service moved here."""
     worker_concurrency: int = 4
 
 
@@ -227,11 +230,6 @@ class ServiceRuntime:
                 consumers.append((spec, await ensure_consumers(infra.js, spec)))
 
         await retry_until_ready(prepare, "declare", infra.settings.startup_timeout_s)
-        infra.broker.include_router(self.router)
-        await infra.broker.start()
-        metrics.serve(infra.settings.metrics_port or DEFAULT_METRICS_PORTS.get(definition.name, 9100))
-        durables = [(spec.stream.name, durable) for spec, pairs in consumers for _, durable in pairs]
-        self._gauges = asyncio.create_task(self._refresh_gauges(durables))
         responder = AdminResponder(
             definition.name,
             infra.db,
@@ -241,8 +239,14 @@ class ServiceRuntime:
             rollup=definition.rollup,
             queries=definition.admin_queries,
             commands=definition.admin_commands,
+            operations=definition.admin_operations,
         )
-        await responder.start(infra.broker.connection)
+        self.router.include_router(responder.router())
+        infra.broker.include_router(self.router)
+        await infra.broker.start()
+        metrics.serve(infra.settings.metrics_port or DEFAULT_METRICS_PORTS.get(definition.name, 9100))
+        durables = [(spec.stream.name, durable) for spec, pairs in consumers for _, durable in pairs]
+        self._gauges = asyncio.create_task(self._refresh_gauges(durables))
         # every service relays its outbox; its own job types come on top
         job_types = {OUTBOX_PUBLISH: relay_job_type(infra.publisher), **definition.job_types}
         periodics = list(definition.periodic)

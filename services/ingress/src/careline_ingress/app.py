@@ -316,7 +316,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         admin_router(
             settings,
             users=lambda: state["ingress"].users,
-            nats=lambda: state["ingress"].infra.broker.connection,
+            nats=lambda: state["ingress"].infra.broker,
         )
     )
     app.include_router(dashboard_router())
