@@ -281,7 +281,7 @@ async def test_backfill_from_a_mongodb_collection_keeps_what_a_live_caregiver_sa
         "migrate",
         "backfill",
         "--source",
-        urlunsplit(urlsplit(cluster.mongodb_uri)._replace(path=f"/{source_db}.users")),
+        with_path(cluster.mongodb_uri, f"/{source_db}.users"),
         "--batch",
         "40",
         "--report",
@@ -306,3 +306,9 @@ async def test_backfill_from_a_mongodb_collection_keeps_what_a_live_caregiver_sa
 async def profile_named(db: dict[str, Any], user_id: str, name: str) -> bool:
     profile = await db["profile"].user_profiles.find_one({"_id": user_id})
     return profile is not None and profile.get("first_name") == name
+
+
+def with_path(uri: str, path: str) -> str:
+    """``uri`` with its path replaced (the database and collection a migration reads)."""
+    parts = urlsplit(uri)
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))

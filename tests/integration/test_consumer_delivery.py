@@ -40,13 +40,13 @@ class Thing(BaseModel):
 async def broker(nats: ServerProcess) -> AsyncIterator[NatsBroker]:
     running = NatsBroker(f"nats://127.0.0.1:{nats.port}", logger=logging.getLogger("faststream"))
     await running.connect()
-    await declare_streams(running.config.connection_state.stream, (TESTS, subjects.DEAD_LETTERS))
+    await declare_streams(running.connection.jetstream(), (TESTS, subjects.DEAD_LETTERS))
     yield running
     await running.stop()
 
 
 async def consume(broker: NatsBroker, spec: ConsumerSpec) -> None:
-    js = broker.config.connection_state.stream
+    js = broker.connection.jetstream()
     pairs = await ensure_consumers(js, spec)
     register_consumer(broker, spec, Publisher(broker), pairs)
     await broker.start()
@@ -62,7 +62,7 @@ async def publish(broker: NatsBroker, n: int) -> None:
 
 
 async def dead_letters(broker: NatsBroker) -> list[dict[str, Any]]:
-    js = broker.config.connection_state.stream
+    js = broker.connection.jetstream()
     state = (await js.stream_info(subjects.DEAD_LETTERS.name)).state
     if state.messages == 0:
         return []

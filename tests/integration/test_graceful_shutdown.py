@@ -51,13 +51,13 @@ async def replica(url: str) -> NatsBroker:
 async def nats_url(nats: ServerProcess) -> AsyncIterator[str]:
     url = f"nats://127.0.0.1:{nats.port}"
     broker = await replica(url)
-    await declare_streams(broker.config.connection_state.stream, (STREAM, subjects.DEAD_LETTERS))
+    await declare_streams(broker.connection.jetstream(), (STREAM, subjects.DEAD_LETTERS))
     await broker.stop()
     yield url
 
 
 async def start_consuming(broker: NatsBroker, spec: ConsumerSpec) -> None:
-    pairs = await ensure_consumers(broker.config.connection_state.stream, spec)
+    pairs = await ensure_consumers(broker.connection.jetstream(), spec)
     register_consumer(broker, spec, Publisher(broker), pairs)
     await broker.start()
 
@@ -91,7 +91,7 @@ async def test_a_handler_in_flight_finishes_and_is_acked_before_the_replica_stop
     await publish(broker, 1)
     await asyncio.wait_for(started.wait(), 10)
     stopped = await stop_consuming(broker, grace_s=5.0)
-    js = broker.config.connection_state.stream
+    js = broker.connection.jetstream()
     infos: list[Any] = []
 
     async def acked() -> bool:  # the ack is a plain publish: the server may count it a moment later

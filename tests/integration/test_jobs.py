@@ -258,7 +258,7 @@ async def test_a_claim_knows_whether_the_job_ran_before_even_from_a_stale_read(
     assert await store.release(first)  # pending and due again, as it was when read
 
     pending = {"status": "pending", "next_attempt_at": {"$lte": clock.now()}}
-    assert await store._take(stale, pending, "x", 30, clock.now()) is None  # the stale read loses
+    assert await store.take(stale, pending, "x", 30, clock.now()) is None  # the stale read loses
     again = await store.claim("x", lease_s=30)
     doc = await jobs_col.find_one({"_id": "once"})
     assert again is not None and doc is not None

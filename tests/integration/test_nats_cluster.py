@@ -106,7 +106,7 @@ async def broker(nats_cluster: list[tuple[ServerProcess, int]]) -> AsyncIterator
 
 
 async def declare_when_the_cluster_has_a_leader(broker: NatsBroker, replicas: int) -> None:
-    js = broker.config.connection_state.stream
+    js = broker.connection.jetstream()
     for _ in range(60):  # the metadata leader is elected a moment after the servers answer
         try:
             await declare_streams(js, (subjects.SMS,), 2.0, replicas)
@@ -119,7 +119,7 @@ async def declare_when_the_cluster_has_a_leader(broker: NatsBroker, replicas: in
 async def test_streams_declared_with_three_replicas_keep_acknowledging_when_a_server_stops(
     broker: NatsBroker, nats_cluster: list[tuple[ServerProcess, int]]
 ) -> None:
-    js = broker.config.connection_state.stream
+    js = broker.connection.jetstream()
     await declare_when_the_cluster_has_a_leader(broker, replicas=1)  # an existing single-copy stream ...
     await js.add_consumer(
         subjects.SMS.name, js_api.ConsumerConfig(durable_name="reader", ack_policy=js_api.AckPolicy.EXPLICIT)

@@ -39,7 +39,7 @@ class Parts:
 
     @property
     def js(self) -> Any:
-        return self.broker.config.connection_state.stream
+        return self.broker.connection.jetstream()
 
     def worker(self) -> JobWorker:
         async def no_dead_letters(_doc: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from pymongo.errors import OperationFailure
 
-from careline_platform.messaging import TRANSIENT_RETRIES, Delivery, _run_with_conflict_retries
+from careline_platform.messaging import TRANSIENT_RETRIES, Delivery, run_with_conflict_retries
 from careline_platform.runtime import retry_until_ready
 
 pytestmark = pytest.mark.asyncio
@@ -46,7 +46,7 @@ async def test_a_write_conflict_re_runs_the_handler_at_once() -> None:
         if len(calls) < 3:
             raise conflict()
 
-    await _run_with_conflict_retries(handler, object(), DELIVERY)
+    await run_with_conflict_retries(lambda: handler(object(), DELIVERY))
     assert len(calls) == 3
 
 
@@ -58,7 +58,7 @@ async def test_a_persistent_conflict_goes_to_redelivery_after_the_retries() -> N
         raise conflict()
 
     with pytest.raises(OperationFailure):
-        await _run_with_conflict_retries(handler, object(), DELIVERY)
+        await run_with_conflict_retries(lambda: handler(object(), DELIVERY))
     assert len(calls) == TRANSIENT_RETRIES + 1
 
 
@@ -70,5 +70,5 @@ async def test_other_database_errors_are_not_re_run() -> None:
         raise OperationFailure("bad value", code=2)
 
     with pytest.raises(OperationFailure):
-        await _run_with_conflict_retries(handler, object(), DELIVERY)
+        await run_with_conflict_retries(lambda: handler(object(), DELIVERY))
     assert calls == [1]

@@ -13,9 +13,18 @@ priority, status and pages, never by the message that raised it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Operations every service answers (``admin.<service>.<operation>``).
+JOBS_LIST = "jobs_list"
+JOBS_RETRY = "jobs_retry"
+ROLLUPS = "rollups"
+ROLLUPS_REFRESH = "rollups_refresh"
+CAREGIVER_GET = "caregiver_get"
+CAREGIVER_ERASE = "caregiver_erase"
+COMMON_OPERATIONS = (JOBS_LIST, JOBS_RETRY, ROLLUPS, ROLLUPS_REFRESH, CAREGIVER_GET, CAREGIVER_ERASE)
 
 # Operations conversation answers (``admin.conversation.<operation>``).
 CRISIS_ALERTS = "crisis_alerts"
@@ -32,6 +41,12 @@ OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
 STAFF_MESSAGE_MAX_CHARS = 480
 ROSTER_MAX_PEOPLE = 20
 RejectionKind = Literal["invalid", "not_found", "conflict"]
+JobStatusName = Literal["pending", "processing", "completed", "failed", "dead"]
+
+
+def admin_subject(service: str, operation: str) -> str:
+    """Where ``service`` answers ``operation`` (a queue group: one replica answers)."""
+    return f"admin.{service}.{operation}"
 
 
 class AdminRequest(BaseModel):
@@ -51,6 +66,94 @@ class Rejected(AdminReply):
 
     rejected: RejectionKind
     reason: str
+
+
+class AdminError(AdminReply):
+    """The service failed to carry out the request; only the error's type leaves the service."""
+
+    error: str
+
+
+# --- every service: jobs, rollups, a caregiver's slice ------------------------------------------
+
+
+class ListJobs(AdminRequest):
+    """``jobs_list``: jobs in the statuses asked for (failed and dead by default)."""
+
+    statuses: list[JobStatusName] = ["failed", "dead"]
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class JobSummary(AdminReply):
+    """What an admin sees of a job: never its payload; its last error masked like the logs."""
+
+    key: str
+    type: str | None = None
+    status: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    created_at: datetime | None = None
+
+
+class JobList(AdminReply):
+    service: str
+    jobs: list[JobSummary]
+
+
+class RetryJob(AdminRequest):
+    """``jobs_retry``: put a failed or dead job back in the queue."""
+
+    key: str = Field(min_length=1, max_length=300)
+
+
+class JobRetried(AdminReply):
+    service: str
+    retried: bool = Field(description="False: no failed or dead job with that key")
+
+
+class ListRollups(AdminRequest):
+    """``rollups``: the most recent daily rollups, newest first."""
+
+    days: int = Field(default=7, ge=1, le=90)
+
+
+class RollupList(AdminReply):
+    service: str
+    rollups: list[dict[str, Any]]
+
+
+class RefreshRollup(AdminRequest):
+    """``rollups_refresh``: recompute today's rollup now."""
+
+
+class RollupRefreshed(AdminReply):
+    service: str
+    day: dict[str, Any]
+
+
+class GetCaregiver(AdminRequest):
+    """``caregiver_get``: the service's slice of one caregiver's record."""
+
+    user_id: str = Field(min_length=1, max_length=100)
+
+
+class EraseCaregiver(GetCaregiver):
+    """``caregiver_erase``: delete the service's slice of one caregiver."""
+
+
+class CaregiverRecord(AdminReply):
+    """A service's slice of a caregiver: its own fields, whatever the service keeps."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    service: str
+
+
+class CaregiverErased(AdminReply):
+    service: str
+    erased: bool
+    deleted: dict[str, int] = {}
 
 
 # --- the on-call roster ---------------------------------------------------------------------

@@ -248,12 +248,12 @@ class JobStore:
         for candidate in candidates:
             if await self._waits_for_predecessor(candidate):
                 continue
-            job = await self._take(candidate, query, owner, lease_s, now)
+            job = await self.take(candidate, query, owner, lease_s, now)
             if job is not None:
                 return job
         return None
 
-    async def _take(
+    async def take(
         self, candidate: Document, query: Document, owner: str, lease_s: float, now: datetime
     ) -> Job | None:
         """The claim of one job as read: one atomic conditional update that only succeeds while

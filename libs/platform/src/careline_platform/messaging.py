@@ -1,9 +1,19 @@
-"""JetStream plumbing shared by every service: streams, a publisher, and durable consumers.
+"""Durable consumers on FastStream: typed subscribers on a router, one delivery-policy middleware.
+
+A service's consumers are FastStream pull subscribers on its ``NatsRouter``; each subscriber
+function takes the event's pydantic model, so FastStream decodes and validates the body and the
+AsyncAPI document shows its schema. What happens around the handler is one middleware,
+``DeliveryPolicy``, the same for every consumer: in-progress heartbeats, re-running a handler
+whose transaction hit a write conflict, the ack decision (ack, ``nak(delay)`` on a growing
+schedule, a dead letter after the last attempt or at once for a body that does not validate),
+metrics and the one log line per message.
 
 Consumers are durable pull consumers with an explicit ack policy, one per partition of a
 subject and ``max_ack_pending=1``: within a partition one message is in flight at a time,
 in stream order, whichever replica fetched it. That is the actor rule: a caregiver always
-hashes to the same partition, different caregivers spread across partitions.
+hashes to the same partition, different caregivers spread across partitions. FastStream's
+subscriber cannot declare such a consumer exactly (nor update one whose settings changed), so
+``ensure_consumers`` does, and the subscriber binds to it by durable name.
 
 On shutdown (``stop_consuming``) a replica stops fetching, hands back (naks) what it fetched
 but did not start, lets the handlers in flight finish, and naks those that outlast the grace
@@ -23,126 +33,49 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from faststream import AckPolicy
-from faststream.nats import ConsumerConfig, JStream, NatsBroker, NatsMessage, PullSub
+from faststream import AckPolicy, BaseMiddleware
+from faststream.nats import ConsumerConfig, NatsBroker, NatsMessage, NatsRouter, PullSub
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js import api as js_api
-from nats.js.errors import NotFoundError
 from pydantic import BaseModel, ValidationError
 from pymongo.errors import PyMongoError
 
 from careline_contracts import subjects
-from careline_contracts.base import Event
 from careline_contracts.deadletter import DeadLetter
 from careline_platform.logging import fingerprint, get_logger
 from careline_platform.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES
 from careline_platform.mongo import AlreadyProcessed
+from careline_platform.publishing import (
+    DUPLICATE_WINDOW_S,
+    Publisher,
+    PublishFailed,
+    declare_streams,
+    jstream,
+    wait_for_stream,
+)
 from careline_platform.tasks import finish_or_cancel
 
+__all__ = [
+    "DUPLICATE_WINDOW_S",
+    "ConsumerPolicy",
+    "ConsumerSpec",
+    "ConsumersStopped",
+    "Delivery",
+    "DeliveryPolicy",
+    "PublishFailed",
+    "Publisher",
+    "declare_streams",
+    "ensure_consumers",
+    "register_consumer",
+    "stop_consuming",
+    "subscribe",
+    "wait_for_stream",
+]
+
 log = get_logger(__name__)
-
-DUPLICATE_WINDOW_S = 120.0
-"""JetStream's de-duplication window; later duplicates are caught by each consumer's inbox."""
-
-
-class PublishFailed(Exception):
-    """The broker did not acknowledge the message: it is not durable, the caller must say so."""
-
-
-async def declare_streams(
-    js: JetStreamContext,
-    streams: tuple[subjects.Stream, ...],
-    duplicate_window_s: float = DUPLICATE_WINDOW_S,
-    replicas: int = 1,
-) -> None:
-    """Create (or update) the streams a service owns, with the duplicate window set.
-
-    ``replicas`` is the number of JetStream servers holding each stream (``STREAM_REPLICAS``):
-    1 on a single server, 3 on the clustered deployment (a publish is acknowledged once a
-    majority stored it). The consumers inherit it. Updating it on an existing stream makes the
-    cluster add or drop copies in place.
-    """
-    for stream in streams:
-        config = js_api.StreamConfig(
-            name=stream.name,
-            subjects=list(stream.subjects),
-            storage=js_api.StorageType.FILE,
-            retention=js_api.RetentionPolicy.LIMITS,
-            duplicate_window=duplicate_window_s,
-            max_age=14 * 24 * 3600.0,
-            num_replicas=replicas,
-        )
-        try:
-            await js.stream_info(stream.name)
-            await js.update_stream(config)
-        except NotFoundError:
-            await js.add_stream(config)
-
-
-async def wait_for_stream(js: JetStreamContext, name: str, timeout_s: float = 60.0) -> None:
-    """Block until another service declared the stream we consume from."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            await js.stream_info(name)
-            return
-        except NotFoundError:
-            if time.monotonic() > deadline:
-                raise
-            log.info("stream.waiting", stream=name)
-            await asyncio.sleep(0.5)
-
-
-class Publisher:
-    """Publishes events to JetStream with a ``Nats-Msg-Id`` and waits for the broker's ack."""
-
-    def __init__(self, broker: NatsBroker, timeout_s: float = 2.0) -> None:
-        self.broker = broker
-        self.timeout_s = timeout_s
-
-    async def publish_raw(
-        self,
-        subject: str,
-        payload: bytes,
-        msg_id: str,
-        stream: str,
-        headers: dict[str, str] | None = None,
-    ) -> bool:
-        """Publish bytes; returns True if JetStream saw it as a duplicate.
-
-        Straight through the broker's nats-py JetStream context: FastStream's publish would only
-        add an empty content-type and a random ``correlation_id`` header that no consumer reads,
-        for about a third of the publish's CPU.
-        """
-        try:
-            js: JetStreamContext = self.broker.config.connection_state.stream
-            ack = await js.publish(
-                subject,
-                payload,
-                timeout=self.timeout_s,
-                stream=stream,
-                headers={"Nats-Msg-Id": msg_id, **(headers or {})},
-            )
-        except Exception as exc:  # timeouts, no responders, disconnects: all mean "not durable"
-            raise PublishFailed(type(exc).__name__) from exc
-        return bool(ack.duplicate)
-
-    async def publish(
-        self,
-        event: Event,
-        *,
-        msg_id: str,
-        key: str,
-        stream: subjects.Stream,
-    ) -> bool:
-        """Publish an event about ``key`` (a user id) to its partitioned subject."""
-        return await self.publish_raw(
-            subjects.partitioned(event.subject, key),
-            event.to_bytes(),
-            msg_id,
-            stream.name,
-            headers={"Correlation-Id": event.correlation_id} if event.correlation_id else None,
-        )
+TRANSIENT_RETRIES = 4
+PULL_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -179,19 +112,52 @@ class ConsumerSpec:
     def redelivery_delay(self, deliveries: int) -> float:
         return float(min(self.backoff_cap_s, self.backoff_base_s * 2 ** (deliveries - 1)))
 
+    def consumers(self) -> list[tuple[str, str]]:
+        """(filter subject, durable name) of each JetStream consumer: one per partition."""
+        if not self.partitioned:
+            return [(f"{self.base_subject}.>", self.durable)]
+        return [(f"{self.base_subject}.{p}", f"{self.durable}-p{p}") for p in range(subjects.PARTITIONS)]
 
-def _msg_id(msg: NatsMessage) -> str:
-    headers = msg.raw_message.headers or {}
+
+def message_id(raw: Msg) -> str:
+    """The publisher's ``Nats-Msg-Id``, else the message's place in its stream."""
+    headers = raw.headers or {}
     if "Nats-Msg-Id" in headers:
         return headers["Nats-Msg-Id"]
-    meta = msg.raw_message.metadata
+    meta = raw.metadata
     return f"{meta.stream}:{meta.sequence.stream}"
 
 
-TRANSIENT_RETRIES = 4
+def delivery_of(message: NatsMessage) -> Delivery:
+    raw = message.raw_message
+    return Delivery(message_id(raw), raw.subject, raw.metadata.num_delivered, datetime.now(UTC))
 
 
-async def _run_with_conflict_retries(handler: Handler, event: Any, delivery: Delivery) -> None:
+async def ensure_consumers(js: JetStreamContext, spec: ConsumerSpec) -> list[tuple[str, str]]:
+    """Create or update the durable pull consumers of a spec; returns (subject, durable) pairs.
+
+    The one place our consumers are declared: FastStream's subscriber creates a missing consumer
+    but never updates an existing one, so a changed ``ack_wait`` or delivery cap would not reach
+    the server. ``max_ack_pending=1`` on a partition is the actor rule; a consumer that is not
+    partitioned (batches that span caregivers) may have 64 in flight.
+    """
+    await wait_for_stream(js, spec.stream.name)
+    for subject, durable in spec.consumers():
+        config = js_api.ConsumerConfig(
+            durable_name=durable,
+            name=durable,
+            filter_subject=subject,
+            ack_policy=js_api.AckPolicy.EXPLICIT,
+            ack_wait=spec.ack_wait_s,
+            max_deliver=spec.max_deliver + 1,
+            max_ack_pending=1 if spec.partitioned else 64,
+            deliver_policy=js_api.DeliverPolicy.ALL,
+        )
+        await js.add_consumer(spec.stream.name, config=config)
+    return spec.consumers()
+
+
+async def run_with_conflict_retries(handler: Callable[[], Awaitable[Any]]) -> None:
     """Run the handler, re-running it at once when its transaction hit a write conflict.
 
     A handler is one transaction, so re-running it is safe; a short random pause lets the
@@ -200,7 +166,7 @@ async def _run_with_conflict_retries(handler: Handler, event: Any, delivery: Del
     """
     for attempt in range(TRANSIENT_RETRIES + 1):
         try:
-            await handler(event, delivery)
+            await handler()
             return
         except PyMongoError as exc:
             if attempt == TRANSIENT_RETRIES or not exc.has_error_label("TransientTransactionError"):
@@ -218,78 +184,75 @@ async def _keep_in_progress(msg: NatsMessage, every_s: float) -> None:
             log.warning("message.in_progress_failed", error=type(exc).__name__)
 
 
-class ConsumerRunner:
-    """Runs one message through validation, the handler, and the ack decision."""
+def _is_poison(spec: ConsumerSpec, data: bytes) -> bool:
+    """Whether the body itself fails the model (not something the handler validated)."""
+    try:
+        spec.model.model_validate_json(data)
+    except ValidationError:
+        return True
+    return False
 
-    def __init__(self, spec: ConsumerSpec, publisher: Publisher) -> None:
-        self.spec = spec
+
+class ConsumerPolicy:
+    """The delivery policy of one service's consumers, and FastStream's factory of its middleware.
+
+    Passed as a router middleware: FastStream calls it once per message and gets a
+    ``DeliveryPolicy``. It knows each consumer's spec by durable name, holds the handlers in
+    flight (each in a task of its own, so stopping a fetch loop does not cancel it) and, once
+    ``stopping``, hands back every message it receives unstarted.
+    """
+
+    def __init__(self, publisher: Publisher) -> None:
         self.publisher = publisher
+        self.specs: dict[str, ConsumerSpec] = {}
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.stopping = False
+        self.released = 0
+        """Messages handed back unstarted since ``stopping`` was set."""
 
-    async def submit(self, msg: NatsMessage) -> None:
-        """Handle ``msg`` in a task of its own, so stopping the fetch loop does not cancel it.
+    def __call__(self, msg: Any, /, *, context: Any) -> DeliveryPolicy:
+        return DeliveryPolicy(msg, context=context, policy=self)
 
-        The fetch loop waits for the task (one message at a time per subscription, as before);
-        when the loop is cancelled on shutdown, the handler goes on and ``finish_in_flight``
-        waits for it.
-        """
-        task = asyncio.create_task(self(msg))
-        self.in_flight.add(task)
-        task.add_done_callback(self.in_flight.discard)
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            # the fetch loop is being stopped: the handler goes on and ``finish_in_flight``
-            # waits for it. Returning quietly keeps FastStream from logging the stop as a failed
-            # message; the loop still ends cancelled (its task group re-raises the cancellation).
-            return
+    def add(self, spec: ConsumerSpec) -> None:
+        for _subject, durable in spec.consumers():
+            self.specs[durable] = spec
+
+    def spec_of(self, raw: Msg) -> ConsumerSpec | None:
+        """The spec of a JetStream message's consumer; None for plain NATS (an admin request)."""
+        if not (raw.reply or "").startswith("$JS.ACK."):
+            return None
+        return self.specs.get(raw.metadata.consumer)
 
     async def finish_in_flight(self, grace_s: float) -> tuple[int, int]:
-        """Wait up to ``grace_s`` for the handlers in flight; cancel (and so nak) the rest.
-
-        Returns (finished, released).
-        """
+        """Wait up to ``grace_s`` for the handlers in flight; cancel (and so nak) the rest."""
         return await finish_or_cancel(self.in_flight, grace_s)
 
-    async def __call__(self, msg: NatsMessage) -> None:
-        spec = self.spec
+    async def run(
+        self, spec: ConsumerSpec, call_next: Callable[[], Awaitable[Any]], msg: NatsMessage
+    ) -> None:
+        """One message through the handler and the ack decision, bound to its correlation id."""
         raw = msg.raw_message
-        deliveries = raw.metadata.num_delivered
-        msg_id = _msg_id(msg)
+        correlation_id = (raw.headers or {}).get("Correlation-Id")
+        context = (
+            structlog.contextvars.bound_contextvars(correlation_id=correlation_id)
+            if correlation_id  # every log line of this turn, in any service, carries it
+            else contextlib.nullcontext()
+        )
+        with context:
+            await self._decide(spec, call_next, msg)
+
+    async def _decide(
+        self, spec: ConsumerSpec, call_next: Callable[[], Awaitable[Any]], msg: NatsMessage
+    ) -> None:
+        raw = msg.raw_message
+        deliveries, msg_id = raw.metadata.num_delivered, message_id(raw)
         started, started_wall = time.perf_counter(), time.time()
         bound = log.bind(
             subject=raw.subject, durable=spec.durable, msg=fingerprint(msg_id), delivery=deliveries
         )
-        try:
-            event = spec.model.model_validate_json(raw.data)
-        except ValidationError as exc:
-            await self._dead_letter(msg, msg_id, f"invalid payload: {exc.error_count()} errors")
-            await msg.reject()
-            MESSAGES.labels(spec.base_subject, "poison").inc()
-            DEAD_LETTERS.labels("message").inc()
-            bound.warning("message.poison", errors=exc.error_count())
-            return
-        delivery = Delivery(msg_id, raw.subject, deliveries, datetime.now(UTC))
-        correlation_id = getattr(event, "correlation_id", None)
-        if correlation_id:  # every log line of this turn, in any service, carries it
-            with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
-                await self._handle(msg, event, delivery, bound, started, started_wall)
-        else:
-            await self._handle(msg, event, delivery, bound, started, started_wall)
-
-    async def _handle(
-        self,
-        msg: NatsMessage,
-        event: Any,
-        delivery: Delivery,
-        bound: Any,
-        started: float,
-        started_wall: float,
-    ) -> None:
-        spec, msg_id, deliveries = self.spec, delivery.msg_id, delivery.deliveries
         heartbeat = asyncio.create_task(_keep_in_progress(msg, spec.ack_wait_s / 3))
         try:
-            await _run_with_conflict_retries(spec.handler, event, delivery)
+            await run_with_conflict_retries(call_next)
         except asyncio.CancelledError:
             # shutdown outlasted the grace period: its transaction did not commit (or it did,
             # and the redelivery finds it processed); give the message back for another replica
@@ -303,20 +266,8 @@ class ConsumerRunner:
             MESSAGES.labels(spec.base_subject, "duplicate").inc()
             bound.info("message.duplicate")
             return
-        except Exception as exc:  # the handler failed; decide between retry and dead letter
-            if deliveries >= spec.max_deliver:
-                await self._dead_letter(msg, msg_id, f"{type(exc).__name__} after {deliveries}")
-                await msg.reject()
-                MESSAGES.labels(spec.base_subject, "dead").inc()
-                DEAD_LETTERS.labels("message").inc()
-                bound.error("message.dead", error=type(exc).__name__)
-            else:
-                delay = spec.redelivery_delay(deliveries)
-                await msg.nack(delay=delay)
-                MESSAGES.labels(spec.base_subject, "retry").inc()
-                bound.warning(
-                    "message.retry", error=type(exc).__name__, code=getattr(exc, "code", None), delay_s=delay
-                )
+        except Exception as exc:  # the body is not the model, or the handler failed
+            await self._failed(spec, msg, exc, bound)
             return
         finally:
             heartbeat.cancel()
@@ -326,10 +277,35 @@ class ConsumerRunner:
         HANDLER_SECONDS.labels(spec.durable).observe(handled_ms / 1000)
         bound.info("message.handled", ms=handled_ms, started=round(started_wall, 6))
 
-    async def _dead_letter(self, msg: NatsMessage, msg_id: str, reason: str) -> None:
+    async def _failed(self, spec: ConsumerSpec, msg: NatsMessage, exc: Exception, bound: Any) -> None:
+        """Dead-letter a poison body at once; else retry later, or dead-letter the last attempt."""
         raw = msg.raw_message
+        deliveries = raw.metadata.num_delivered
+        if isinstance(exc, ValidationError) and _is_poison(spec, raw.data):
+            await self._dead_letter(spec, msg, f"invalid payload: {exc.error_count()} errors")
+            await msg.reject()
+            MESSAGES.labels(spec.base_subject, "poison").inc()
+            DEAD_LETTERS.labels("message").inc()
+            bound.warning("message.poison", errors=exc.error_count())
+        elif deliveries >= spec.max_deliver:
+            await self._dead_letter(spec, msg, f"{type(exc).__name__} after {deliveries}")
+            await msg.reject()
+            MESSAGES.labels(spec.base_subject, "dead").inc()
+            DEAD_LETTERS.labels("message").inc()
+            bound.error("message.dead", error=type(exc).__name__)
+        else:
+            delay = spec.redelivery_delay(deliveries)
+            await msg.nack(delay=delay)
+            MESSAGES.labels(spec.base_subject, "retry").inc()
+            bound.warning(
+                "message.retry", error=type(exc).__name__, code=getattr(exc, "code", None), delay_s=delay
+            )
+
+    async def _dead_letter(self, spec: ConsumerSpec, msg: NatsMessage, reason: str) -> None:
+        raw = msg.raw_message
+        msg_id = message_id(raw)
         letter = DeadLetter(
-            service=self.spec.service,
+            service=spec.service,
             subject=raw.subject,
             msg_id=msg_id,
             reason=reason,
@@ -338,67 +314,107 @@ class ConsumerRunner:
             dead_at=datetime.now(UTC),
         )
         await self.publisher.publish_raw(
-            subjects.dead_letter_subject(self.spec.service, self.spec.base_subject),
+            subjects.dead_letter_subject(spec.service, spec.base_subject),
             letter.model_dump_json().encode(),
-            f"dead:{self.spec.durable}:{msg_id}",
+            f"dead:{spec.durable}:{msg_id}",
             subjects.DEAD_LETTERS.name,
         )
 
 
-async def ensure_consumers(js: JetStreamContext, spec: ConsumerSpec) -> list[tuple[str, str]]:
-    """Create the durable consumers of a spec; returns (subject, durable) pairs."""
-    pairs = (
-        [(f"{spec.base_subject}.{p}", f"{spec.durable}-p{p}") for p in range(subjects.PARTITIONS)]
-        if spec.partitioned
-        else [(f"{spec.base_subject}.>", spec.durable)]
-    )
-    await wait_for_stream(js, spec.stream.name)
-    for subject, durable in pairs:
-        config = js_api.ConsumerConfig(
-            durable_name=durable,
-            name=durable,
-            filter_subject=subject,
-            ack_policy=js_api.AckPolicy.EXPLICIT,
-            ack_wait=spec.ack_wait_s,
-            max_deliver=spec.max_deliver + 1,
-            max_ack_pending=1 if spec.partitioned else 64,
-            deliver_policy=js_api.DeliverPolicy.ALL,
-        )
-        await js.add_consumer(spec.stream.name, config=config)
-    return pairs
+class DeliveryPolicy(BaseMiddleware):
+    """FastStream middleware: runs a consumer's message under its ``ConsumerPolicy``.
+
+    ``call_next`` decodes the body into the subscriber's model and calls the handler; the policy
+    decides the ack. The handler runs in a task of its own: when FastStream cancels its fetch
+    loop at shutdown, the handler goes on and ``stop_consuming`` waits for it. Plain NATS
+    messages (admin requests on the same router) pass straight through.
+    """
+
+    def __init__(self, msg: Any, /, *, context: Any, policy: ConsumerPolicy) -> None:
+        super().__init__(msg, context=context)
+        self.policy = policy
+
+    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: Any) -> Any:
+        policy = self.policy
+        spec = policy.spec_of(msg.raw_message)
+        if spec is None:
+            return await call_next(msg)
+        if policy.stopping:  # fetched after the replica began to stop: hand it back unstarted
+            with contextlib.suppress(Exception):
+                await msg.nack()
+                policy.released += 1
+            return None
+        task = asyncio.create_task(policy.run(spec, lambda: call_next(msg), msg))
+        policy.in_flight.add(task)
+        task.add_done_callback(policy.in_flight.discard)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            # the fetch loop is being stopped (the handler goes on, ``stop_consuming`` waits for
+            # it), or the handler outlasted the grace and was naked. Returning quietly keeps
+            # FastStream from logging the stop as a failed message.
+            return None
+        return None
 
 
-def _subscriber_function(runner: ConsumerRunner) -> Callable[..., Awaitable[None]]:
-    """FastStream's entry: the raw message goes to the runner, which owns every ack decision."""
-
-    async def consume(body: Any, msg: NatsMessage) -> None:
-        await runner.submit(msg)
-
-    return consume
+_POLICIES: weakref.WeakKeyDictionary[Any, ConsumerPolicy] = weakref.WeakKeyDictionary()
+"""Each subscriber's policy, so ``stop_consuming`` finds them from the broker's subscribers."""
 
 
-_RUNNERS: weakref.WeakKeyDictionary[NatsBroker, list[ConsumerRunner]] = weakref.WeakKeyDictionary()
-"""The runners wired to each broker, so ``stop_consuming`` finds them whoever registered them."""
+def subscribe(router: NatsRouter | NatsBroker, policy: ConsumerPolicy, spec: ConsumerSpec) -> None:
+    """Add a spec's typed pull subscribers (one per partition) to a service's router.
 
-
-def register_consumer(
-    broker: NatsBroker, spec: ConsumerSpec, publisher: Publisher, pairs: list[tuple[str, str]]
-) -> ConsumerRunner:
-    """Wire a spec's durable consumers to FastStream pull subscribers with manual acks."""
-    runner = ConsumerRunner(spec, publisher)
-    _RUNNERS.setdefault(broker, []).append(runner)
-    consume = _subscriber_function(runner)
-    for subject, durable in pairs:
-        broker.subscriber(
+    The subscriber function takes ``spec.model``: FastStream decodes and validates the body (and
+    documents its schema); acks are manual, decided by the ``DeliveryPolicy`` middleware that
+    ``policy`` builds, which must be among the router's middlewares.
+    """
+    policy.add(spec)
+    handle = _typed(spec)
+    stream = jstream(spec.stream)
+    for subject, durable in spec.consumers():
+        subscriber = router.subscriber(
             subject,
-            stream=JStream(spec.stream.name, declare=False),
+            stream=stream,
             durable=durable,
-            pull_sub=PullSub(batch_size=1, timeout=5.0),
+            pull_sub=PullSub(batch_size=1, timeout=PULL_TIMEOUT_S),
             config=ConsumerConfig(durable_name=durable),
             ack_policy=AckPolicy.MANUAL,
             title=durable,
-        )(consume)
-    return runner
+            description=f"{spec.service}: {spec.model.__name__}, up to {spec.max_deliver} deliveries, "
+            f"then deadletter.{spec.service}.{spec.base_subject}",
+        )
+        subscriber(handle)
+        _POLICIES[subscriber] = policy
+
+
+def _typed(spec: ConsumerSpec) -> Callable[..., Awaitable[None]]:
+    """The subscriber function of a spec: its model's body in, the handler called."""
+
+    async def consume(event: BaseModel, message: NatsMessage) -> None:
+        correlation_id = getattr(event, "correlation_id", None)
+        if correlation_id:
+            with structlog.contextvars.bound_contextvars(correlation_id=correlation_id):
+                await spec.handler(event, delivery_of(message))
+        else:
+            await spec.handler(event, delivery_of(message))
+
+    consume.__annotations__ = {**consume.__annotations__, "event": spec.model}
+    consume.__name__ = consume.__qualname__ = f"on_{spec.model.__name__}"
+    return consume
+
+
+def register_consumer(
+    broker: NatsBroker, spec: ConsumerSpec, publisher: Publisher, pairs: list[tuple[str, str]] | None = None
+) -> ConsumerPolicy:
+    """Wire one spec onto a broker through a router of its own (outside a service runtime).
+
+    ``pairs`` (from ``ensure_consumers``) is accepted for callers that pass it; the spec knows them.
+    """
+    policy = ConsumerPolicy(publisher)
+    router = NatsRouter(middlewares=[policy])
+    subscribe(router, policy, spec)
+    broker.include_router(router)
+    return policy
 
 
 @dataclass(frozen=True)
@@ -411,45 +427,31 @@ class ConsumersStopped:
     """Messages handed back with a nak: fetched but not started, or cancelled after the grace."""
 
 
-async def _release_fetched(subscription: Any) -> int:
-    """Nak what the server already delivered to a stopped subscription but nobody handled.
-
-    A pull request can be answered between the fetch loop's last turn and the unsubscribe; the
-    message then waits in the subscription's queue (which outlives the unsubscribe). Without a
-    nak it would come back only after ``ack_wait``, and hold its partition until then.
-    """
-    queue = getattr(getattr(subscription, "_sub", None), "_pending_queue", None)
-    released = 0
-    while queue is not None and not queue.empty():
-        raw = queue.get_nowait()
-        if raw.reply and raw.reply.startswith("$JS.ACK."):  # not a status message (timeout, heartbeat)
-            with contextlib.suppress(Exception):
-                await raw.nak()
-                released += 1
-    return released
-
-
 async def stop_consuming(broker: NatsBroker, grace_s: float) -> ConsumersStopped:
     """Stop fetching, hand back what was fetched but not started, and let handlers finish.
 
+    The one place that says how a replica stops consuming, with public API only. FastStream's
+    ``subscriber.stop()`` stops the fetch loop, waits for the handlers it sees in flight (up to
+    the broker's ``graceful_timeout``), unsubscribes and cancels the loop; it drops, without a
+    nak, a message it fetches meanwhile. So the policies first turn to "stopping": a message
+    they receive from then on is naked unstarted, and their handlers run in tasks of their own
+    that the loop's cancellation does not reach. Handlers still running after ``grace_s`` are
+    cancelled and their messages naked, so the next replica takes them at once; their
+    partitions keep their order because a naked message is the first one JetStream redelivers.
+    A message the server hands over in the instant between a loop's stop and its unsubscribe
+    waits out ``ack_wait`` instead (FastStream has no hook there).
+
     The broker's connection stays open (handlers still ack and publish); close it afterwards.
-    Handlers still running after ``grace_s`` are cancelled and their messages naked, so the
-    next replica takes them at once; their partitions keep their order because a naked
-    message is the first one JetStream redelivers.
     """
     subscribers = list(broker.subscribers)
-    loops = [task for sub in subscribers for task in getattr(sub, "tasks", [])]
-    for task in loops:  # the fetch loops; each handler runs in a task of its own
-        task.cancel()
-    await asyncio.gather(*loops, return_exceptions=True)
-    released = 0
-    for sub in subscribers:
-        subscription = getattr(sub, "subscription", None)
-        await sub.stop()  # unsubscribes: the server answers no more pull requests of ours
-        released += await _release_fetched(subscription)
-    finished = 0
-    runners = _RUNNERS.get(broker, [])
-    for done, late in await asyncio.gather(*(r.finish_in_flight(grace_s) for r in runners)):
-        finished, released = finished + done, released + late
+    policies = list({id(p): p for sub in subscribers if (p := _POLICIES.get(sub)) is not None}.values())
+    for policy in policies:
+        policy.stopping = True
+    drained, _stopped = await asyncio.gather(
+        asyncio.gather(*(p.finish_in_flight(grace_s) for p in policies)),
+        asyncio.gather(*(sub.stop() for sub in subscribers)),
+    )
+    finished = sum(done for done, _late in drained)
+    released = sum(late for _done, late in drained) + sum(p.released for p in policies)
     log.info("consumers.stopped", finished=finished, released=released)
     return ConsumersStopped(finished, released)

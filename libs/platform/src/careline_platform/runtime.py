@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from faststream.nats import NatsBroker
+from faststream.nats import NatsBroker, NatsRouter
 from nats.js import JetStreamContext
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -27,17 +27,18 @@ from pymongo.asynchronous.database import AsyncDatabase
 from careline_contracts import subjects
 from careline_contracts.deadletter import DeadLetter
 from careline_platform import metrics, mongo
-from careline_platform.admin import AdminResponder, CaregiverSlice
+from careline_platform.admin import AdminOperation, AdminResponder, CaregiverSlice
 from careline_platform.clock import Clock, clock_from
 from careline_platform.jobs import Job, JobStatus, JobStore, JobType, JobWorker, Periodic
 from careline_platform.logging import get_logger
 from careline_platform.messaging import (
+    ConsumerPolicy,
     ConsumerSpec,
     Publisher,
     declare_streams,
     ensure_consumers,
-    register_consumer,
     stop_consuming,
+    subscribe,
 )
 from careline_platform.metrics import CONSUMER_PENDING, JOBS
 from careline_platform.outbox import OUTBOX_PUBLISH, relay_job_type
@@ -71,7 +72,7 @@ class Infrastructure:
 
     @property
     def js(self) -> JetStreamContext:
-        stream: JetStreamContext = self.broker.config.connection_state.stream
+        stream: JetStreamContext = self.broker.connection.jetstream()
         return stream
 
 
@@ -153,6 +154,9 @@ class ServiceDefinition:
     """Read-only admin operations of this service's own (``admin.<service>.<name>``)."""
     admin_commands: dict[str, Callable[[Document], Awaitable[Document]]] = field(default_factory=dict)
     """Admin operations that change this service's data, each one transaction."""
+    admin_operations: list[AdminOperation] = field(default_factory=list)
+    """Typed admin operations of this service's own (a request model in, a reply model out);
+    ``admin_queries``/``admin_commands`` take untyped ones until every service moved here."""
     worker_concurrency: int = 4
 
 
@@ -182,6 +186,9 @@ class ServiceRuntime:
         self.infra = infra
         self.definition = definition
         self.worker: JobWorker | None = None
+        self.policy = ConsumerPolicy(infra.publisher)
+        self.router = NatsRouter(middlewares=[self.policy])
+        """The service's one FastStream router: its typed subscribers under one delivery policy."""
         self._gauges: asyncio.Task[None] | None = None
 
     async def _refresh_gauges(self, consumers: list[tuple[str, str]]) -> None:
@@ -206,6 +213,8 @@ class ServiceRuntime:
     async def start(self) -> None:
         infra, definition = self.infra, self.definition
         consumers: list[tuple[ConsumerSpec, list[tuple[str, str]]]] = []
+        for spec in definition.consumers:
+            subscribe(self.router, self.policy, spec)
 
         async def prepare() -> None:
             await declare_streams(
@@ -221,12 +230,6 @@ class ServiceRuntime:
                 consumers.append((spec, await ensure_consumers(infra.js, spec)))
 
         await retry_until_ready(prepare, "declare", infra.settings.startup_timeout_s)
-        for spec, pairs in consumers:
-            register_consumer(infra.broker, spec, infra.publisher, pairs)
-        await infra.broker.start()
-        metrics.serve(infra.settings.metrics_port or DEFAULT_METRICS_PORTS.get(definition.name, 9100))
-        durables = [(spec.stream.name, durable) for spec, pairs in consumers for _, durable in pairs]
-        self._gauges = asyncio.create_task(self._refresh_gauges(durables))
         responder = AdminResponder(
             definition.name,
             infra.db,
@@ -236,8 +239,14 @@ class ServiceRuntime:
             rollup=definition.rollup,
             queries=definition.admin_queries,
             commands=definition.admin_commands,
+            operations=definition.admin_operations,
         )
-        await responder.start(infra.broker.config.connection_state.connection)
+        self.router.include_router(responder.router())
+        infra.broker.include_router(self.router)
+        await infra.broker.start()
+        metrics.serve(infra.settings.metrics_port or DEFAULT_METRICS_PORTS.get(definition.name, 9100))
+        durables = [(spec.stream.name, durable) for spec, pairs in consumers for _, durable in pairs]
+        self._gauges = asyncio.create_task(self._refresh_gauges(durables))
         # every service relays its outbox; its own job types come on top
         job_types = {OUTBOX_PUBLISH: relay_job_type(infra.publisher), **definition.job_types}
         periodics = list(definition.periodic)

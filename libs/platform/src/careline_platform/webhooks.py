@@ -63,10 +63,11 @@ def _port_variants(url: str) -> tuple[str, ...]:
     default = {"https": 443, "http": 80}.get(parts.scheme)
     netloc = parts.netloc  # kept verbatim: case, credentials and IPv6 brackets as signed
     variants = [url]
+    rest = (parts.path, parts.query, parts.fragment)
     if parts.port is None and default is not None:
-        variants.append(urlunsplit(parts._replace(netloc=f"{netloc}:{default}")))
+        variants.append(urlunsplit((parts.scheme, f"{netloc}:{default}", *rest)))
     elif parts.port == default:
-        variants.append(urlunsplit(parts._replace(netloc=netloc.rsplit(":", 1)[0])))
+        variants.append(urlunsplit((parts.scheme, netloc.rsplit(":", 1)[0], *rest)))
     return tuple(variants)
 
 

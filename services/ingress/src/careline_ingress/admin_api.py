@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from nats.errors import NoRespondersError
@@ -22,12 +22,29 @@ from pydantic import BaseModel, ConfigDict
 from careline_contracts import admin as ops
 from careline_contracts.admin import (
     AcknowledgeAlert,
+    AdminReply,
+    AdminRequest,
     AlertList,
     AlertStatus,
     AlertView,
+    CaregiverErased,
+    CaregiverRecord,
+    EraseCaregiver,
+    GetAlert,
+    GetCaregiver,
+    GetRoster,
+    JobList,
+    JobRetried,
+    ListAlerts,
+    ListJobs,
+    ListRollups,
+    RefreshRollup,
     ReplaceRoster,
     ResolveAlert,
     ResolveBody,
+    RetryJob,
+    RollupList,
+    RollupRefreshed,
     Roster,
     RosterBody,
     SendStaffMessage,
@@ -46,6 +63,7 @@ REMOTE = ("conversation", "billing", "profile")
 ASK_TIMEOUT_S = 5.0
 Role = Literal["admin", "support"]
 JobStatusName = Literal["failed", "dead", "pending", "processing"]
+Reply = TypeVar("Reply", bound=AdminReply)
 REJECTED_STATUS = {"invalid": 400, "not_found": 404, "conflict": 409}
 AlertId = Annotated[str, Path(min_length=1, max_length=200)]
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_.:-]{1,100}$"
@@ -62,6 +80,7 @@ class Caller(BaseModel):
 
 
 def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[[], Any]) -> APIRouter:
+    """The ``/admin`` routes; ``nats`` returns the connected FastStream ``NatsBroker``."""
     router = APIRouter(prefix="/admin", tags=["admin"])
     bootstrap = {u.strip() for u in settings.admin_user_ids.split(",") if u.strip()}
 
@@ -94,20 +113,26 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
     reader = Depends(needs("admin", "support"))
     admin = Depends(needs("admin"))
 
-    async def ask(service: str, operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+    async def ask(service: str, operation: str, request: AdminRequest, reply: type[Reply]) -> Reply:
+        """Send a typed request to ``admin.<service>.<operation>`` and read the typed reply."""
         try:
-            msg = await nats().request(
-                admin_subject(service, operation), json.dumps(payload).encode(), timeout=ASK_TIMEOUT_S
-            )
+            msg = await nats().request(request, admin_subject(service, operation), timeout=ASK_TIMEOUT_S)
         except (TimeoutError, NatsTimeout, NoRespondersError) as exc:
             raise HTTPException(504, f"{service} did not answer") from exc
-        reply: dict[str, Any] = json.loads(msg.data)
-        if "error" in reply:
-            raise HTTPException(502, f"{service}: {reply['error']}")
-        if "rejected" in reply:  # understood and refused: bad input, nothing there, wrong state
-            raise HTTPException(REJECTED_STATUS.get(reply["rejected"], 400), str(reply.get("reason", "")))
-        reply.pop("service", None)
-        return reply
+        answer = await msg.decode()
+        if not isinstance(answer, dict):
+            raise HTTPException(502, f"{service}: not a reply")
+        if "error" in answer:
+            raise HTTPException(502, f"{service}: {answer['error']}")
+        if "rejected" in answer:  # understood and refused: bad input, nothing there, wrong state
+            raise HTTPException(REJECTED_STATUS.get(answer["rejected"], 400), str(answer.get("reason", "")))
+        return reply.model_validate(answer)
+
+    def shown(reply: AdminReply) -> dict[str, Any]:
+        """A reply as the HTTP API shows it: JSON values, without the answering service's name."""
+        data: dict[str, Any] = reply.model_dump(mode="json")
+        data.pop("service", None)
+        return data
 
     @router.get("/jobs")
     async def list_jobs(
@@ -119,7 +144,8 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
         status = status or ["failed", "dead"]
         jobs: dict[str, Any] = {}
         for service in REMOTE:
-            jobs[service] = (await ask(service, "jobs_list", {"statuses": status, "limit": limit}))["jobs"]
+            found = await ask(service, ops.JOBS_LIST, ListJobs(statuses=status, limit=limit), JobList)
+            jobs[service] = shown(found)["jobs"]
         own: list[dict[str, Any]] = []
         for s in status:
             own += await users().db.jobs.find({"status": s}).limit(limit).to_list()
@@ -133,8 +159,8 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
         _who: Caller = reader,
     ) -> dict[str, Any]:
         """Put a failed or dead job back in its service's queue."""
-        reply = await ask(service, "jobs_retry", {"key": key})
-        if not reply["retried"]:
+        reply = await ask(service, ops.JOBS_RETRY, RetryJob(key=key), JobRetried)
+        if not reply.retried:
             raise HTTPException(404, "no failed or dead job with that key")
         return {"retried": key, "service": service}
 
@@ -149,7 +175,9 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
             raise HTTPException(404, "no such caregiver")
         record: dict[str, Any] = {"ingress": json.loads(json.dumps(identity, default=str))}
         for service in REMOTE:
-            record[service] = await ask(service, "caregiver_get", {"user_id": user_id})
+            record[service] = shown(
+                await ask(service, ops.CAREGIVER_GET, GetCaregiver(user_id=user_id), CaregiverRecord)
+            )
         return record
 
     @router.post("/caregivers/{user_id}/erase")
@@ -162,10 +190,10 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
             raise HTTPException(404, "no such caregiver")
         confirmed: dict[str, Any] = {}
         for service in REMOTE:
-            reply = await ask(service, "caregiver_erase", {"user_id": user_id})
-            if not reply.get("erased"):
+            reply = await ask(service, ops.CAREGIVER_ERASE, EraseCaregiver(user_id=user_id), CaregiverErased)
+            if not reply.erased:
                 raise HTTPException(502, f"{service} did not confirm the erasure")
-            confirmed[service] = reply["deleted"]
+            confirmed[service] = reply.deleted
         confirmed["ingress"] = {"users": await users().erase(user_id)}
         log.warning("admin.erased", user=user_id, by=who.user_id)
         return {"erased": user_id, "complete": True, "confirmed": confirmed}
@@ -208,12 +236,15 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
         _who: Caller = reader,
     ) -> dict[str, Any]:
         """The precomputed daily rollups of every service (nothing is counted here)."""
-        return {s: (await ask(s, "rollups", {"days": days}))["rollups"] for s in REMOTE}
+        return {
+            s: shown(await ask(s, ops.ROLLUPS, ListRollups(days=days), RollupList))["rollups"] for s in REMOTE
+        }
 
     @router.post("/metrics/refresh")
     async def refresh_metrics(_who: Caller = reader) -> dict[str, Any]:
         """Recompute today's rollup in every service now instead of at the next hourly run."""
-        return {"refreshed": {s: (await ask(s, "rollups_refresh", {}))["day"] for s in REMOTE}}
+        refreshed = {s: await ask(s, ops.ROLLUPS_REFRESH, RefreshRollup(), RollupRefreshed) for s in REMOTE}
+        return {"refreshed": {s: shown(r)["day"] for s, r in refreshed.items()}}
 
     @router.get("/crisis-alerts")
     async def crisis_alerts(
@@ -223,27 +254,24 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
     ) -> AlertList:
         """The most recent crisis alerts, newest first: category, priority, status and pages;
         never the message or the caregiver's number."""
-        request = {"limit": limit} | ({"status": status} if status else {})
-        return AlertList.model_validate(await ask("conversation", ops.CRISIS_ALERTS, request))
+        return await ask("conversation", ops.CRISIS_ALERTS, ListAlerts(limit=limit, status=status), AlertList)
 
     @router.get("/crisis-alerts/{alert_id}")
     async def crisis_alert(alert_id: AlertId, _who: Caller = reader) -> AlertView:
         """One crisis alert (the dashboard opens ``#alert=<id>`` with it)."""
-        return AlertView.model_validate(await ask("conversation", ops.ALERT_GET, {"alert_id": alert_id}))
+        return await ask("conversation", ops.ALERT_GET, GetAlert(alert_id=alert_id), AlertView)
 
     @router.post("/crisis-alerts/{alert_id}/acknowledge")
     async def acknowledge_alert(alert_id: AlertId, who: Caller = reader) -> AlertView:
         """Take the alert: escalation stops. 409 once it is resolved."""
         request = AcknowledgeAlert(alert_id=alert_id, by=who.user_id)
-        return AlertView.model_validate(
-            await ask("conversation", ops.ALERT_ACKNOWLEDGE, request.model_dump())
-        )
+        return await ask("conversation", ops.ALERT_ACKNOWLEDGE, request, AlertView)
 
     @router.post("/crisis-alerts/{alert_id}/resolve")
     async def resolve_alert(alert_id: AlertId, body: ResolveBody, who: Caller = reader) -> AlertView:
         """Close the alert with an outcome and a note. 409 if it is resolved already."""
         request = ResolveAlert(alert_id=alert_id, by=who.user_id, outcome=body.outcome, note=body.note)
-        return AlertView.model_validate(await ask("conversation", ops.ALERT_RESOLVE, request.model_dump()))
+        return await ask("conversation", ops.ALERT_RESOLVE, request, AlertView)
 
     @router.post("/crisis-alerts/{alert_id}/message")
     async def message_caregiver(
@@ -261,14 +289,12 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
             text=body.text,
             request_id=idempotency_key or uuid.uuid4().hex,
         )
-        return StaffMessageQueued.model_validate(
-            await ask("conversation", ops.ALERT_MESSAGE, request.model_dump())
-        )
+        return await ask("conversation", ops.ALERT_MESSAGE, request, StaffMessageQueued)
 
     @router.get("/oncall")
     async def oncall(_who: Caller = reader) -> Roster:
         """Who is paged about crisis alerts, in escalation order."""
-        return Roster.model_validate(await ask("conversation", ops.ONCALL_GET, {}))
+        return await ask("conversation", ops.ONCALL_GET, GetRoster(), Roster)
 
     @router.put("/oncall")
     async def replace_oncall(body: RosterBody, who: Caller = admin) -> Roster:
@@ -276,7 +302,7 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
         E.164; a list with an invalid number, a repeated number or a repeated order is refused
         whole (400)."""
         request = ReplaceRoster(by=who.user_id, people=body.people)
-        return Roster.model_validate(await ask("conversation", ops.ONCALL_PUT, request.model_dump()))
+        return await ask("conversation", ops.ONCALL_PUT, request, Roster)
 
     assert set(ROLES) == {"admin", "support"}
     return router

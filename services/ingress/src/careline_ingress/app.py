@@ -316,18 +316,14 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         admin_router(
             settings,
             users=lambda: state["ingress"].users,
-            nats=lambda: state["ingress"].infra.broker.config.connection_state.connection,
+            nats=lambda: state["ingress"].infra.broker,
         )
     )
     app.include_router(dashboard_router())
     if settings.stripe_api_key is None:
         app.include_router(dev_router(settings, stripe_secrets(settings)[0]))
     if settings.twilio_account_sid is None:  # the sandbox: replies never leave this machine
-        app.include_router(
-            simulator_router(
-                settings, nats=lambda: state["ingress"].infra.broker.config.connection_state.connection
-            )
-        )
+        app.include_router(simulator_router(settings, nats=lambda: state["ingress"].infra.broker.connection))
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
@@ -340,7 +336,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     @app.get("/readyz")
     async def readyz() -> Response:
         infra = state["ingress"].infra
-        checks = {"nats": infra.broker.config.connection_state.connection.is_connected}
+        checks = {"nats": infra.broker.connection.is_connected}
         try:
             await infra.client.admin.command("ping")
             checks["mongodb"] = True
