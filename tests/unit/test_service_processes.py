@@ -108,3 +108,9 @@ def test_the_web_server_answers_requests_in_flight_before_it_stops() -> None:
                 await client.get(f"http://127.0.0.1:{port}/")
 
     asyncio.run(scenario())
+
+
+def test_only_the_edge_runs_on_uvloop_as_uvicorn_ran_it() -> None:
+    uvloop = pytest.importorskip("uvloop")
+    assert main.loop_factory(EDGE) is uvloop.new_event_loop
+    assert all(main.loop_factory(name) is None for name in BEHIND_EDGE)

@@ -9,6 +9,7 @@ looked up by name, because libraries never import services.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import signal
 from collections.abc import Awaitable, Callable
 from types import FrameType
@@ -39,10 +40,20 @@ async def serve(create_service: ServiceFactory, settings: Settings) -> None:
     await runtime.run_until_signalled()
 
 
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop for a service that asks for it and has it installed; else asyncio's default."""
+    if not service(name).uvloop or importlib.util.find_spec("uvloop") is None:
+        return None
+    import uvloop
+
+    return uvloop.new_event_loop
+
+
 def run_service(name: str, create_service: ServiceFactory) -> None:
     """Run the service ``name`` (one of ``careline_platform.services.SERVICES``) in this process."""
-    service(name)  # an unknown name fails here, before anything connects
+    factory = loop_factory(name)  # an unknown name fails here, before anything connects
     signal.signal(signal.SIGTERM, exit_cleanly)
     settings = Settings()
     configure_logging(name, fmt=settings.log_format, level=settings.log_level)
-    asyncio.run(serve(create_service, settings))
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(serve(create_service, settings))

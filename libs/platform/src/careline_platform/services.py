@@ -20,6 +20,8 @@ class ServiceInfo:
     """Default port of its own ``/metrics`` server; None when its HTTP app serves ``/metrics``."""
     http_port: int | None = None
     """Default HTTP port, for the one service that has an HTTP edge (``INGRESS_PORT``)."""
+    uvloop: bool = False
+    """Run on uvloop when it is installed (ingress, as uvicorn ran it: the webhook's latency)."""
 
     @property
     def package(self) -> str:
@@ -28,7 +30,7 @@ class ServiceInfo:
 
 
 SERVICES: tuple[ServiceInfo, ...] = (
-    ServiceInfo("ingress", metrics_port=None, http_port=8080),
+    ServiceInfo("ingress", metrics_port=None, http_port=8080, uvloop=True),
     ServiceInfo("conversation", metrics_port=9101),
     ServiceInfo("billing", metrics_port=9102),
     ServiceInfo("profile", metrics_port=9103),
