@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
 
 from careline_platform.logging import get_logger
 from careline_platform.runtime import Infrastructure, ServiceDefinition, ServiceRuntime
 
 log = get_logger(__name__)
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+"""An ASGI application (scope, receive, send), such as a FastAPI app."""
 
 
 class _SignalFreeServer(uvicorn.Server):
