@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_report
 from bench_load import HttpPool, Sample, closed_loop, fixed_rate, http_request, latency_summary
 
+from careline_platform.services import BEHIND_EDGE
 from careline_testing.processes import Cluster
 from careline_testing.servers import ServerProcess, free_port, start_backends
 from careline_testing.signing import inbound_sms_params, twilio_form
@@ -127,11 +128,11 @@ class Stack:
         What ingress accepts meanwhile waits in JetStream and is worked off after
         ``resume_pipeline``; nothing is dropped.
         """
-        for name in ("conversation", "billing", "profile"):
+        for name in BEHIND_EDGE:
             self.cluster.processes[name].signal(signal.SIGSTOP)
 
     def resume_pipeline(self) -> None:
-        for name in ("conversation", "billing", "profile"):
+        for name in BEHIND_EDGE:
             self.cluster.processes[name].signal(signal.SIGCONT)
 
     def stop(self) -> None:

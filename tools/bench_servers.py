@@ -1,7 +1,7 @@
 """The benchmark's helper servers, each run as its own process by `tools/bench.py`.
 
 ``bare``: an ASGI endpoint that only answers 200, served exactly as ingress is served
-(`careline_ingress.__main__`: one uvicorn process, same arguments), so it is the ceiling of
+(`careline_platform.web.WebServer`: one uvicorn server on uvloop, same arguments), so it is the ceiling of
 what any endpoint on these server settings can do on this machine.
 
 ``twilio``: the fake Twilio API of `careline_testing` in its own process (so the load
@@ -60,7 +60,7 @@ def twilio_app() -> Any:
 
 
 def serve(app: Any, port: int) -> None:
-    """The same uvicorn call as `careline_ingress.__main__` (one process, no access log)."""
+    """The same uvicorn settings as `careline_platform.web.WebServer` (one process, no access log)."""
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
 
 

@@ -13,11 +13,12 @@ import sys
 import threading
 from pathlib import Path
 
+from careline_platform.services import EDGE, SERVICES
 from careline_platform.settings import Settings
-from careline_testing.processes import SERVICES
 from careline_testing.servers import ServerProcess, mongo_server, nats_server, wait_for_port
 
-COLORS = {"nats": 90, "mongodb": 90, "ingress": 36, "conversation": 35, "billing": 33, "profile": 32}
+SERVICE_COLORS = (36, 35, 33, 32, 34, 31)  # cyan, magenta, yellow, green, then blue and red
+COLORS = {"nats": 90, "mongodb": 90} | {s.name: c for s, c in zip(SERVICES, SERVICE_COLORS, strict=False)}
 
 
 def pump(name: str, stream: object) -> None:
@@ -49,16 +50,17 @@ def main() -> int:
             print(f"starting {server.name} on port {server.port} (log: {server.log_path})")
             server.start()
         env = {**os.environ, "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"), "PYTHONUNBUFFERED": "1"}
-        for name in SERVICES:
+        for info in SERVICES:
+            name = info.name
             proc = subprocess.Popen(
-                [sys.executable, "-m", f"careline_{name}"],
+                [sys.executable, "-m", info.package],
                 env=env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
             threading.Thread(target=pump, args=(name, proc.stdout), daemon=True).start()
             procs.append((name, proc))
-        wait_for_port(settings.ingress_port, timeout_s=60, proc=procs[0][1])
+        wait_for_port(settings.ingress_port, timeout_s=60, proc=dict(procs)[EDGE])
         sandbox = "sandbox (no TWILIO_ACCOUNT_SID)" if not settings.twilio_account_sid else "Twilio"
         print(f"\nCareline is up: {settings.public_base_url}  outbound SMS: {sandbox}")
         print("Text the line with `make chat` in another terminal. Ctrl-C stops everything.\n")

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
+from careline_platform.services import SERVICE_NAMES
 from careline_testing.processes import Cluster
 from careline_testing.signing import stripe_post, twilio_form
 
@@ -28,7 +29,7 @@ async def post_stripe(client: httpx.AsyncClient, cluster: Cluster, event: dict[s
 
 def databases(mongo: AsyncMongoClient[Any], cluster: Cluster) -> dict[str, Any]:
     prefix = cluster.env["DB_PREFIX"]
-    return {name: mongo[f"{prefix}_{name}"] for name in ("ingress", "conversation", "billing", "profile")}
+    return {name: mongo[f"{prefix}_{name}"] for name in SERVICE_NAMES}
 
 
 def move_clock(clock_file: Path, ahead: timedelta) -> None:

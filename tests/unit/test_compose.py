@@ -17,12 +17,14 @@ import jsonschema
 import pytest
 import yaml
 
+from careline_platform.services import SERVICE_NAMES
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 SCHEMA_FILE = Path(__file__).resolve().parent / "data" / "compose-spec.json"
 
-APP_SERVICES = ("ingress", "conversation", "billing", "profile")
+APP_SERVICES = SERVICE_NAMES
 ALL_SERVICES = {"nats", "mongo", *APP_SERVICES}
 PASS_THROUGH_PREFIXES = ("TWILIO_", "STRIPE_", "OPENAI_", "ADMIN_")
 PASS_THROUGH_VARS = (

@@ -13,8 +13,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 
-from careline_ingress.app import WEBHOOK_PATHS, create_app
+from careline_ingress.app import create_app
 from careline_ingress.asgi import DirectRoutes
+from careline_ingress.routes import WEBHOOK_PATHS
 from careline_platform.settings import Settings
 
 

@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 import yaml
 
+from careline_platform.services import SERVICE_NAMES
 from careline_platform.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 NATS_CONF = K8S / "nats.conf"
-SERVICES = ("ingress", "conversation", "billing", "profile")
+SERVICES = SERVICE_NAMES
 
 
 def manifests() -> list[dict[str, Any]]:

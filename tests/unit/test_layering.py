@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from careline_platform.services import SERVICES
+
 ROOT = Path(__file__).resolve().parents[2]
 LIBS = ROOT / "libs"
-SERVICES = ROOT / "services"
+SERVICE_ROOT = ROOT / "services"
 
-SERVICE_PACKAGES = frozenset(
-    {"careline_ingress", "careline_conversation", "careline_billing", "careline_profile"}
-)
+SERVICE_PACKAGES = frozenset(s.package for s in SERVICES)  # checked against services/ below
 LIB_PACKAGES = frozenset({"careline_contracts", "careline_platform", "careline_testing"})
 WORKSPACE_PACKAGES = SERVICE_PACKAGES | LIB_PACKAGES
 SKIP_DIRS = {".venv", "__pycache__", ".git", "build", "dist", ".mypy_cache", ".ruff_cache"}
@@ -62,7 +62,7 @@ def violations(files: list[Path], forbidden: frozenset[str]) -> list[str]:
 
 def service_dirs() -> dict[str, Path]:
     """Service package name -> its service directory (services/<name>)."""
-    return {f"careline_{d.name}": d for d in sorted(SERVICES.iterdir()) if d.is_dir()}
+    return {f"careline_{d.name}": d for d in sorted(SERVICE_ROOT.iterdir()) if d.is_dir()}
 
 
 # --- the parser itself ------------------------------------------------------------------
@@ -144,7 +144,7 @@ def _declared_workspace_deps(pyproject: Path) -> set[str]:
 
 @pytest.mark.parametrize(
     "project",
-    sorted(d for d in [*LIBS.iterdir(), *SERVICES.iterdir()] if d.is_dir()),
+    sorted(d for d in [*LIBS.iterdir(), *SERVICE_ROOT.iterdir()] if d.is_dir()),
     ids=lambda p: f"{Path(p).parent.name}/{Path(p).name}",
 )
 def test_workspace_imports_are_declared_dependencies(project: Path) -> None:

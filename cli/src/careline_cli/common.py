@@ -9,7 +9,9 @@ from typing import Any
 
 from rich.text import Text
 
-SERVICES = ("ingress", "conversation", "billing", "profile")
+from careline_platform.services import SERVICE_NAMES
+
+SERVICES = SERVICE_NAMES
 """Every service with its own database (``<prefix>_<service>``) and ``jobs`` collection."""
 
 REDACTED = "[redacted]"

@@ -43,11 +43,12 @@ from careline_platform.messaging import (
 from careline_platform.metrics import CONSUMER_PENDING, JOBS
 from careline_platform.outbox import OUTBOX_PUBLISH, relay_job_type
 from careline_platform.rollups import ROLLUP_JOB, rollup_job_type, rollup_periodic
+from careline_platform.services import default_metrics_ports
 from careline_platform.settings import Settings
 
 log = get_logger(__name__)
 Document = dict[str, Any]
-DEFAULT_METRICS_PORTS = {"conversation": 9101, "billing": 9102, "profile": 9103}
+DEFAULT_METRICS_PORTS = default_metrics_ports()  # ingress: none, its HTTP app serves /metrics
 GAUGE_REFRESH_S = 5.0
 
 
@@ -244,7 +245,9 @@ class ServiceRuntime:
         self.router.include_router(responder.router())
         infra.broker.include_router(self.router)
         await infra.broker.start()
-        metrics.serve(infra.settings.metrics_port or DEFAULT_METRICS_PORTS.get(definition.name, 9100))
+        metrics_port = infra.settings.metrics_port or DEFAULT_METRICS_PORTS.get(definition.name)
+        if metrics_port is not None:  # else the service's own HTTP app serves /metrics (ingress)
+            metrics.serve(metrics_port)
         durables = [(spec.stream.name, durable) for spec, pairs in consumers for _, durable in pairs]
         self._gauges = asyncio.create_task(self._refresh_gauges(durables))
         # every service relays its outbox; its own job types come on top

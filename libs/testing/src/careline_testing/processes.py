@@ -10,9 +10,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from careline_platform.services import EDGE, SERVICE_NAMES, service
 from careline_testing.servers import free_port, wait_for_port
 
-SERVICES = ("ingress", "conversation", "billing", "profile")
+SERVICES = SERVICE_NAMES  # the one list (careline_platform.services), under its old name here
 
 
 @dataclass
@@ -27,7 +28,7 @@ class ServiceProcess:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", f"careline_{self.name}"],
+            [sys.executable, "-m", service(self.name).package],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
@@ -102,14 +103,14 @@ class Cluster:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
             env = self.service_env()
-            if name != "ingress":  # ingress serves /metrics on its HTTP port
+            if service(name).metrics_port is not None:  # else /metrics is on its HTTP port
                 self.metrics_ports[name] = free_port()
                 env["METRICS_PORT"] = str(self.metrics_ports[name])
             proc = ServiceProcess(name, env, self.log_dir / f"{name}.log")
             proc.start()
             self.processes[name] = proc
-        if "ingress" in names:
-            wait_for_port(self.ingress_port, timeout_s=60, proc=self.processes["ingress"].proc)
+        if EDGE in names:
+            wait_for_port(self.ingress_port, timeout_s=60, proc=self.processes[EDGE].proc)
         for name in names:
             self.processes[name].wait_started()
 

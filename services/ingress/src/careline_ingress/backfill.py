@@ -16,17 +16,13 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from typing import Any
-
-from faststream.nats import NatsBroker
 
 from careline_contracts import subjects
 from careline_contracts.migration import ImportedUser, LegacyUsersSubmitted, SliceCounts, UsersImported
-from careline_ingress.identity import LegacyIdentity, Users
+from careline_ingress.repository import LegacyIdentity, Users
 from careline_platform.clock import Clock
 from careline_platform.logging import get_logger
-from careline_platform.messaging import ConsumerSpec, Delivery, Publisher, ensure_consumers, register_consumer
-from careline_platform.runtime import Infrastructure
+from careline_platform.messaging import Delivery, Publisher
 
 log = get_logger(__name__)
 LEGACY_NAMESPACE = uuid.UUID("6f2b8e0c-4d1a-4c1e-9a55-0b5c2f6d7e11")
@@ -76,26 +72,3 @@ async def on_legacy_users_submitted(
         out, msg_id=f"imported:{delivery.msg_id}", key=event.run_id, stream=subjects.USERS
     )
     log.info("backfill.batch", batch=event.batch, users=len(imported), created=created, filled=filled)
-
-
-async def start_consumer(infra: Infrastructure, users: Users, broker: NatsBroker | None = None) -> None:
-    """Consume submitted batches (one durable, not partitioned: a batch spans caregivers)."""
-
-    async def handle(event: Any, delivery: Delivery) -> None:
-        await on_legacy_users_submitted(
-            event, delivery, users=users, publisher=infra.publisher, clock=infra.clock
-        )
-
-    spec = ConsumerSpec(
-        "ingress",
-        subjects.MIGRATION,
-        subjects.MIGRATION_USERS_SUBMITTED,
-        DURABLE,
-        LegacyUsersSubmitted,
-        handle,
-        partitioned=False,
-        ack_wait_s=30.0,
-    )
-    pairs = await ensure_consumers(infra.js, spec)
-    register_consumer(broker or infra.broker, spec, infra.publisher, pairs)
-    await (broker or infra.broker).start()

@@ -1,0 +1,1 @@
+"""Ingress's pure rules: what a verified webhook becomes, with no I/O (unit-tested)."""

@@ -1,0 +1,68 @@
+"""Liveness, readiness and metrics of the ingress process.
+
+``/healthz`` answers while the process runs. ``/readyz`` answers 200 only while a webhook
+can be made durable, so a load balancer stops sending traffic to a replica that would
+answer 503; its body names what is missing. ``/metrics`` is Prometheus's text format
+(ingress serves it on its HTTP port; the other services on a port of their own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pymongo.errors import PyMongoError
+
+Probe = Callable[[], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The probes behind ``/readyz``, by name (each True when its dependency answers)."""
+
+    probes: dict[str, Probe]
+
+    async def check(self) -> dict[str, bool]:
+        return {name: await probe() for name, probe in self.probes.items()}
+
+
+def readiness_report(checks: dict[str, bool]) -> tuple[dict[str, bool], int]:
+    """The body and status of ``/readyz``: ready only when every check passed."""
+    ready = all(checks.values())
+    return {"ready": ready, **checks}, 200 if ready else 503
+
+
+def mongo_probe(ping: Callable[[], Awaitable[object]]) -> Probe:
+    """A probe that is True when ``ping`` (MongoDB's ``ping`` command) answers."""
+
+    async def probe() -> bool:
+        try:
+            await ping()
+        except PyMongoError:
+            return False
+        return True
+
+    return probe
+
+
+def health_router(readiness: Callable[[], Readiness]) -> APIRouter:
+    """``/healthz``, ``/readyz`` and ``/metrics``; ``readiness`` is looked up per request."""
+    router = APIRouter()
+
+    @router.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> Response:
+        body, status = readiness_report(await readiness().check())
+        return JSONResponse(body, status_code=status)
+
+    return router

@@ -1,0 +1,1 @@
+"""Ingress's side of the providers: checking what Twilio and Stripe signed."""
