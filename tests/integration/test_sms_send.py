@@ -22,8 +22,8 @@ from careline_contracts.ingress import SmsReceived
 from careline_conversation import handlers
 from careline_conversation.agents.base import AgentContext, AgentReply
 from careline_conversation.agents.rules import RulesAgent
+from careline_conversation.domain.ratelimit import RateLimits
 from careline_conversation.integrations.sms import TwilioSender
-from careline_conversation.ratelimit import RateLimits
 from careline_conversation.repository import ConversationRepository
 from careline_platform.clock import SystemClock
 from careline_platform.jobs import JobStore, JobType, JobWorker, RetryPolicy, new_job

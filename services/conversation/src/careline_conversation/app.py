@@ -13,8 +13,8 @@ from careline_conversation import alert_admin, backfill, handlers, paging
 from careline_conversation.agents import Agent, FallbackAgent, OpenAIAgent, RulesAgent
 from careline_conversation.alerts_repository import AlertsRepository
 from careline_conversation.domain.alerts import PagingPolicy
+from careline_conversation.domain.ratelimit import RateLimits
 from careline_conversation.integrations.sms import SandboxSender, SmsSender, TwilioSender
-from careline_conversation.ratelimit import RateLimits
 from careline_conversation.repository import ConversationRepository
 from careline_platform.admin import CaregiverSlice
 from careline_platform.clock import Clock

@@ -25,14 +25,14 @@ from careline_contracts.conversation import (
 from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
 from careline_contracts.jobs import CrisisAlertJob, CrisisFollowUpJob, CrisisPageJob
 from careline_contracts.profile import CheckinDue, PromptReady
-from careline_conversation import onboarding, replies
 from careline_conversation.agents import Agent, AgentContext
+from careline_conversation.domain import onboarding, replies
+from careline_conversation.domain.ratelimit import RateLimits
+from careline_conversation.domain.turn import FOLLOW_UP_AFTER, Turn, decide, post_crisis
 from careline_conversation.integrations.sms import SmsSender
-from careline_conversation.ratelimit import RateLimits
 from careline_conversation.repository import ConversationRepository
 from careline_conversation.safety import responses
 from careline_conversation.safety.sizing import fit, normalise_for_gsm
-from careline_conversation.turn import FOLLOW_UP_AFTER, Turn, decide, post_crisis
 from careline_platform.clock import Clock
 from careline_platform.jobs import Job, JobStore, new_job
 from careline_platform.logging import get_logger
