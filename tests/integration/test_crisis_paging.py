@@ -19,13 +19,14 @@ import pytest
 import pytest_asyncio
 from structlog.testing import capture_logs
 
-from careline_contracts.jobs import CrisisAlertJob, CrisisPageJob
-from careline_conversation import alert_admin, handlers, paging
-from careline_conversation.alerts_repository import AlertsRepository
+from careline_contracts import subjects
+from careline_contracts.jobs import CrisisAlertJob, CrisisEscalationJob, CrisisPageJob, SendSmsJob
+from careline_conversation import alert_admin, paging, repository
 from careline_conversation.domain.alerts import PagingPolicy
-from careline_conversation.repository import ConversationRepository
+from careline_conversation.repository import ConversationUow, MongoReader, MongoWriter
 from careline_platform.jobs import Job, JobStore, JobType, JobWorker, RetryPolicy, new_job
-from careline_platform.mongo import UnitOfWork, connect
+from careline_platform.mongo import connect
+from careline_platform.uow import UnitOfWork
 from careline_testing.servers import Backends
 
 pytestmark = pytest.mark.asyncio
@@ -56,7 +57,9 @@ async def no_dead_letters(_doc: dict[str, Any]) -> None:
 class Line:
     """Conversation's crisis paging over one database, with its job worker and admin operations."""
 
-    deps: paging.AlertDeps
+    uow: ConversationUow
+    jobs: JobStore
+    policy: PagingPolicy
     clock: MovableClock
     worker: JobWorker
     db: Any
@@ -75,7 +78,7 @@ class Line:
         return reply
 
     async def pages(self) -> list[dict[str, Any]]:
-        jobs = self.db.jobs.find({"type": handlers.SEND_SMS, "payload.kind": "page"}).sort("order", 1)
+        jobs = self.db.jobs.find({"type": SendSmsJob.job_type(), "payload.kind": "page"}).sort("order", 1)
         return [job async for job in jobs]
 
     async def audit(self, action: str | None = None) -> list[dict[str, Any]]:
@@ -96,9 +99,7 @@ class Line:
             priority=priority,  # type: ignore[arg-type]
         )
         key = f"crisis:alert:{sid}"
-        await self.deps.jobs.enqueue(
-            new_job(key, handlers.CRISIS_ALERT, payload.to_payload(), now=self.clock.now())
-        )
+        await self.jobs.enqueue(new_job(key, payload.job_type(), payload.to_payload(), now=self.clock.now()))
         await self.run_due()
         return key
 
@@ -108,28 +109,30 @@ async def line(backends: Backends) -> AsyncIterator[Line]:
     client = connect(backends.mongodb_uri)
     db = client[f"conversation_paging_{next(_names)}"]
     clock = MovableClock(START)
-    repo, alerts = ConversationRepository(db), AlertsRepository(db)
-    await repo.ensure_indexes()
-    await alerts.ensure_indexes()
+    await repository.ensure_indexes(db)
     store = JobStore(db.jobs, clock)
     await store.ensure_indexes()
-    deps = paging.AlertDeps(
-        uow=UnitOfWork(client, db),
-        alerts=alerts,
-        conversations=repo,
+    uow = UnitOfWork(
+        client,
+        db,
         jobs=store,
-        audit=repo.audit,
         clock=clock,
-        wake_worker=lambda: None,
-        policy=PagingPolicy(escalate_after=timedelta(minutes=10), base_url="https://care.example.org"),
+        stream=subjects.CONVERSATION,
+        writer=MongoWriter,
+        reader=MongoReader,
     )
+    paging_policy = PagingPolicy(escalate_after=timedelta(minutes=10), base_url="https://care.example.org")
     policy = RetryPolicy(max_attempts=3, base_s=0.01)
     worker = JobWorker(
         store,
         {
-            handlers.CRISIS_ALERT: JobType(lambda job: paging.raise_crisis_alert(job, deps), policy),
-            handlers.CRISIS_PAGE: JobType(lambda job: paging.page_again(job, deps), policy),
-            paging.CRISIS_ESCALATE: JobType(lambda job: paging.escalate(job, deps), policy),
+            CrisisAlertJob.job_type(): JobType(
+                lambda job: paging.raise_crisis_alert(job, uow, paging_policy), policy
+            ),
+            CrisisPageJob.job_type(): JobType(lambda job: paging.page_again(job, uow, paging_policy), policy),
+            CrisisEscalationJob.job_type(): JobType(
+                lambda job: paging.escalate(job, uow, paging_policy), policy
+            ),
         },
         owner="test",
         dead_letter_sink=no_dead_letters,
@@ -137,7 +140,9 @@ async def line(backends: Backends) -> AsyncIterator[Line]:
     await db.conversation_state.insert_one(
         {"_id": CAREGIVER, "phone": CAREGIVER_PHONE, "recent_messages": []}
     )
-    yield Line(deps, clock, worker, db, alert_admin.queries(deps), alert_admin.commands(deps))
+    yield Line(
+        uow, store, paging_policy, clock, worker, db, alert_admin.queries(uow), alert_admin.commands(uow)
+    )
     await client.close()
 
 
@@ -204,7 +209,8 @@ async def test_a_retried_alert_job_opens_and_pages_once(line: Line) -> None:
             progress={},
             token="t",
         ),
-        line.deps,
+        line.uow,
+        line.policy,
     )
     assert again == {"alert": alert_id, "opened": False}
     assert len(await line.pages()) == 1 and len(await line.audit("crisis.open")) == 1
@@ -259,9 +265,7 @@ async def test_a_page_request_starts_over_from_the_top_unless_the_alert_is_resol
 
     async def request(reason: str, key: str) -> None:
         payload = CrisisPageJob(user_id=CAREGIVER, alert_id=alert_id, reason=reason)  # type: ignore[arg-type]
-        await line.deps.jobs.enqueue(
-            new_job(key, handlers.CRISIS_PAGE, payload.to_payload(), now=line.clock.now())
-        )
+        await line.jobs.enqueue(new_job(key, payload.job_type(), payload.to_payload(), now=line.clock.now()))
         await line.run_due()
 
     await request("follow_up_no", "crisis:page:followup:1")
@@ -377,11 +381,12 @@ async def test_erasing_the_caregiver_removes_alerts_and_owed_pages_and_keeps_bar
     await set_roster(line)
     alert_id = await line.open_alert("SM8")
     assert await line.pages() != []
-    record = await line.deps.conversations.read_caregiver(CAREGIVER)  # what the admin API shows
+    record = await line.uow.read().read_caregiver(CAREGIVER)  # what the admin API shows
     assert [a["_id"] for a in record["crisis_alerts"]] == [alert_id]
     assert [r["action"] for r in record["audit_log"]] == ["crisis.open", "crisis.page"]
     json.dumps(record, default=lambda v: v.isoformat())  # it travels as JSON (dates as text)
-    erased = await line.deps.conversations.erase_caregiver(CAREGIVER)
+    async with line.uow.begin() as tx:  # as the admin API erases
+        erased = await tx.repo.erase_caregiver(CAREGIVER)
     assert erased["deleted"]["crisis_alerts"] == 1 and erased["anonymised"]["audit_log"] >= 2
     assert await line.db.crisis_alerts.count_documents({}) == 0
     assert await line.db.jobs.count_documents({"payload.user_id": CAREGIVER}) == 0

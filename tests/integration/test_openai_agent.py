@@ -10,7 +10,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from careline_conversation.agents import AgentContext, FallbackAgent, OpenAIAgent, RulesAgent, ToolCall
-from careline_conversation.resources import RESOURCES
+from careline_conversation.domain.resources import RESOURCES
 from careline_testing.fakes import FakeOpenAI, ScriptedAnswer, ThreadedServer
 
 pytestmark = pytest.mark.asyncio

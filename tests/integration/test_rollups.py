@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from careline_billing.repository import BillingRepository
-from careline_conversation.repository import ConversationRepository
+from careline_conversation import repository
+from careline_conversation.repository import MongoReader
 from careline_platform.jobs import Job
 from careline_platform.mongo import connect
 from careline_platform.rollups import rollup_job_type
+from careline_platform.uow import ReadDb
 from careline_testing.servers import Backends
 
 pytestmark = pytest.mark.asyncio
@@ -40,8 +42,7 @@ JOB = Job(
 async def test_conversation_counts_its_own_day(backends: Backends) -> None:
     client = connect(backends.mongodb_uri)
     db = client[f"rollup_conv_{next(_names)}"]
-    repo = ConversationRepository(db)
-    await repo.ensure_indexes()
+    await repository.ensure_indexes(db)
     await db.conversation_state.insert_many(
         [
             {"_id": "u1", "last_inbound_at": NOW - timedelta(hours=1)},
@@ -56,7 +57,9 @@ async def test_conversation_counts_its_own_day(backends: Backends) -> None:
     await db.outbound_messages.insert_many([{"_id": f"SMo{i}", "sent_at": NOW} for i in range(2)])
     await db.crisis_alerts.insert_one({"_id": "crisis:alert:1", "status": "open", "opened_at": NOW})
     try:
-        result = await rollup_job_type(db, "conversation", FixedClock(), repo.daily_metrics).handler(JOB)
+        result = await rollup_job_type(
+            db, "conversation", FixedClock(), MongoReader(ReadDb(db)).daily_metrics
+        ).handler(JOB)
         rollup = await db.rollups.find_one({"_id": "2026-11-26"})
     finally:
         await client.close()

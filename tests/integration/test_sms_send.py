@@ -18,17 +18,20 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from careline_contracts import subjects
 from careline_contracts.ingress import SmsReceived
-from careline_conversation import handlers
+from careline_contracts.jobs import SendSmsJob
+from careline_conversation import handlers, repository, sending
 from careline_conversation.agents.base import AgentContext, AgentReply
 from careline_conversation.agents.rules import RulesAgent
+from careline_conversation.domain.ratelimit import RateLimits
 from careline_conversation.integrations.sms import TwilioSender
-from careline_conversation.ratelimit import RateLimits
-from careline_conversation.repository import ConversationRepository
+from careline_conversation.repository import ConversationUow, MongoReader, MongoSentMessages, MongoWriter
 from careline_platform.clock import SystemClock
 from careline_platform.jobs import JobStore, JobType, JobWorker, RetryPolicy, new_job
 from careline_platform.messaging import Delivery
-from careline_platform.mongo import UnitOfWork, connect
+from careline_platform.mongo import connect
+from careline_platform.uow import UnitOfWork
 from careline_testing.fakes import FakeTwilio, SentSms, ThreadedServer
 from careline_testing.servers import Backends
 from careline_testing.waiting import eventually
@@ -37,6 +40,7 @@ pytestmark = pytest.mark.asyncio
 _names = itertools.count()
 PHONE = "+14155550777"
 USER = "usr_send"
+SEND_SMS = SendSmsJob.job_type()
 SAME_WORDS = "Thanks for telling me. Would a quick check-in help? Reply CHECK IN."
 
 
@@ -47,26 +51,42 @@ def twilio() -> Iterator[tuple[FakeTwilio, str]]:
         yield api, server.url
 
 
+@dataclasses.dataclass
+class Conversation:
+    """Conversation's handlers over one database: its unit of work, services and job store."""
+
+    uow: ConversationUow
+    services: handlers.Services
+    jobs: JobStore
+    db: Any
+
+
 @pytest_asyncio.fixture
-async def deps(backends: Backends, twilio: tuple[FakeTwilio, str]) -> AsyncIterator[handlers.Deps]:
+async def deps(backends: Backends, twilio: tuple[FakeTwilio, str]) -> AsyncIterator[Conversation]:
     _api, url = twilio
     client = connect(backends.mongodb_uri)
     db = client[f"conversation_send_{next(_names)}"]
-    repo = ConversationRepository(db)
-    await repo.ensure_indexes()
+    await repository.ensure_indexes(db)
     store = JobStore(db.jobs, SystemClock())
     await store.ensure_indexes()
     sender = TwilioSender("AC" + "c" * 32, "token", "+14155550000", api_base_url=url, timeout_s=2)
-    yield handlers.Deps(
-        uow=UnitOfWork(client, db),
-        repo=repo,
+    uow = UnitOfWork(
+        client,
+        db,
         jobs=store,
         clock=SystemClock(),
+        stream=subjects.CONVERSATION,
+        writer=MongoWriter,
+        reader=MongoReader,
+    )
+    services = handlers.Services(
         sender=sender,
-        wake_worker=lambda: None,
         agent=RulesAgent(),
+        progress=store,
+        sent=MongoSentMessages(db),
         limits=RateLimits(),
     )
+    yield Conversation(uow, services, store, db)
     await sender.close()
     await client.close()
 
@@ -75,17 +95,17 @@ async def no_dead_letters(_doc: dict[str, Any]) -> None:
     return None
 
 
-async def run_jobs(deps: handlers.Deps, *keys: str) -> None:
+async def run_jobs(deps: Conversation, *keys: str) -> None:
     """Owe one reply with ``SAME_WORDS`` per key, in order, and run every reply job until none is left."""
     for key in keys:
-        payload = {"to": PHONE, "user_id": USER, "body": SAME_WORDS, "kind": "agent"}
-        job = new_job(key, handlers.SEND_SMS, payload, now=datetime.now(UTC), actor=USER)
+        payload = SendSmsJob(to=PHONE, user_id=USER, body=SAME_WORDS, kind="agent").to_payload()
+        job = new_job(key, SEND_SMS, payload, now=datetime.now(UTC), actor=USER)
         await deps.jobs.enqueue(job)
     worker = JobWorker(
         deps.jobs,
         {
-            handlers.SEND_SMS: JobType(
-                lambda job: handlers.send_sms(job, deps), RetryPolicy(base_s=0.1, jitter=0)
+            SEND_SMS: JobType(
+                lambda job: sending.send_sms(job, deps.uow, deps.services), RetryPolicy(base_s=0.1, jitter=0)
             )
         },
         owner="test",
@@ -95,7 +115,7 @@ async def run_jobs(deps: handlers.Deps, *keys: str) -> None:
     worker.start()
 
     async def all_completed() -> bool:
-        unfinished = {"type": handlers.SEND_SMS, "status": {"$ne": "completed"}}
+        unfinished = {"type": SEND_SMS, "status": {"$ne": "completed"}}
         return await deps.jobs.col.count_documents(unfinished) == 0
 
     try:
@@ -105,7 +125,7 @@ async def run_jobs(deps: handlers.Deps, *keys: str) -> None:
 
 
 async def test_a_first_attempt_writes_only_its_outcome(
-    deps: handlers.Deps, twilio: tuple[FakeTwilio, str]
+    deps: Conversation, twilio: tuple[FakeTwilio, str]
 ) -> None:
     api, _ = twilio
     await run_jobs(deps, "sms:reply:one")
@@ -115,12 +135,12 @@ async def test_a_first_attempt_writes_only_its_outcome(
     assert doc["progress"] == {}  # nothing written around the send
     assert doc["attempts"] == 1 and doc["first_claimed_at"] is not None
     assert doc["result"] == {"sid": api.to(PHONE)[0].sid}
-    sent = await deps.repo.outbound.find_one({"_id": api.to(PHONE)[0].sid})
+    sent = await deps.db.outbound_messages.find_one({"_id": api.to(PHONE)[0].sid})
     assert sent is not None and sent["job_key"] == "sms:reply:one"
 
 
 async def test_a_retry_takes_its_own_lost_message_but_never_another_jobs_identical_one(
-    deps: handlers.Deps, twilio: tuple[FakeTwilio, str]
+    deps: Conversation, twilio: tuple[FakeTwilio, str]
 ) -> None:
     api, _ = twilio
     await run_jobs(deps, "sms:reply:first")
@@ -138,7 +158,8 @@ async def test_a_retry_takes_its_own_lost_message_but_never_another_jobs_identic
     assert len(api.to(PHONE)) == 3
     assert len(api.attempts) == 4
     owners = {
-        m.sid: (await deps.repo.outbound.find_one({"_id": m.sid}) or {}).get("job_key") for m in api.to(PHONE)
+        m.sid: (await deps.db.outbound_messages.find_one({"_id": m.sid}) or {}).get("job_key")
+        for m in api.to(PHONE)
     }
     assert sorted(owners.values()) == ["sms:reply:first", "sms:reply:second", "sms:reply:third"]
 
@@ -156,32 +177,34 @@ class SlowAgent:
         return ""
 
 
-async def a_turn(deps: handlers.Deps, sid: str, body: str) -> dict[str, Any]:
+async def a_turn(deps: Conversation, sid: str, body: str) -> dict[str, Any]:
     """An onboarded caregiver texts ``body``; returns the reply job the turn owed."""
     now = datetime.now(UTC)
-    await deps.repo.states.update_one(
+    await deps.db.conversation_state.update_one(
         {"_id": USER},
         {"$set": {"phone": PHONE, "welcomed": True, "onboarding": {"field": None}}},
         upsert=True,
     )
     event = SmsReceived(occurred_at=now, message_sid=sid, user_id=USER, phone=PHONE, body=body)
-    await handlers.on_sms_received(event, Delivery(f"twilio:{sid}", event.subject, 1, now), deps)
+    await handlers.on_sms_received(
+        event, Delivery(f"twilio:{sid}", event.subject, 1, now), deps.uow, deps.services
+    )
     job = await deps.jobs.col.find_one({"_id": f"sms:reply:{sid}"})
     assert job is not None
     return job
 
 
 async def test_an_instant_agents_reply_is_decided_with_the_turn(
-    deps: handlers.Deps, twilio: tuple[FakeTwilio, str]
+    deps: Conversation, twilio: tuple[FakeTwilio, str]
 ) -> None:
     job = await a_turn(deps, "SMinstant", "I am so tired")
     instant_reply = job["payload"]["body"]
     assert "exhausting" in instant_reply and job["payload"]["agent"] == "rules"
     assert "compose" not in job["payload"]
-    state = await deps.repo.state(USER)
+    state = await deps.uow.read().state(USER)
     assert state is not None and state["recent_messages"][-1]["text"] == job["payload"]["body"]
 
-    slow = dataclasses.replace(deps, agent=SlowAgent())
+    slow = dataclasses.replace(deps, services=dataclasses.replace(deps.services, agent=SlowAgent()))
     job = await a_turn(slow, "SMslow", "hello there")
     assert "body" not in job["payload"] and job["payload"]["compose"] == {"message": "hello there"}
     await run_jobs(slow)
@@ -190,7 +213,7 @@ async def test_an_instant_agents_reply_is_decided_with_the_turn(
 
 
 async def test_a_retry_never_takes_an_unrecorded_message_from_before_the_job(
-    deps: handlers.Deps, twilio: tuple[FakeTwilio, str]
+    deps: Conversation, twilio: tuple[FakeTwilio, str]
 ) -> None:
     """The same words went out an hour ago and no record names them (the caregiver was erased
     since, say): a retry after a refused first try sends anew."""

@@ -8,7 +8,7 @@ from importlib.resources import files
 
 import pytest
 
-from careline_conversation import resources
+from careline_conversation.domain import resources
 from careline_conversation.safety import catalogue
 from careline_conversation.safety.catalogue import (
     allowed_links,

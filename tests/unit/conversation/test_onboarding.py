@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from careline_conversation import onboarding
+from careline_conversation.domain import onboarding
 
 
 @pytest.mark.parametrize(

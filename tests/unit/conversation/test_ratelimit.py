@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from careline_conversation.ratelimit import NOTICE, RateLimits, Verdict, check
+from careline_conversation.domain.ratelimit import NOTICE, RateLimits, Verdict, check
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 LIMITS = RateLimits(per_window=20, window=timedelta(minutes=10), per_day=30)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from careline_conversation import replies
+from careline_conversation.domain import replies
 from careline_conversation.safety.sizing import is_gsm7, segments
 
 

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from careline_conversation import onboarding, ratelimit
+from careline_conversation.domain import onboarding, ratelimit
+from careline_conversation.domain.turn import decide
 from careline_conversation.safety import responses
 from careline_conversation.safety.keywords import (
     HELP_REPLY,
     START_CONFIRMATION,
     STOP_CONFIRMATION,
 )
-from careline_conversation.turn import decide
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 LIMITS = ratelimit.RateLimits(per_window=20, window=timedelta(minutes=10), per_day=30)

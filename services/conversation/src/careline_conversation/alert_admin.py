@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from pymongo.asynchronous.client_session import AsyncClientSession
 
 from careline_contracts import admin as ops
 from careline_contracts.admin import (
@@ -32,12 +31,12 @@ from careline_contracts.admin import (
     SendStaffMessage,
     StaffMessageQueued,
 )
-from careline_conversation.alerts_repository import alert_view
+from careline_contracts.jobs import SendSmsJob
+from careline_conversation.alerts_repository import AlertsWriter, alert_view
 from careline_conversation.domain import alerts, roster
-from careline_conversation.handlers import SEND_SMS
-from careline_conversation.paging import AlertDeps, audit
+from careline_conversation.paging import audit
+from careline_conversation.repository import ConversationUow
 from careline_platform.audit import AuditRecord
-from careline_platform.jobs import new_job
 from careline_platform.logging import get_logger
 
 log = get_logger(__name__)
@@ -56,7 +55,9 @@ class Refused(Exception):
 
 
 def operation(
-    model: type[Request], run: Callable[[Request, AlertDeps], Awaitable[BaseModel]], deps: AlertDeps
+    model: type[Request],
+    run: Callable[[Request, ConversationUow], Awaitable[BaseModel]],
+    uow: ConversationUow,
 ) -> Operation:
     """An admin operation over JSON: the request checked against ``model``, refusals as replies."""
 
@@ -68,7 +69,7 @@ def operation(
             where = ".".join(str(p) for p in first["loc"])
             return Rejected(rejected="invalid", reason=f"{where}: {first['msg']}").model_dump(mode="json")
         try:
-            reply = await run(parsed, deps)
+            reply = await run(parsed, uow)
         except Refused as refusal:
             return Rejected(rejected=refusal.kind, reason=refusal.reason).model_dump(mode="json")
         return reply.model_dump(mode="json")
@@ -76,38 +77,38 @@ def operation(
     return handle
 
 
-def queries(deps: AlertDeps) -> dict[str, Operation]:
+def queries(uow: ConversationUow) -> dict[str, Operation]:
     return {
-        ops.CRISIS_ALERTS: operation(ListAlerts, list_alerts, deps),
-        ops.ALERT_GET: operation(GetAlert, get_alert, deps),
-        ops.ONCALL_GET: operation(GetRoster, get_roster, deps),
+        ops.CRISIS_ALERTS: operation(ListAlerts, list_alerts, uow),
+        ops.ALERT_GET: operation(GetAlert, get_alert, uow),
+        ops.ONCALL_GET: operation(GetRoster, get_roster, uow),
     }
 
 
-def commands(deps: AlertDeps) -> dict[str, Operation]:
+def commands(uow: ConversationUow) -> dict[str, Operation]:
     return {
-        ops.ONCALL_PUT: operation(ReplaceRoster, replace_roster, deps),
-        ops.ALERT_ACKNOWLEDGE: operation(AcknowledgeAlert, acknowledge, deps),
-        ops.ALERT_RESOLVE: operation(ResolveAlert, resolve, deps),
-        ops.ALERT_MESSAGE: operation(SendStaffMessage, send_staff_message, deps),
+        ops.ONCALL_PUT: operation(ReplaceRoster, replace_roster, uow),
+        ops.ALERT_ACKNOWLEDGE: operation(AcknowledgeAlert, acknowledge, uow),
+        ops.ALERT_RESOLVE: operation(ResolveAlert, resolve, uow),
+        ops.ALERT_MESSAGE: operation(SendStaffMessage, send_staff_message, uow),
     }
 
 
-async def list_alerts(request: ListAlerts, deps: AlertDeps) -> AlertList:
+async def list_alerts(request: ListAlerts, uow: ConversationUow) -> AlertList:
     """The most recent alerts, newest first: facts, status and pages; never the message."""
-    docs = await deps.alerts.recent(request.limit, request.status)
+    docs = await uow.read().recent_alerts(request.limit, request.status)
     return AlertList(alerts=[alert_view(d) for d in docs if d.get("status") and d.get("opened_at")])
 
 
-async def get_alert(request: GetAlert, deps: AlertDeps) -> AlertView:
-    doc = await deps.alerts.find(request.alert_id)
+async def get_alert(request: GetAlert, uow: ConversationUow) -> AlertView:
+    doc = await uow.read().find_alert(request.alert_id)
     if doc is None or not doc.get("status") or not doc.get("opened_at"):
         raise Refused("not_found", "no such alert")
     return alert_view(doc)
 
 
-async def get_roster(_request: GetRoster, deps: AlertDeps) -> Roster:
-    people, doc = await deps.alerts.roster()
+async def get_roster(_request: GetRoster, uow: ConversationUow) -> Roster:
+    people, doc = await uow.read().roster()
     return Roster(
         people=[OnCallPerson(name=p.name, phone=p.phone, order=p.order) for p in people],
         updated_at=doc.get("updated_at"),
@@ -115,89 +116,88 @@ async def get_roster(_request: GetRoster, deps: AlertDeps) -> Roster:
     )
 
 
-async def replace_roster(request: ReplaceRoster, deps: AlertDeps) -> Roster:
+async def replace_roster(request: ReplaceRoster, uow: ConversationUow) -> Roster:
     """The whole roster at once, valid or not at all; audited with names, never numbers."""
     try:
         people = roster.validate(request.people)
     except roster.InvalidRoster as exc:
         raise Refused("invalid", str(exc)) from exc
-    now = deps.clock.now()
-    async with deps.uow.transaction(None, now) as session:
-        await deps.alerts.replace_roster(people, request.by, now, session)
+    async with uow.begin() as tx:
+        await tx.repo.replace_roster(people, request.by, tx.now)
         detail = {"people": len(people), "names": [p.name for p in people]}
-        record = AuditRecord(at=now, actor=request.by, action="oncall.replace", ref=ROSTER_REF, detail=detail)
-        await deps.audit.record(record, session)
+        await tx.repo.audit(
+            AuditRecord(at=tx.now, actor=request.by, action="oncall.replace", ref=ROSTER_REF, detail=detail)
+        )
     log.warning("oncall.replaced", by=request.by, people=len(people))
-    return await get_roster(GetRoster(), deps)
+    return await get_roster(GetRoster(), uow)
 
 
-async def acknowledge(request: AcknowledgeAlert, deps: AlertDeps) -> AlertView:
+async def acknowledge(request: AcknowledgeAlert, uow: ConversationUow) -> AlertView:
     """Someone has the alert: its paging stops (acknowledging twice changes nothing)."""
-    now = deps.clock.now()
-    async with deps.uow.transaction(None, now) as session:
-        doc = await _alert(request.alert_id, deps, session)
+    async with uow.begin() as tx:
+        doc = await _alert(request.alert_id, tx.repo)
         verdict = alerts.acknowledgement(doc["status"])
         if verdict == "resolved":
             raise Refused("conflict", "the alert is resolved")
         if verdict == "acknowledge":
-            await deps.alerts.acknowledge(request.alert_id, request.by, now, session)
+            await tx.repo.acknowledge_alert(request.alert_id, request.by, tx.now)
             round_ = (doc.get("paging") or {}).get("round")
-            await audit(deps, session, now, "crisis.acknowledge", doc, {"round": round_}, actor=request.by)
-        doc = await _alert(request.alert_id, deps, session)
+            await audit(tx, "crisis.acknowledge", doc, {"round": round_}, actor=request.by)
+        doc = await _alert(request.alert_id, tx.repo)
     if verdict == "acknowledge":
         log.warning("crisis.acknowledged", alert=request.alert_id, by=request.by)
     return alert_view(doc)
 
 
-async def resolve(request: ResolveAlert, deps: AlertDeps) -> AlertView:
+async def resolve(request: ResolveAlert, uow: ConversationUow) -> AlertView:
     """Close the alert with how it ended; nothing pages it any more."""
-    now = deps.clock.now()
-    async with deps.uow.transaction(None, now) as session:
-        doc = await _alert(request.alert_id, deps, session)
+    async with uow.begin() as tx:
+        doc = await _alert(request.alert_id, tx.repo)
         if doc["status"] == "resolved":
             raise Refused("conflict", "the alert is resolved")
-        await deps.alerts.resolve(request.alert_id, request.by, request.outcome, request.note, now, session)
-        await audit(deps, session, now, "crisis.resolve", doc, {"outcome": request.outcome}, actor=request.by)
-        doc = await _alert(request.alert_id, deps, session)
+        await tx.repo.resolve_alert(request.alert_id, request.by, request.outcome, request.note, tx.now)
+        await audit(tx, "crisis.resolve", doc, {"outcome": request.outcome}, actor=request.by)
+        doc = await _alert(request.alert_id, tx.repo)
     log.warning("crisis.resolved", alert=request.alert_id, by=request.by, outcome=request.outcome)
     return alert_view(doc)
 
 
-async def send_staff_message(request: SendStaffMessage, deps: AlertDeps) -> StaffMessageQueued:
+async def send_staff_message(request: SendStaffMessage, uow: ConversationUow) -> StaffMessageQueued:
     """Text the caregiver words staff wrote, through the same SMS job as every reply; never to
     a number that opted out, unless the caregiver wrote since. A repeated request id sends
     nothing more."""
     key = f"sms:staff:{request.alert_id}:{request.request_id}"
-    now = deps.clock.now()
-    async with deps.uow.transaction(None, now) as session:
-        doc = await _alert(request.alert_id, deps, session)
+    async with uow.begin() as tx:
+        doc = await _alert(request.alert_id, tx.repo)
         if doc["status"] == "resolved":
             raise Refused("conflict", "the alert is resolved")
         user = doc["user_id"]
-        state = await deps.conversations.find_state(user, session)
+        state = await tx.repo.find_state(user)
         verdict = alerts.staff_message(state)
         if verdict == "no_number":
             raise Refused("conflict", "there is no phone number for this caregiver")
         if verdict == "opted_out":
             raise Refused("conflict", "the caregiver opted out (STOP) and has not written since")
         assert state is not None  # a number to send to means a state
-        payload = {"to": state["phone"], "user_id": user, "body": request.text, "kind": "staff"}
-        payload["correlation_id"] = f"staff:{request.request_id}"
-        queued = await deps.jobs.enqueue(
-            new_job(key, SEND_SMS, payload, now=now, actor=user), session=session
+        sms = SendSmsJob(
+            to=state["phone"],
+            user_id=user,
+            body=request.text,
+            kind="staff",
+            correlation_id=f"staff:{request.request_id}",
         )
+        queued = await tx.schedule(sms, key=key, actor=user)
         if queued:
-            await deps.conversations.record_staff_message(user, request.text, request.by, key, now, session)
-            await deps.alerts.record_staff_message(request.alert_id, request.by, key, now, session)
-            await audit(deps, session, now, "crisis.staff_message", doc, {"job": key}, actor=request.by)
+            await tx.repo.record_staff_message(user, request.text, request.by, key, tx.now)
+            await tx.repo.note_staff_message(request.alert_id, request.by, key, tx.now)
+            await audit(tx, "crisis.staff_message", doc, {"job": key}, actor=request.by)
     if queued:
         log.warning("crisis.staff_message", alert=request.alert_id, by=request.by)
-        deps.wake_worker()
     return StaffMessageQueued(alert_id=request.alert_id, key=key, queued=queued)
 
 
-async def _alert(alert_id: str, deps: AlertDeps, session: AsyncClientSession) -> Document:
-    doc = await deps.alerts.find(alert_id, session)
+async def _alert(alert_id: str, repo: AlertsWriter) -> Document:
+    doc = await repo.find_alert(alert_id)
     if doc is None or not doc.get("status"):
         raise Refused("not_found", "no such alert")
     return doc

@@ -9,50 +9,107 @@ round, step and roster position), ``pages``, ``page_requests`` (what started eac
 when, its job key; never its text).
 
 ``oncall_roster``: one document, ``_id`` ``current``, the people in escalation order.
+
+``audit_log``: who did what to an alert or the roster (``careline_platform.audit``'s rows),
+written in the transaction of the change it records.
 """
 
 from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import DESCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from careline_contracts.admin import AlertView, PageView
 from careline_conversation.domain.alerts import Cursor, NewAlert
 from careline_conversation.domain.roster import OnCall
+from careline_platform.audit import AuditLog, AuditRecord
+from careline_platform.uow import ReadCollection, ReadDb, WriteDb
 
 Document = dict[str, Any]
 ROSTER_ID = "current"
+Roster = tuple[tuple[OnCall, ...], Document]
 
 
-class AlertsRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.alerts = db.crisis_alerts
-        self.rosters = db.oncall_roster
+class AlertsReader(Protocol):
+    async def find_alert(self, alert_id: str) -> Document | None: ...
+    async def recent_alerts(self, limit: int, status: str | None = None) -> list[Document]: ...
+    async def roster(self) -> Roster: ...
 
-    async def ensure_indexes(self) -> None:
-        await self.alerts.create_index("user_id")
-        # the roster exists from the start, so replacing it never inserts inside a transaction;
-        # another replica may create it at the same moment
-        with contextlib.suppress(DuplicateKeyError):
-            await self.rosters.update_one(
-                {"_id": ROSTER_ID}, {"$setOnInsert": {"people": [], "updated_at": None}}, upsert=True
-            )
 
-    # --- alerts ------------------------------------------------------------------------------
+class AlertsWriter(Protocol):
+    async def find_alert(self, alert_id: str) -> Document | None: ...
+    async def roster(self) -> Roster: ...
+    async def open_alert(self, alert: NewAlert, now: datetime) -> Document | None: ...
+    async def begin_round(
+        self, alert_id: str, cursor: Cursor, reason: str, request: Document, page: Document | None
+    ) -> None: ...
+    async def advance_paging(
+        self, alert_id: str, before: Cursor, cursor: Cursor, page: Document | None
+    ) -> bool: ...
+    async def record_page_request(self, alert_id: str, request: Document) -> None: ...
+    async def acknowledge_alert(self, alert_id: str, by: str, now: datetime) -> bool: ...
+    async def resolve_alert(self, alert_id: str, by: str, outcome: str, note: str, now: datetime) -> bool: ...
+    async def note_staff_message(self, alert_id: str, by: str, job_key: str, now: datetime) -> None: ...
+    async def replace_roster(self, people: tuple[OnCall, ...], by: str, now: datetime) -> None: ...
+    async def audit(self, record: AuditRecord) -> None:
+        """An audit row, in the transaction of the change it records."""
 
-    async def find(self, alert_id: str, session: AsyncClientSession | None = None) -> Document | None:
-        return await self.alerts.find_one({"_id": alert_id}, session=session)
 
-    async def open(self, alert: NewAlert, now: datetime, session: AsyncClientSession) -> Document | None:
+async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    await db.crisis_alerts.create_index("user_id")
+    await AuditLog(db.audit_log).ensure_indexes()
+    # the roster exists from the start, so replacing it never inserts inside a transaction;
+    # another replica may create it at the same moment
+    with contextlib.suppress(DuplicateKeyError):
+        await db.oncall_roster.update_one(
+            {"_id": ROSTER_ID}, {"$setOnInsert": {"people": [], "updated_at": None}}, upsert=True
+        )
+
+
+async def _roster(rosters: ReadCollection) -> Roster:
+    """The people in escalation order, and the document (who changed it, when)."""
+    doc = await rosters.find_one({"_id": ROSTER_ID}) or {}
+    people = tuple(sorted((OnCall.from_doc(p) for p in doc.get("people") or []), key=lambda p: p.order))
+    return people, doc
+
+
+class MongoAlertsReader:
+    def __init__(self, db: ReadDb) -> None:
+        self.alerts = db["crisis_alerts"]
+        self.rosters = db["oncall_roster"]
+
+    async def find_alert(self, alert_id: str) -> Document | None:
+        return await self.alerts.find_one({"_id": alert_id})
+
+    async def recent_alerts(self, limit: int, status: str | None = None) -> list[Document]:
+        query = {"status": status} if status else {}
+        return await self.alerts.find(query).sort("opened_at", DESCENDING).limit(limit).to_list()
+
+    async def roster(self) -> Roster:
+        return await _roster(self.rosters)
+
+
+class MongoAlertsWriter:
+    def __init__(self, db: WriteDb) -> None:
+        self.crisis_alerts = db["crisis_alerts"]
+        self.rosters = db["oncall_roster"]
+        self.audit_log = db["audit_log"]
+
+    async def find_alert(self, alert_id: str) -> Document | None:
+        return await self.crisis_alerts.find_one({"_id": alert_id})
+
+    async def roster(self) -> Roster:
+        return await _roster(self.rosters)
+
+    async def open_alert(self, alert: NewAlert, now: datetime) -> Document | None:
         """Open the alert; None if it was opened before (a retried job). Read first: inside a
         transaction a duplicate key would abort it all."""
-        existing = await self.find(alert.id, session)
+        existing = await self.find_alert(alert.id)
         if existing is not None and existing.get("status"):
             return None
         fields: Document = {
@@ -70,106 +127,70 @@ class AlertsRepository:
             "page_requests": [],
             "staff_messages": [],
         }
-        await self.alerts.update_one({"_id": alert.id}, {"$set": fields}, upsert=True, session=session)
+        await self.crisis_alerts.update_one({"_id": alert.id}, {"$set": fields}, upsert=True)
         return {**(existing or {}), "_id": alert.id, **fields}
 
     async def begin_round(
-        self,
-        alert_id: str,
-        cursor: Cursor,
-        reason: str,
-        request: Document,
-        page: Document | None,
-        session: AsyncClientSession,
+        self, alert_id: str, cursor: Cursor, reason: str, request: Document, page: Document | None
     ) -> None:
         """A new round: paging starts over and the alert is open again until acknowledged."""
         push: Document = {"page_requests": request}
         if page is not None:
             push["pages"] = page
         paging = {**cursor.to_doc(), "reason": reason}
-        await self.alerts.update_one(
-            {"_id": alert_id}, {"$set": {"paging": paging, "status": "open"}, "$push": push}, session=session
+        await self.crisis_alerts.update_one(
+            {"_id": alert_id}, {"$set": {"paging": paging, "status": "open"}, "$push": push}
         )
 
-    async def advance(
-        self,
-        alert_id: str,
-        before: Cursor,
-        cursor: Cursor,
-        page: Document | None,
-        session: AsyncClientSession,
+    async def advance_paging(
+        self, alert_id: str, before: Cursor, cursor: Cursor, page: Document | None
     ) -> bool:
         """Move paging from ``before`` to ``cursor``; False if it was no longer at ``before``."""
         update: Document = {"$set": {f"paging.{k}": v for k, v in cursor.to_doc().items()}}
         if page is not None:
             update["$push"] = {"pages": page}
-        result = await self.alerts.update_one(
+        result = await self.crisis_alerts.update_one(
             {"_id": alert_id, "status": "open", "paging.round": before.round, "paging.step": before.step},
             update,
-            session=session,
         )
         return result.modified_count == 1
 
-    async def record_page_request(
-        self, alert_id: str, request: Document, session: AsyncClientSession
-    ) -> None:
-        await self.alerts.update_one(
-            {"_id": alert_id}, {"$push": {"page_requests": request}}, session=session
-        )
+    async def record_page_request(self, alert_id: str, request: Document) -> None:
+        await self.crisis_alerts.update_one({"_id": alert_id}, {"$push": {"page_requests": request}})
 
-    async def acknowledge(self, alert_id: str, by: str, now: datetime, session: AsyncClientSession) -> bool:
-        result = await self.alerts.update_one(
+    async def acknowledge_alert(self, alert_id: str, by: str, now: datetime) -> bool:
+        result = await self.crisis_alerts.update_one(
             {"_id": alert_id, "status": "open"},
             {"$set": {"status": "acknowledged", "acknowledged_by": by, "acknowledged_at": now}},
-            session=session,
         )
         return result.modified_count == 1
 
-    async def resolve(
-        self, alert_id: str, by: str, outcome: str, note: str, now: datetime, session: AsyncClientSession
-    ) -> bool:
-        result = await self.alerts.update_one(
-            {"_id": alert_id, "status": {"$ne": "resolved"}},
-            {
-                "$set": {
-                    "status": "resolved",
-                    "resolved_by": by,
-                    "resolved_at": now,
-                    "outcome": outcome,
-                    "note": note,
-                }
-            },
-            session=session,
+    async def resolve_alert(self, alert_id: str, by: str, outcome: str, note: str, now: datetime) -> bool:
+        resolved = {
+            "status": "resolved",
+            "resolved_by": by,
+            "resolved_at": now,
+            "outcome": outcome,
+            "note": note,
+        }
+        result = await self.crisis_alerts.update_one(
+            {"_id": alert_id, "status": {"$ne": "resolved"}}, {"$set": resolved}
         )
         return result.modified_count == 1
 
-    async def record_staff_message(
-        self, alert_id: str, by: str, job_key: str, now: datetime, session: AsyncClientSession
-    ) -> None:
+    async def note_staff_message(self, alert_id: str, by: str, job_key: str, now: datetime) -> None:
         entry = {"by": by, "at": now, "job": job_key}
-        await self.alerts.update_one({"_id": alert_id}, {"$push": {"staff_messages": entry}}, session=session)
+        await self.crisis_alerts.update_one({"_id": alert_id}, {"$push": {"staff_messages": entry}})
 
-    async def recent(self, limit: int, status: str | None = None) -> list[Document]:
-        query = {"status": status} if status else {}
-        return await self.alerts.find(query).sort("opened_at", DESCENDING).limit(limit).to_list()
-
-    # --- the roster --------------------------------------------------------------------------
-
-    async def roster(self, session: AsyncClientSession | None = None) -> tuple[tuple[OnCall, ...], Document]:
-        """The people in escalation order, and the document (who changed it, when)."""
-        doc = await self.rosters.find_one({"_id": ROSTER_ID}, session=session) or {}
-        people = tuple(sorted((OnCall.from_doc(p) for p in doc.get("people") or []), key=lambda p: p.order))
-        return people, doc
-
-    async def replace_roster(
-        self, people: tuple[OnCall, ...], by: str, now: datetime, session: AsyncClientSession
-    ) -> None:
+    async def replace_roster(self, people: tuple[OnCall, ...], by: str, now: datetime) -> None:
         await self.rosters.update_one(
             {"_id": ROSTER_ID},
             {"$set": {"people": [p.to_doc() for p in people], "updated_at": now, "updated_by": by}},
             upsert=True,
-            session=session,
         )
+
+    async def audit(self, record: AuditRecord) -> None:
+        await self.audit_log.insert_one(record.model_dump())
 
 
 def alert_view(doc: Document) -> AlertView:

@@ -14,17 +14,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from careline_contracts import subjects
 from careline_contracts.migration import (
     BillingBackfillApplied,
     ConversationBackfillApplied,
     ImportedUser,
     UsersImported,
 )
-from careline_conversation.handlers import Deps
-from careline_platform.backfill import owe_confirmation, write_slices
-from careline_platform.messaging import Delivery
-from careline_platform.uow import WriteCollection
+from careline_conversation.repository import ConversationUow
+from careline_platform.backfill import confirmation_id
+from careline_platform.uow import HasMsgId
 
 Document = dict[str, Any]
 
@@ -49,54 +47,30 @@ def conversation_slice(user: ImportedUser, now: datetime) -> Document:
     }
 
 
-async def on_users_imported(event: UsersImported, delivery: Delivery, deps: Deps) -> None:
-    now = deps.clock.now()
-    async with deps.uow.transaction(delivery.msg_id, now) as session:
-        counts, _created = await write_slices(
-            WriteCollection(deps.repo.states, session),
-            [conversation_slice(u, now) for u in event.users],
-            fill_stamp={"updated_at": now},
-            placeholder=frozenset({"entitlement"}),
-        )
+async def on_users_imported(event: UsersImported, delivery: HasMsgId, uow: ConversationUow) -> None:
+    async with uow.begin(delivery) as tx:
+        counts = await tx.repo.backfill([conversation_slice(u, tx.now) for u in event.users], tx.now)
         applied = ConversationBackfillApplied(
-            occurred_at=now,
+            occurred_at=tx.now,
             correlation_id=event.correlation_id,
             run_id=event.run_id,
             batch=event.batch,
             counts=counts,
         )
-        await owe_confirmation(deps.jobs, applied, "conversation", subjects.CONVERSATION, now, session)
-    deps.wake_worker()
+        await tx.emit(applied, key=applied.run_id, msg_id=confirmation_id("conversation", applied))
 
 
-async def on_billing_backfill_applied(event: BillingBackfillApplied, delivery: Delivery, deps: Deps) -> None:
+async def on_billing_backfill_applied(
+    event: BillingBackfillApplied, delivery: HasMsgId, uow: ConversationUow
+) -> None:
     """Project the entitlement of the accounts a backfill batch created, in one transaction.
 
     A newer projection (a live ``EntitlementChanged``) wins; a state not written yet gets a
     projection-only document, which the batch's slice then completes.
     """
-    now = deps.clock.now()
     projection = {
         e.user_id: {"entitled": e.entitled, "status": e.status, "at": event.occurred_at}
         for e in event.entitlements
     }
-    async with deps.uow.transaction(delivery.msg_id, now) as session:
-        found = {
-            d["_id"]: d
-            for d in await deps.repo.states.find(
-                {"_id": {"$in": list(projection)}}, {"entitlement": 1}, session=session
-            ).to_list()
-        }
-        missing = [{"_id": uid, "entitlement": p} for uid, p in projection.items() if uid not in found]
-        if missing:
-            await deps.repo.states.insert_many(missing, session=session)
-        groups: dict[tuple[bool, str], list[str]] = {}
-        for e in event.entitlements:
-            if e.user_id in found:
-                groups.setdefault((e.entitled, e.status), []).append(e.user_id)
-        for (is_entitled, status), ids in groups.items():  # few statuses: a handful of bulk updates
-            value = {"entitled": is_entitled, "status": status, "at": event.occurred_at}
-            for older in ({"entitlement": None}, {"entitlement.at": {"$lte": event.occurred_at}}):
-                await deps.repo.states.update_many(
-                    {"_id": {"$in": ids}, **older}, {"$set": {"entitlement": value}}, session=session
-                )
+    async with uow.begin(delivery) as tx:
+        await tx.repo.project_backfilled_entitlements(projection, event.occurred_at)

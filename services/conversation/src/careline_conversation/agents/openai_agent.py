@@ -21,7 +21,7 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 
 from careline_conversation.agents.base import AgentContext, AgentReply, AgentUnavailable, ToolCall
-from careline_conversation.resources import TOPICS, find_resource
+from careline_conversation.domain.resources import TOPICS, find_resource
 
 SYSTEM_PROMPT = (
     "You are Careline, a warm text-message companion for family caregivers. Answer in at most "

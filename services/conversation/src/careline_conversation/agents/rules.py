@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from careline_conversation import replies
 from careline_conversation.agents.base import AgentContext, AgentReply
+from careline_conversation.domain import replies
 
 SUMMARY_CHARS = 400
 

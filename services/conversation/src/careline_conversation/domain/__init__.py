@@ -1,1 +1,3 @@
-"""Conversation's pure rules that are not the turn itself: crisis paging and the on-call roster."""
+"""Conversation's pure rules: the turn and what it decides from (onboarding, replies, rate
+limits, resources), crisis paging and the on-call roster. No I/O here; the safety checks the
+turn relies on are their own package (``careline_conversation.safety``)."""

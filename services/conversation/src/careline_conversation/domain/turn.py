@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from careline_conversation import onboarding, ratelimit, replies
+from careline_conversation.domain import onboarding, ratelimit, replies
 from careline_conversation.safety import responses
 from careline_conversation.safety.crisis import detect
 from careline_conversation.safety.keywords import (
