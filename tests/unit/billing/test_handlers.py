@@ -217,7 +217,7 @@ async def test_the_sync_applies_stripes_current_subscription() -> None:
 
 async def test_the_grace_end_ends_access_only_if_the_spell_still_runs() -> None:
     clock = FakeClock(AT + timedelta(days=8))
-    uow = FakeUnitOfWork(FakeAccounts(), clock=clock)
+    uow: Uow = FakeUnitOfWork(FakeAccounts(), clock=clock)
     await subscribed(uow)
     uow.repo.accounts["u1"].update(status="past_due", past_due_since=AT)
     stored = {"user_id": "u1", "since": AT, "correlation_id": None}  # as jobs before the models kept it
