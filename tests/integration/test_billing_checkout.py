@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from pymongo.asynchronous.collection import AsyncCollection
 
-from careline_billing import handlers
+from careline_billing import handlers, repository
 from careline_billing.integrations.stripe_gateway import SandboxGateway, StripeGateway
-from careline_billing.repository import BillingRepository
+from careline_billing.repository import MongoBillingReader, MongoBillingWriter
+from careline_contracts import subjects
+from careline_contracts.jobs import CheckoutCreateJob
 from careline_platform.clock import SystemClock
 from careline_platform.jobs import Job, JobStore, JobType, JobWorker, RetryPolicy, new_job
-from careline_platform.mongo import UnitOfWork, connect
+from careline_platform.mongo import connect
+from careline_platform.uow import UnitOfWork
 from careline_testing.fakes import FakeStripe, ThreadedServer
 from careline_testing.servers import Backends
 from careline_testing.waiting import eventually
@@ -32,47 +37,57 @@ def fake_stripe() -> Iterator[tuple[FakeStripe, str]]:
         yield api, server.url
 
 
+@dataclass
+class Deps:
+    uow: UnitOfWork[MongoBillingWriter, MongoBillingReader]
+    accounts: AsyncCollection[dict[str, Any]]
+    jobs: JobStore
+    gateway: StripeGateway
+
+    async def create_checkout(self, job: Job) -> dict[str, Any]:
+        return await handlers.create_checkout(job, self.uow, gateway=self.gateway, progress=self.jobs)
+
+
 @pytest_asyncio.fixture
-async def deps(backends: Backends, fake_stripe: tuple[FakeStripe, str]) -> AsyncIterator[handlers.Deps]:
+async def deps(backends: Backends, fake_stripe: tuple[FakeStripe, str]) -> AsyncIterator[Deps]:
     _api, url = fake_stripe
     client = connect(backends.mongodb_uri)
     db = client[f"billing_it_{next(_names)}"]
-    repo = BillingRepository(db)
-    await repo.ensure_indexes()
+    await repository.ensure_indexes(db)
     store = JobStore(db.jobs, SystemClock())
     await store.ensure_indexes()
     now = datetime.now(UTC)
     await db.billing_accounts.insert_one({"_id": USER, "status": "canceled", "created_at": now})
-    yield handlers.Deps(
-        uow=UnitOfWork(client, db),
-        repo=repo,
-        clock=SystemClock(),
-        trial_days=14,
+    uow = UnitOfWork(
+        client,
+        db,
         jobs=store,
-        wake_worker=lambda: None,
-        gateway=StripeGateway("sk_test_fake", "price_monthly", "http://127.0.0.1/done", api_base=url),
+        clock=SystemClock(),
+        stream=subjects.BILLING,
+        writer=MongoBillingWriter,
+        reader=MongoBillingReader,
     )
+    gateway = StripeGateway("sk_test_fake", "price_monthly", "http://127.0.0.1/done", api_base=url)
+    yield Deps(uow, db.billing_accounts, store, gateway)
     await client.close()
 
 
 async def test_a_lost_answer_is_retried_with_the_same_key_and_opens_one_session(
-    deps: handlers.Deps, fake_stripe: tuple[FakeStripe, str]
+    deps: Deps, fake_stripe: tuple[FakeStripe, str]
 ) -> None:
     api, _ = fake_stripe
     api.lose_answers = 1
     key = f"stripe:checkout:{USER}:2026-11-26"
-    await deps.jobs.enqueue(new_job(key, handlers.CREATE_CHECKOUT, {"user_id": USER}, now=datetime.now(UTC)))
+    await deps.jobs.enqueue(
+        new_job(key, CheckoutCreateJob.JOB_TYPE, {"user_id": USER}, now=datetime.now(UTC))
+    )
 
     async def no_dead_letters(_doc: dict[str, Any]) -> None:
         return None
 
     worker = JobWorker(
         deps.jobs,
-        {
-            handlers.CREATE_CHECKOUT: JobType(
-                lambda job: handlers.create_checkout(job, deps), RetryPolicy(base_s=0.1, jitter=0)
-            )
-        },
+        {CheckoutCreateJob.JOB_TYPE: JobType(deps.create_checkout, RetryPolicy(base_s=0.1, jitter=0))},
         owner="test",
         dead_letter_sink=no_dead_letters,
         poll_interval_s=0.1,
@@ -92,22 +107,24 @@ async def test_a_lost_answer_is_retried_with_the_same_key_and_opens_one_session(
     [session] = api.sessions
     assert session["client_reference_id"] == USER
     assert api.requests[0]["form"]["line_items[0][price]"] == "price_monthly"
-    account = await deps.repo.accounts.find_one({"_id": USER})
+    account = await deps.accounts.find_one({"_id": USER})
     assert account is not None and account["checkout_url"] == session["url"]
     outbox = await deps.jobs.col.find_one({"_id": f"event:checkout-link:{key}"})
     assert outbox is not None and outbox["payload"]["msg_id"] == f"checkout-link:{key}"
 
 
-async def test_a_job_run_again_after_its_commit_owes_the_link_event_once(deps: handlers.Deps) -> None:
+async def test_a_job_run_again_after_its_commit_owes_the_link_event_once(deps: Deps) -> None:
     """The worker died after the job's transaction and before completing it: it runs again."""
     key = f"stripe:checkout:{USER}:again"
-    await deps.jobs.enqueue(new_job(key, handlers.CREATE_CHECKOUT, {"user_id": USER}, now=datetime.now(UTC)))
+    await deps.jobs.enqueue(
+        new_job(key, CheckoutCreateJob.JOB_TYPE, {"user_id": USER}, now=datetime.now(UTC))
+    )
     doc = await deps.jobs.col.find_one({"_id": key})
     assert doc is not None
     job = Job.from_doc({**doc, "lease": {"token": "t"}})
     await deps.jobs.col.update_one({"_id": key}, {"$set": {"status": "processing", "lease": {"token": "t"}}})
-    first = await handlers.create_checkout(job, deps)
-    second = await handlers.create_checkout(job, deps)
+    first = await deps.create_checkout(job)
+    second = await deps.create_checkout(job)
     assert first == second
     assert await deps.jobs.col.count_documents({"type": "outbox.publish"}) == 1
 

@@ -7,20 +7,26 @@ import itertools
 import json
 import random
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from pymongo.asynchronous.collection import AsyncCollection
 
-from careline_billing import handlers
+from careline_billing import handlers, repository
+from careline_billing.domain.access import Terms
 from careline_billing.integrations.stripe_gateway import StripeGateway
-from careline_billing.repository import BillingRepository
+from careline_billing.repository import MongoBillingReader, MongoBillingWriter
+from careline_contracts import subjects
 from careline_contracts.ingress import StripeEventReceived
+from careline_contracts.jobs import GraceEndJob, SubscriptionSyncJob
 from careline_platform.clock import SystemClock
 from careline_platform.jobs import Job, JobStore
 from careline_platform.messaging import Delivery
-from careline_platform.mongo import AlreadyProcessed, UnitOfWork, connect
+from careline_platform.mongo import AlreadyProcessed, connect
+from careline_platform.uow import UnitOfWork
 from careline_testing.fakes import FakeStripe, ThreadedServer
 from careline_testing.servers import Backends
 
@@ -81,37 +87,47 @@ def fake_stripe() -> Iterator[tuple[FakeStripe, str]]:
         yield api, server.url
 
 
+@dataclass
+class Deps:
+    uow: UnitOfWork[MongoBillingWriter, MongoBillingReader]
+    accounts: AsyncCollection[dict[str, Any]]
+    jobs: JobStore
+    gateway: StripeGateway
+    terms: Terms = field(default_factory=Terms)
+
+
 @pytest_asyncio.fixture
 async def make_deps(backends: Backends, fake_stripe: tuple[FakeStripe, str]) -> AsyncIterator[Any]:
     client = connect(backends.mongodb_uri)
     _api, url = fake_stripe
 
-    async def build() -> handlers.Deps:
+    async def build() -> Deps:
         db = client[f"billing_order_{next(_names)}"]
-        repo = BillingRepository(db)
-        await repo.ensure_indexes()
+        await repository.ensure_indexes(db)
         store = JobStore(db.jobs, SystemClock())
         await store.ensure_indexes()
         await db.create_collection("processed_messages")
         now = datetime.now(UTC)
-        await repo.accounts.insert_one(
+        await db.billing_accounts.insert_one(
             {"_id": USER, "status": "trialing", "created_at": now, "last_event_at": None}
         )
-        return handlers.Deps(
-            uow=UnitOfWork(client, db),
-            repo=repo,
-            clock=SystemClock(),
-            trial_days=14,
+        uow = UnitOfWork(
+            client,
+            db,
             jobs=store,
-            wake_worker=lambda: None,
-            gateway=StripeGateway("sk_test", "price_1", "http://127.0.0.1/done", api_base=url),
+            clock=SystemClock(),
+            stream=subjects.BILLING,
+            writer=MongoBillingWriter,
+            reader=MongoBillingReader,
         )
+        gateway = StripeGateway("sk_test", "price_1", "http://127.0.0.1/done", api_base=url)
+        return Deps(uow, db.billing_accounts, store, gateway)
 
     yield build
     await client.close()
 
 
-async def deliver(deps: handlers.Deps, payload: dict[str, Any]) -> None:
+async def deliver(deps: Deps, payload: dict[str, Any]) -> None:
     event = StripeEventReceived(
         occurred_at=datetime.now(UTC),
         correlation_id="c",
@@ -121,12 +137,11 @@ async def deliver(deps: handlers.Deps, payload: dict[str, Any]) -> None:
         data=payload["data"],
     )
     with contextlib.suppress(AlreadyProcessed):  # a repeat: its processed-message record caught it
-        await handlers.on_stripe_event(
-            event, Delivery(f"stripe:{payload['id']}", "", 1, datetime.now(UTC)), deps
-        )
+        delivery = Delivery(f"stripe:{payload['id']}", "", 1, datetime.now(UTC))
+        await handlers.on_stripe_event(event, delivery, deps.uow, terms=deps.terms)
 
 
-async def final_state(deps: handlers.Deps, events: list[dict[str, Any]]) -> dict[str, Any]:
+async def final_state(deps: Deps, events: list[dict[str, Any]]) -> dict[str, Any]:
     pending = list(events)
     for _ in range(len(events)):  # what failed (an invoice before its checkout) is redelivered
         retry = []
@@ -137,7 +152,7 @@ async def final_state(deps: handlers.Deps, events: list[dict[str, Any]]) -> dict
                 retry.append(payload)
         pending = retry
     assert pending == []
-    account = await deps.repo.accounts.find_one({"_id": USER})
+    account = await deps.accounts.find_one({"_id": USER})
     assert account is not None
     return {k: account.get(k) for k in KEPT}
 
@@ -170,18 +185,20 @@ async def test_same_second_events_are_settled_by_asking_stripe(
         sub_event("customer.subscription.updated", "past_due", T0 + 9),  # same second: who is newer?
     ]
     await final_state(deps, tie)
-    sync = await deps.jobs.col.find_one({"type": handlers.SYNC_SUBSCRIPTION})
+    sync = await deps.jobs.col.find_one({"type": SubscriptionSyncJob.JOB_TYPE})
     assert sync is not None
     await deps.jobs.col.update_one(
         {"_id": sync["_id"]}, {"$set": {"status": "processing", "lease": {"token": "t"}}}
     )
-    result = await handlers.sync_subscription(Job.from_doc({**sync, "lease": {"token": "t"}}), deps)
+    result = await handlers.sync_subscription(
+        Job.from_doc({**sync, "lease": {"token": "t"}}), deps.uow, gateway=deps.gateway, terms=deps.terms
+    )
     assert result == {"status": "active"}
-    account = await deps.repo.accounts.find_one({"_id": USER})
+    account = await deps.accounts.find_one({"_id": USER})
     assert account is not None and account["status"] == "active"
 
 
-async def entitlement_events(deps: handlers.Deps) -> list[bool]:
+async def entitlement_events(deps: Deps) -> list[bool]:
     jobs = deps.jobs.col.find({"type": "outbox.publish"}).sort("order", 1)
     return [json.loads(d["payload"]["data"])["entitled"] async for d in jobs]
 
@@ -192,12 +209,12 @@ async def test_past_due_keeps_access_for_the_grace_period_then_ends_it(make_deps
     assert await entitlement_events(deps) == [False, True]
     await final_state(deps, [sub_event("customer.subscription.updated", "past_due", T0 + 4)])
     assert await entitlement_events(deps) == [False, True]  # past_due: still entitled, no flip
-    grace = await deps.jobs.col.find_one({"type": handlers.END_GRACE})
+    grace = await deps.jobs.col.find_one({"type": GraceEndJob.JOB_TYPE})
     assert grace is not None
     since = datetime.fromtimestamp(T0 + 4, UTC)
-    assert grace["next_attempt_at"] == since + deps.past_due_grace
+    assert grace["next_attempt_at"] == since + deps.terms.grace
     job = Job.from_doc({**grace, "lease": {"token": "t"}})
-    assert await handlers.end_grace(job, deps) == {"ended": True}
+    assert await handlers.end_grace(job, deps.uow) == {"ended": True}
     assert await entitlement_events(deps) == [False, True, False]
 
 
@@ -205,8 +222,8 @@ async def test_a_payment_that_comes_through_in_the_grace_period_keeps_access(mak
     deps = await make_deps()
     await final_state(deps, [*LIFE[:3], sub_event("customer.subscription.updated", "past_due", T0 + 4)])
     await final_state(deps, [sub_event("customer.subscription.updated", "active", T0 + 5)])
-    grace = await deps.jobs.col.find_one({"type": handlers.END_GRACE})
+    grace = await deps.jobs.col.find_one({"type": GraceEndJob.JOB_TYPE})
     assert grace is not None
     job = Job.from_doc({**grace, "lease": {"token": "t"}})
-    assert await handlers.end_grace(job, deps) == {"ended": False}
+    assert await handlers.end_grace(job, deps.uow) == {"ended": False}
     assert await entitlement_events(deps) == [False, True]

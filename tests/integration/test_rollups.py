@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from careline_billing.repository import BillingRepository
+from careline_billing import repository as billing_repository
+from careline_billing.repository import MongoBillingReader
 from careline_conversation import repository
 from careline_conversation.repository import MongoReader
 from careline_platform.jobs import Job
@@ -72,8 +73,8 @@ async def test_conversation_counts_its_own_day(backends: Backends) -> None:
 async def test_billing_counts_subscriptions_by_status(backends: Backends) -> None:
     client = connect(backends.mongodb_uri)
     db = client[f"rollup_bill_{next(_names)}"]
-    repo = BillingRepository(db)
-    await repo.ensure_indexes()
+    await billing_repository.ensure_indexes(db)
+    repo = MongoBillingReader(ReadDb(db))
     statuses: list[Any] = ["trialing", "trialing", "active", "canceled", "none"]
     await db.billing_accounts.insert_many([{"_id": f"u{i}", "status": s} for i, s in enumerate(statuses)])
     try:

@@ -159,3 +159,45 @@ class CrisisEscalationJob(JobPayload):
     round: int
     step: int
     correlation_id: str = ""
+
+
+# --- billing's jobs ---------------------------------------------------------------------------
+# Field names are those billing stored before these models existed, so jobs already in the
+# database parse. ``correlation_id`` may have been stored as null.
+
+
+class TrialEndJob(JobPayload):
+    """End a caregiver's trial if no subscription replaced it (``trial.end``, due at its end)."""
+
+    JOB_TYPE: ClassVar[str] = "trial.end"
+
+    correlation_id: str | None = None
+
+
+class GraceEndJob(JobPayload):
+    """End access after a past_due spell's grace period (``grace.end``), unless the spell that
+    began at ``since`` is over (the payment came through, or the subscription moved on)."""
+
+    JOB_TYPE: ClassVar[str] = "grace.end"
+
+    since: datetime
+    correlation_id: str | None = None
+
+
+class SubscriptionSyncJob(JobPayload):
+    """Apply Stripe's current subscription (``stripe.subscription.sync``): two events of the
+    same second could not be ordered from their payloads."""
+
+    JOB_TYPE: ClassVar[str] = "stripe.subscription.sync"
+
+    subscription_id: str
+    correlation_id: str | None = None
+
+
+class CheckoutCreateJob(JobPayload):
+    """Create a caregiver's Stripe checkout session once and hand the link on
+    (``stripe.checkout.create``)."""
+
+    JOB_TYPE: ClassVar[str] = "stripe.checkout.create"
+
+    correlation_id: str | None = None

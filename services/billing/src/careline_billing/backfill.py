@@ -12,35 +12,30 @@ those events find the caregiver. A confirmation event counts what the batch did.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from careline_billing.handlers import END_GRACE, END_TRIAL, Deps, entitled
-from careline_contracts import subjects
+from careline_billing.domain import access, lifecycle
+from careline_billing.domain.access import Terms
+from careline_billing.repository import BillingUow, BillingWriter
+from careline_contracts.jobs import GraceEndJob, TrialEndJob
 from careline_contracts.migration import BillingBackfillApplied, Entitlement, ImportedUser, UsersImported
-from careline_platform.backfill import insert_new, owe_confirmation, write_slices
-from careline_platform.jobs import new_job
-from careline_platform.messaging import Delivery
-from careline_platform.uow import WriteCollection
+from careline_platform.backfill import confirmation_id
+from careline_platform.uow import HasMsgId, Tx
 
 Document = dict[str, Any]
-FILLABLE_WHEN_LIVE = frozenset({"legacy_id", "stripe_customer_id"})
 
 
-def billing_slice(user: ImportedUser, now: datetime, trial_days: int) -> Document:
+def billing_slice(user: ImportedUser, now: datetime, terms: Terms) -> Document:
     """The ``billing_accounts`` document a legacy caregiver would have had from this service."""
     b = user.billing
-    status, trial_end = b.status, b.trial_end
-    if status == "trialing" and trial_end is None:
-        trial_end = now + timedelta(days=trial_days)
-    ended = status == "trialing" and trial_end is not None and trial_end <= now
-    if ended and b.stripe_subscription_id is None:  # what the trial's end job would do, done now
-        status = "none"
+    subscribed = b.stripe_subscription_id is not None
+    status, trial_end, over = lifecycle.legacy_trial(b.status, b.trial_end, subscribed, now, terms.trial)
     return {
         "_id": user.user_id,
         "legacy_id": user.legacy_id,
         "status": status,
-        "trial_ended_at": trial_end if ended else None,
+        "trial_ended_at": trial_end if over else None,
         "trial_end": trial_end,
         "stripe_customer_id": b.stripe_customer_id,
         "stripe_subscription_id": b.stripe_subscription_id,
@@ -55,49 +50,37 @@ def billing_slice(user: ImportedUser, now: datetime, trial_days: int) -> Documen
     }
 
 
-async def on_users_imported(event: UsersImported, delivery: Delivery, deps: Deps) -> None:
-    now = deps.clock.now()
-    async with deps.uow.transaction(delivery.msg_id, now) as session:
-        counts, created = await write_slices(
-            WriteCollection(deps.repo.accounts, session),
-            [billing_slice(u, now, deps.trial_days) for u in event.users],
-            fill_stamp={"updated_at": now},
-            fillable=FILLABLE_WHEN_LIVE,
-        )
-        jobs = [job for account in created for job in _owed_jobs(account, event.correlation_id, now, deps)]
-        await insert_new(WriteCollection(deps.jobs.col, session), jobs)
+async def on_users_imported(
+    event: UsersImported, delivery: HasMsgId, uow: BillingUow, *, terms: Terms
+) -> None:
+    async with uow.begin(delivery) as tx:
+        slices = [billing_slice(u, tx.now, terms) for u in event.users]
+        counts, created = await tx.repo.backfill(slices, tx.now)
+        for account in created:
+            await _owe_follow_up(tx, account, event.correlation_id, terms)
         applied = BillingBackfillApplied(
-            occurred_at=now,
+            occurred_at=tx.now,
             correlation_id=event.correlation_id,
             run_id=event.run_id,
             batch=event.batch,
             counts=counts,
             entitlements=[
                 Entitlement(
-                    user_id=a["_id"], entitled=entitled(a, now, deps.past_due_grace), status=a["status"]
+                    user_id=a["_id"], entitled=access.has_access(a, tx.now, terms.grace), status=a["status"]
                 )
                 for a in created
             ],
         )
-        await owe_confirmation(deps.jobs, applied, "billing", subjects.BILLING, now, session)
-    deps.wake_worker()
+        await tx.emit(applied, key=applied.run_id, msg_id=confirmation_id("billing", applied))
 
 
-def _owed_jobs(account: Document, correlation_id: str, now: datetime, deps: Deps) -> list[Document]:
-    """A trial's end (at once if it ended already) and a past_due spell's grace end."""
-    user_id, status = account["_id"], account["status"]
-    payload = {"user_id": user_id, "correlation_id": correlation_id}
-    if status == "trialing" and account["trial_end"] > now:
-        return [new_job(f"trial:end:{user_id}", END_TRIAL, payload, now=now, run_at=account["trial_end"])]
-    if status == "past_due":
+async def _owe_follow_up(tx: Tx[BillingWriter], account: Document, correlation_id: str, terms: Terms) -> None:
+    """A running trial's end, or a past_due spell's grace end; nothing for any other account."""
+    user, status = account["_id"], account["status"]
+    if status == "trialing" and account["trial_end"] > tx.now:
+        trial = TrialEndJob(user_id=user, correlation_id=correlation_id)
+        await tx.schedule(trial, key=f"trial:end:{user}", run_at=account["trial_end"])
+    elif status == "past_due":
         since = account["past_due_since"]
-        return [
-            new_job(
-                f"grace:end:{user_id}:{since.isoformat()}",
-                END_GRACE,
-                {**payload, "since": since},
-                now=now,
-                run_at=since + deps.past_due_grace,
-            )
-        ]
-    return []
+        grace = GraceEndJob(user_id=user, since=since, correlation_id=correlation_id)
+        await tx.schedule(grace, key=f"grace:end:{user}:{since.isoformat()}", run_at=since + terms.grace)

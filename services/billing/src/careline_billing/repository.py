@@ -1,28 +1,92 @@
-"""Billing's own data: ``billing_accounts``, one per caregiver."""
+"""Billing's own data: ``billing_accounts``, one per caregiver.
+
+``BillingWriter`` is what a transaction may do, ``BillingReader`` what a read outside one may;
+the MongoDB classes below implement them on the unit of work's ``WriteDb`` and ``ReadDb``, and
+the unit tests' in-memory fake implements them too.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from careline_billing.domain.lifecycle import FACT_FIELDS
+from careline_contracts.migration import SliceCounts
+from careline_platform.backfill import write_slices
+from careline_platform.uow import ReadDb, UnitOfWorkApi, WriteDb
+
 Document = dict[str, Any]
+STATUSES = ("trialing", "active", "past_due", "canceled", "incomplete", "unpaid", "none")
+FILLABLE_WHEN_LIVE = frozenset({"legacy_id", "stripe_customer_id"})
+"""A live account keeps its status and subscription (Stripe's events move them); a backfill
+only fills these."""
 
 
-class BillingRepository:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self.accounts = db.billing_accounts
+class BillingReader(Protocol):
+    async def read_caregiver(self, user_id: str) -> Document: ...
+    async def daily_metrics(self, start: datetime, end: datetime) -> Document: ...
 
-    async def ensure_indexes(self) -> None:
-        await self.accounts.create_index("stripe_customer_id", sparse=True)
-        await self.accounts.create_index([("status", ASCENDING)])
 
-    async def open_trial(
-        self, user_id: str, now: datetime, trial_end: datetime, session: AsyncClientSession
-    ) -> bool:
+class BillingWriter(Protocol):
+    async def find_account(self, user_id: str) -> Document | None: ...
+    async def user_for_customer(self, customer: str | None) -> str | None: ...
+    async def open_trial(self, user_id: str, now: datetime, trial_end: datetime) -> bool: ...
+    async def end_trial_if_unsubscribed(self, user_id: str, now: datetime) -> bool: ...
+    async def link_checkout(
+        self, user_id: str, customer: str | None, subscription: str | None, created: datetime, now: datetime
+    ) -> None: ...
+    async def apply_subscription(
+        self, user_id: str, customer: str | None, fields: Document, created: datetime, now: datetime
+    ) -> Document | None: ...
+    async def overwrite_subscription(
+        self, user_id: str, fields: Document, now: datetime
+    ) -> Document | None: ...
+    async def record_invoice_event(
+        self, user_id: str, kind: str, invoice_id: str | None, created: datetime, now: datetime
+    ) -> None: ...
+    async def record_checkout_link(self, user_id: str, session_id: str, url: str, now: datetime) -> None: ...
+    async def backfill(self, slices: list[Document], now: datetime) -> tuple[SliceCounts, list[Document]]: ...
+    async def erase_caregiver(self, user_id: str) -> Document: ...
+
+
+BillingUow = UnitOfWorkApi[BillingWriter, BillingReader]
+
+
+async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
+    await db.billing_accounts.create_index("stripe_customer_id", sparse=True)
+    await db.billing_accounts.create_index([("status", ASCENDING)])
+
+
+class MongoBillingReader:
+    def __init__(self, db: ReadDb) -> None:
+        self.accounts = db["billing_accounts"]
+
+    async def read_caregiver(self, user_id: str) -> Document:
+        return {"billing_account": await self.accounts.find_one({"_id": user_id})}
+
+    async def daily_metrics(self, start: datetime, end: datetime) -> Document:
+        """Subscriptions by status (index-backed counts)."""
+        return {"subscriptions": {s: await self.accounts.count_documents({"status": s}) for s in STATUSES}}
+
+
+class MongoBillingWriter:
+    def __init__(self, db: WriteDb) -> None:
+        self.accounts = db["billing_accounts"]
+        self.jobs = db["jobs"]
+
+    async def find_account(self, user_id: str) -> Document | None:
+        return await self.accounts.find_one({"_id": user_id})
+
+    async def user_for_customer(self, customer: str | None) -> str | None:
+        if not customer:
+            return None
+        doc = await self.accounts.find_one({"stripe_customer_id": customer}, {"_id": 1})
+        return doc["_id"] if doc else None
+
+    async def open_trial(self, user_id: str, now: datetime, trial_end: datetime) -> bool:
         """Open the caregiver's trial; True if this created the account."""
         res = await self.accounts.update_one(
             {"_id": user_id},
@@ -38,47 +102,19 @@ class BillingRepository:
                 }
             },
             upsert=True,
-            session=session,
         )
         return res.upserted_id is not None
 
-    async def read_caregiver(self, user_id: str) -> Document:
-        return {"billing_account": await self.accounts.find_one({"_id": user_id})}
-
-    async def erase_caregiver(self, user_id: str) -> Document:
-        jobs = self.accounts.database.jobs
-        return {
-            "erased": True,
-            "deleted": {
-                "billing_accounts": (await self.accounts.delete_one({"_id": user_id})).deleted_count,
-                "jobs": (
-                    await jobs.delete_many({"payload.user_id": user_id, "status": {"$ne": "processing"}})
-                ).deleted_count,
-            },
-        }
-
-    async def daily_metrics(self, start: datetime, end: datetime) -> Document:
-        """Subscriptions by status (index-backed counts)."""
-        statuses = ("trialing", "active", "past_due", "canceled", "incomplete", "unpaid", "none")
-        return {"subscriptions": {s: await self.accounts.count_documents({"status": s}) for s in statuses}}
-
-    async def find_account(self, user_id: str, session: AsyncClientSession) -> Document | None:
-        return await self.accounts.find_one({"_id": user_id}, session=session)
-
-    async def user_for_customer(self, customer: str | None, session: AsyncClientSession) -> str | None:
-        if not customer:
-            return None
-        doc = await self.accounts.find_one({"stripe_customer_id": customer}, {"_id": 1}, session=session)
-        return doc["_id"] if doc else None
+    async def end_trial_if_unsubscribed(self, user_id: str, now: datetime) -> bool:
+        """A trial no subscription replaced ends: status ``none``. True if it changed."""
+        res = await self.accounts.update_one(
+            {"_id": user_id, "status": "trialing", "stripe_subscription_id": None},
+            {"$set": {"status": "none", "trial_ended_at": now, "updated_at": now}},
+        )
+        return res.modified_count == 1
 
     async def link_checkout(
-        self,
-        user_id: str,
-        customer: str | None,
-        subscription: str | None,
-        created: datetime,
-        now: datetime,
-        session: AsyncClientSession,
+        self, user_id: str, customer: str | None, subscription: str | None, created: datetime, now: datetime
     ) -> None:
         """Link the Stripe customer; the subscription's own events set its status."""
         await self.accounts.update_one(
@@ -93,66 +129,10 @@ class BillingRepository:
                 "$setOnInsert": {"created_at": now, "status": "none", "last_event_at": None},
             },
             upsert=True,
-            session=session,
-        )
-
-    async def end_trial_if_unsubscribed(
-        self, user_id: str, now: datetime, session: AsyncClientSession
-    ) -> bool:
-        """A trial no subscription replaced ends: status ``none``. True if it changed."""
-        res = await self.accounts.update_one(
-            {"_id": user_id, "status": "trialing", "stripe_subscription_id": None},
-            {"$set": {"status": "none", "trial_ended_at": now, "updated_at": now}},
-            session=session,
-        )
-        return res.modified_count == 1
-
-    async def record_invoice_event(
-        self,
-        user_id: str,
-        kind: str,
-        invoice_id: str | None,
-        created: datetime,
-        now: datetime,
-        session: AsyncClientSession,
-    ) -> None:
-        """Invoices and trial notices are kept as facts; the subscription events move the status."""
-        field = {
-            "invoice.paid": "last_invoice_paid_at",
-            "invoice.payment_failed": "last_payment_failed_at",
-            "customer.subscription.trial_will_end": "trial_will_end_notified_at",
-        }[kind]
-        await self.accounts.update_one(
-            {"_id": user_id, "$or": [{field: None}, {field: {"$lt": created}}]},
-            {"$set": {field: created, f"{field}_invoice": invoice_id, "updated_at": now}},
-            session=session,
-        )
-
-    async def overwrite_subscription(
-        self, user_id: str, fields: Document, now: datetime, session: AsyncClientSession
-    ) -> Document | None:
-        """Apply Stripe's current view of the subscription (after a tie); returns the account before."""
-        return await self.accounts.find_one_and_update(
-            {"_id": user_id}, {"$set": {**fields, "synced_at": now, "updated_at": now}}, session=session
-        )
-
-    async def record_checkout_link(
-        self, user_id: str, session_id: str, url: str, now: datetime, session: AsyncClientSession
-    ) -> None:
-        await self.accounts.update_one(
-            {"_id": user_id},
-            {"$set": {"checkout_session_id": session_id, "checkout_url": url, "checkout_created_at": now}},
-            session=session,
         )
 
     async def apply_subscription(
-        self,
-        user_id: str,
-        customer: str | None,
-        fields: Document,
-        created: datetime,
-        now: datetime,
-        session: AsyncClientSession,
+        self, user_id: str, customer: str | None, fields: Document, created: datetime, now: datetime
     ) -> Document | None:
         """Apply subscription fields unless a newer event was applied already.
 
@@ -162,5 +142,42 @@ class BillingRepository:
             {"_id": user_id, "$or": [{"last_event_at": None}, {"last_event_at": {"$lte": created}}]},
             {"$set": {**fields, "stripe_customer_id": customer, "last_event_at": created, "updated_at": now}},
             return_document=ReturnDocument.BEFORE,
-            session=session,
         )
+
+    async def overwrite_subscription(self, user_id: str, fields: Document, now: datetime) -> Document | None:
+        """Apply Stripe's current view of the subscription (after a tie); returns the account before."""
+        return await self.accounts.find_one_and_update(
+            {"_id": user_id}, {"$set": {**fields, "synced_at": now, "updated_at": now}}
+        )
+
+    async def record_invoice_event(
+        self, user_id: str, kind: str, invoice_id: str | None, created: datetime, now: datetime
+    ) -> None:
+        """Invoices are kept as facts, the newest of each kind; the subscription events move the status."""
+        field = FACT_FIELDS[kind]
+        await self.accounts.update_one(
+            {"_id": user_id, "$or": [{field: None}, {field: {"$lt": created}}]},
+            {"$set": {field: created, f"{field}_invoice": invoice_id, "updated_at": now}},
+        )
+
+    async def record_checkout_link(self, user_id: str, session_id: str, url: str, now: datetime) -> None:
+        await self.accounts.update_one(
+            {"_id": user_id},
+            {"$set": {"checkout_session_id": session_id, "checkout_url": url, "checkout_created_at": now}},
+        )
+
+    async def backfill(self, slices: list[Document], now: datetime) -> tuple[SliceCounts, list[Document]]:
+        """Create the missing accounts of a legacy batch, fill the gaps of live ones; returns the
+        counts and the accounts created (their trial and grace ends are owed)."""
+        return await write_slices(
+            self.accounts, slices, fill_stamp={"updated_at": now}, fillable=FILLABLE_WHEN_LIVE
+        )
+
+    async def erase_caregiver(self, user_id: str) -> Document:
+        """The account and the caregiver's jobs (a running one finishes, and finds nothing)."""
+        accounts = await self.accounts.delete_one({"_id": user_id})
+        jobs = await self.jobs.delete_many({"payload.user_id": user_id, "status": {"$ne": "processing"}})
+        return {
+            "erased": True,
+            "deleted": {"billing_accounts": accounts.deleted_count, "jobs": jobs.deleted_count},
+        }
