@@ -19,8 +19,9 @@ from careline_contracts.billing import EntitlementChanged
 from careline_platform.clock import SystemClock
 from careline_platform.jobs import Job, JobStatus, JobStore, JobWorker
 from careline_platform.messaging import Publisher, declare_streams
-from careline_platform.mongo import UnitOfWork, connect
-from careline_platform.outbox import OUTBOX_PUBLISH, outbox_job, relay_job_type
+from careline_platform.mongo import connect
+from careline_platform.outbox import OUTBOX_PUBLISH, relay_job_type
+from careline_platform.uow import UnitOfWork, WriteCollection
 from careline_testing.servers import Backends, ServerProcess
 from careline_testing.waiting import eventually
 
@@ -35,7 +36,10 @@ class Parts:
         self.broker = broker
         self.publisher = Publisher(broker, timeout_s=2.0)
         self.store = JobStore(self.db.jobs, SystemClock())
-        self.uow = UnitOfWork(client, self.db)
+        self.uow = UnitOfWork(
+            client, self.db, jobs=self.store, clock=SystemClock(), stream=subjects.BILLING,
+            writer=lambda db: db["accounts"], reader=lambda db: db["accounts"],
+        )  # fmt: skip
 
     @property
     def js(self) -> Any:
@@ -91,18 +95,10 @@ def entitlement(user: str, entitled: bool, correlation_id: str = "corr-1") -> En
 
 async def change_and_owe(parts: Parts, user: str, cause: str, entitled: bool, fail: bool = False) -> None:
     """A state change and its event in one transaction, as a handler writes them."""
-    now = datetime.now(UTC)
-    async with parts.uow.transaction(cause, now) as session:
-        await parts.db.accounts.update_one(
-            {"_id": user}, {"$set": {"entitled": entitled}}, upsert=True, session=session
-        )
-        event = entitlement(user, entitled)
-        await parts.store.enqueue(
-            outbox_job(
-                event, msg_id=f"entitlement:{user}:{cause}", key=user, stream=subjects.BILLING, now=now
-            ),
-            session=session,
-        )
+    async with parts.uow.begin(cause) as tx:
+        accounts: WriteCollection = tx.repo
+        await accounts.update_one({"_id": user}, {"$set": {"entitled": entitled}}, upsert=True)
+        await tx.emit(entitlement(user, entitled), key=user, msg_id=f"entitlement:{user}:{cause}")
         if fail:
             raise RuntimeError("the handler failed after writing")
 

@@ -12,20 +12,14 @@ new slices), not one round trip per caregiver: a 10,000-caregiver backfill stays
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from pymongo.asynchronous.client_session import AsyncClientSession
-
-from careline_contracts import subjects
 from careline_contracts.migration import (
     BillingBackfillApplied,
     ConversationBackfillApplied,
     ProfileBackfillApplied,
     SliceCounts,
 )
-from careline_platform.jobs import JobStore
-from careline_platform.outbox import outbox_job
 from careline_platform.uow import WriteCollection
 
 Document = dict[str, Any]
@@ -84,39 +78,9 @@ async def write_slices(
     return SliceCounts(created=len(created), filled=filled, unchanged=unchanged), created
 
 
-async def insert_new(collection: WriteCollection, docs: Sequence[Document]) -> int:
-    """Insert the documents whose ``_id`` is not taken yet (jobs owed once); read first, as a
-    duplicate-key error would abort the transaction. Returns how many were inserted."""
-    if not docs:
-        return 0
-    taken = {
-        d["_id"]
-        for d in await collection.find({"_id": {"$in": [d["_id"] for d in docs]}}, {"_id": 1}).to_list()
-    }
-    fresh = [d for d in docs if d["_id"] not in taken]
-    if fresh:
-        await collection.insert_many(fresh)
-    return len(fresh)
-
-
 def confirmation_id(
     service: str, applied: ConversationBackfillApplied | BillingBackfillApplied | ProfileBackfillApplied
 ) -> str:
     """The id of the event confirming what ``service`` did with one batch: a redelivered batch
     confirms once. Owe it with ``tx.emit(applied, key=applied.run_id, msg_id=...)``."""
     return f"backfill-applied:{service}:{applied.run_id}:{applied.batch}"
-
-
-async def owe_confirmation(
-    jobs: JobStore,
-    applied: ConversationBackfillApplied | BillingBackfillApplied | ProfileBackfillApplied,
-    service: str,
-    stream: subjects.Stream,
-    now: datetime,
-    session: AsyncClientSession,
-) -> None:
-    """Owe (through the outbox, in the batch's transaction) the event confirming what a service
-    did with one batch; its id makes a redelivered batch confirm once."""
-    msg_id = f"backfill-applied:{service}:{applied.run_id}:{applied.batch}"
-    job = outbox_job(applied, msg_id=msg_id, key=applied.run_id, stream=stream, now=now)
-    await jobs.enqueue(job, session=session)

@@ -1,4 +1,4 @@
-"""MongoDB access: one client per process, a transaction helper, and the inbox of processed ids.
+"""MongoDB access: one client per process, the inbox of processed ids, and re-running on conflicts.
 
 Every consumer records the message ids it has handled in ``processed_messages`` (unique on
 ``_id``) inside the same transaction as its state change and outbox jobs, so a duplicate that
@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from datetime import datetime
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import PyMongoError
 
 PROCESSED_TTL_S = 30 * 24 * 3600
 """How long a handled message id is remembered: Stripe retries for three days; keep a month."""
@@ -44,28 +41,6 @@ def connect(uri: str, *, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
 
 async def ensure_inbox(db: AsyncDatabase[Document]) -> None:
     await db.processed_messages.create_index("at", expireAfterSeconds=PROCESSED_TTL_S)
-
-
-class UnitOfWork:
-    """Opens a transaction that also records the message id, exactly once."""
-
-    def __init__(self, client: AsyncMongoClient[Document], db: AsyncDatabase[Document]) -> None:
-        self.client = client
-        self.db = db
-
-    @asynccontextmanager
-    async def transaction(self, msg_id: str | None, now: datetime) -> AsyncIterator[AsyncClientSession]:
-        """Yield a session inside a transaction; raise AlreadyProcessed for a seen ``msg_id``.
-
-        Everything written with the session commits together, or not at all.
-        """
-        async with self.client.start_session() as session, await session.start_transaction():
-            if msg_id is not None:
-                try:
-                    await self.db.processed_messages.insert_one({"_id": msg_id, "at": now}, session=session)
-                except DuplicateKeyError as exc:
-                    raise AlreadyProcessed(msg_id) from exc
-            yield session
 
 
 async def rerun_on_conflict(work: Callable[[], Awaitable[T]], retries: int = TRANSIENT_RETRIES) -> T:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from faststream.nats import NatsBroker, NatsRouter
 from nats.js import JetStreamContext
@@ -45,9 +45,12 @@ from careline_platform.outbox import OUTBOX_PUBLISH, relay_job_type
 from careline_platform.rollups import ROLLUP_JOB, rollup_job_type, rollup_periodic
 from careline_platform.services import default_metrics_ports
 from careline_platform.settings import Settings
+from careline_platform.uow import ReadDb, UnitOfWork, WriteDb
 
 log = get_logger(__name__)
 Document = dict[str, Any]
+W = TypeVar("W")
+R = TypeVar("R")
 DEFAULT_METRICS_PORTS = default_metrics_ports()  # ingress: none, its HTTP app serves /metrics
 GAUGE_REFRESH_S = 5.0
 
@@ -69,12 +72,32 @@ class Infrastructure:
     publisher: Publisher
     clock: Clock
     jobs: JobStore
-    uow: mongo.UnitOfWork
+    wake: Callable[[], None] = lambda: None
+    """Wakes the job worker; the runtime sets it, units of work call it after a commit."""
 
     @property
     def js(self) -> JetStreamContext:
         stream: JetStreamContext = self.broker.connection.jetstream()
         return stream
+
+    def unit_of_work(
+        self,
+        stream: subjects.Stream,
+        writer: Callable[[WriteDb], W],
+        reader: Callable[[ReadDb], R],
+    ) -> UnitOfWork[W, R]:
+        """The service's unit of work: its events go to ``stream``, its commits wake the worker."""
+        uow = UnitOfWork(
+            self.client,
+            self.db,
+            jobs=self.jobs,
+            clock=self.clock,
+            stream=stream,
+            writer=writer,
+            reader=reader,
+        )
+        uow.wake = lambda: self.wake()
+        return uow
 
 
 async def connect_infrastructure(
@@ -108,7 +131,6 @@ async def connect_infrastructure(
         publisher=Publisher(broker, settings.publish_timeout_s),
         clock=clock,
         jobs=jobs,
-        uow=mongo.UnitOfWork(client, db),
     )
 
 
@@ -187,6 +209,7 @@ class ServiceRuntime:
         self.infra = infra
         self.definition = definition
         self.worker: JobWorker | None = None
+        infra.wake = self.wake_worker  # a committed unit of work starts its jobs at once
         self.policy = ConsumerPolicy(infra.publisher)
         self.router = NatsRouter(middlewares=[self.policy])
         """The service's one FastStream router: its typed subscribers under one delivery policy."""

@@ -14,7 +14,6 @@ from careline_platform.admin import CaregiverSlice
 from careline_platform.clock import Clock
 from careline_platform.runtime import ServiceDefinition, ServiceRuntime, connect_infrastructure
 from careline_platform.settings import Settings
-from careline_platform.uow import UnitOfWork
 
 __all__ = ["NAME", "build_gateway", "create_service"]
 
@@ -33,15 +32,7 @@ def build_gateway(settings: Settings) -> BillingGateway:
 
 async def create_service(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
     infra = await connect_infrastructure(settings, NAME, clock)
-    uow = UnitOfWork(
-        infra.client,
-        infra.db,
-        jobs=infra.jobs,
-        clock=infra.clock,
-        stream=subjects.BILLING,
-        writer=MongoBillingWriter,
-        reader=MongoBillingReader,
-    )
+    uow = infra.unit_of_work(subjects.BILLING, writer=MongoBillingWriter, reader=MongoBillingReader)
     terms = Terms(
         trial=timedelta(days=settings.trial_days), grace=timedelta(days=settings.past_due_grace_days)
     )
@@ -59,6 +50,4 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         consumers=subscribers(uow, terms),
         job_types=job_types(uow, terms, build_gateway(settings), infra.jobs),
     )
-    runtime = ServiceRuntime(infra, definition)
-    uow.wake = runtime.wake_worker
-    return runtime
+    return ServiceRuntime(infra, definition)

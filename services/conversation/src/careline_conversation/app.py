@@ -18,7 +18,6 @@ from careline_platform.clock import Clock
 from careline_platform.messaging import Publisher
 from careline_platform.runtime import ServiceDefinition, ServiceRuntime, connect_infrastructure
 from careline_platform.settings import Settings
-from careline_platform.uow import UnitOfWork
 
 __all__ = ["NAME", "build_agent", "build_sender", "create_service"]
 
@@ -51,15 +50,7 @@ def build_agent(settings: Settings) -> Agent:
 
 async def create_service(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
     infra = await connect_infrastructure(settings, NAME, clock)
-    uow = UnitOfWork(
-        infra.client,
-        infra.db,
-        jobs=infra.jobs,
-        clock=infra.clock,
-        stream=subjects.CONVERSATION,
-        writer=MongoWriter,
-        reader=MongoReader,
-    )
+    uow = infra.unit_of_work(subjects.CONVERSATION, writer=MongoWriter, reader=MongoReader)
     sender = build_sender(settings, infra.publisher)
     services = Services(
         sender=sender,
@@ -93,6 +84,4 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         admin_queries=alert_admin.queries(uow),
         admin_commands=alert_admin.commands(uow),
     )
-    runtime = ServiceRuntime(infra, definition)
-    uow.wake = runtime.wake_worker
-    return runtime
+    return ServiceRuntime(infra, definition)

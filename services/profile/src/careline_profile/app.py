@@ -10,7 +10,6 @@ from careline_platform.clock import Clock
 from careline_platform.jobs import JobType, Periodic, RetryPolicy
 from careline_platform.runtime import ServiceDefinition, ServiceRuntime, connect_infrastructure
 from careline_platform.settings import Settings
-from careline_platform.uow import UnitOfWork
 from careline_profile import assessments, repository
 from careline_profile.repository import MongoProfileReader, MongoProfileWriter
 from careline_profile.subscribers import NAME, subscribers
@@ -20,15 +19,7 @@ __all__ = ["NAME", "create_service"]
 
 async def create_service(settings: Settings, clock: Clock | None = None) -> ServiceRuntime:
     infra = await connect_infrastructure(settings, NAME, clock)
-    uow = UnitOfWork(
-        infra.client,
-        infra.db,
-        jobs=infra.jobs,
-        clock=infra.clock,
-        stream=subjects.PROFILE,
-        writer=MongoProfileWriter,
-        reader=MongoProfileReader,
-    )
+    uow = infra.unit_of_work(subjects.PROFILE, writer=MongoProfileWriter, reader=MongoProfileReader)
 
     async def erase(user_id: str) -> dict[str, object]:
         async with uow.begin() as tx:
@@ -48,6 +39,4 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             )
         },
     )
-    runtime = ServiceRuntime(infra, definition)
-    uow.wake = runtime.wake_worker
-    return runtime
+    return ServiceRuntime(infra, definition)
