@@ -17,8 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pymongo import ASCENDING, DESCENDING
-from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 Document = dict[str, Any]
@@ -41,41 +40,13 @@ class AuditRecord(BaseModel):
     detail: dict[str, Detail] = Field(default_factory=dict, description="plain facts; no text")
 
 
-class AuditLog:
-    """The ``audit_log`` collection of one service."""
+async def ensure_audit_indexes(collection: AsyncCollection[Document]) -> None:
+    """The ``audit_log`` indexes (time; caregiver and time; record). Also creates the collection
+    up front: one created inside a transaction conflicts with every concurrent one that writes it.
 
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
-        self.col = collection
-
-    async def ensure_indexes(self) -> None:
-        """Also creates the collection up front: one created inside a transaction conflicts
-        with every concurrent transaction that writes it."""
-        await self.col.create_index("at")
-        await self.col.create_index([("user_id", ASCENDING), ("at", ASCENDING)])
-        await self.col.create_index("ref")
-
-    async def record(self, record: AuditRecord, session: AsyncClientSession | None = None) -> None:
-        """Add a row; pass the session of the change it records."""
-        await self.col.insert_one(record.model_dump(), session=session)
-
-    # Rows are read as plain JSON-ready data: the database's own ``_id`` stays behind.
-
-    async def of_user(self, user_id: str, limit: int = 500) -> list[Document]:
-        cursor = self.col.find({"user_id": user_id}, {"_id": 0}).sort("at", ASCENDING).limit(limit)
-        return await cursor.to_list()
-
-    async def of_ref(self, ref: str, limit: int = 500) -> list[Document]:
-        cursor = self.col.find({"ref": ref}, {"_id": 0}).sort("at", ASCENDING).limit(limit)
-        return await cursor.to_list()
-
-    async def recent(self, limit: int = 100) -> list[Document]:
-        return await self.col.find({}, {"_id": 0}).sort("at", DESCENDING).limit(limit).to_list()
-
-    async def forget_user(self, user_id: str) -> int:
-        """Keep an erased caregiver's rows, with only their user id: the record each row
-        pointed at (an alert id names the caregiver's message) and its details go."""
-        result = await self.col.update_many(
-            {"user_id": user_id},
-            {"$set": {"ref": None, "detail": {}, "erased": True}},
-        )
-        return result.modified_count
+    Rows are written by the service's repository inside the transaction of the change they
+    record (``WriteDb["audit_log"].insert_one(record.model_dump())``).
+    """
+    await collection.create_index("at")
+    await collection.create_index([("user_id", ASCENDING), ("at", ASCENDING)])
+    await collection.create_index("ref")

@@ -27,7 +27,7 @@ from pymongo.errors import DuplicateKeyError
 from careline_contracts.admin import AlertView, PageView
 from careline_conversation.domain.alerts import Cursor, NewAlert
 from careline_conversation.domain.roster import OnCall
-from careline_platform.audit import AuditLog, AuditRecord
+from careline_platform.audit import AuditRecord, ensure_audit_indexes
 from careline_platform.uow import ReadCollection, ReadDb, WriteDb
 
 Document = dict[str, Any]
@@ -62,7 +62,7 @@ class AlertsWriter(Protocol):
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.crisis_alerts.create_index("user_id")
-    await AuditLog(db.audit_log).ensure_indexes()
+    await ensure_audit_indexes(db.audit_log)
     # the roster exists from the start, so replacing it never inserts inside a transaction;
     # another replica may create it at the same moment
     with contextlib.suppress(DuplicateKeyError):
