@@ -22,7 +22,7 @@ bug found in production.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -279,8 +279,3 @@ class UnitOfWork(Generic[W_co, R_co]):
             # the transaction committed (an exception would have left the block above)
             if tx.owed:
                 self.wake()
-
-
-def registered_payloads() -> Mapping[str, type[JobPayload]]:
-    """Every job payload model by its job type (for docs and checks)."""
-    return JobPayload.registry()
