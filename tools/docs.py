@@ -1,7 +1,24 @@
-"""`make docs`: the AsyncAPI document of every event and the ingress OpenAPI document.
+"""`make docs`: the AsyncAPI document of every subject and the ingress OpenAPI document.
 
-Both are generated from the code (the contracts' pydantic models, the FastAPI app) into
-`docs/`; a test regenerates them and fails when the checked-in files are out of date.
+Both are generated from the code into ``docs/``; a test regenerates them and fails when the
+checked-in files are out of date (``tests/unit/test_docs.py``), and ``make test`` validates them
+with the official AsyncAPI parser and an OpenAPI validator (``tests/unit/test_api_documents.py``).
+
+The AsyncAPI document is FastStream's own (``faststream.specification.AsyncAPI``), of a docs-only
+broker that is never connected: it holds one router per service, built the way the service's
+runtime builds it. Each router has
+
+- the service's durable consumers, from its ``subscribers.py`` table (ingress: ``app.py``), wired
+  by ``careline_platform.messaging.subscribe`` as in production: one typed subscriber per
+  partition, the event model as its payload;
+- its admin request subscribers, from ``careline_platform.admin.AdminResponder``;
+- publisher declarations for what it sends: the events of the streams it owns (on
+  ``<subject>.*``, one token per partition), a dead letter per consumer
+  (``deadletter.<service>.<subject>``) and for its jobs (``deadletter.<service>.job.>``), and the
+  reply of each admin operation (to the requester's inbox).
+
+The tables are built with stand-ins for their dependencies (``Unconnected``): building a
+subscriber only records its handler, which would touch them only when a message came in.
 """
 
 from __future__ import annotations
@@ -11,18 +28,106 @@ import importlib
 import inspect
 import json
 import sys
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar, cast
 
-from pydantic.json_schema import models_json_schema
+from faststream.nats import NatsBroker, NatsRouter
+from faststream.specification import AsyncAPI
 
+from careline_billing import subscribers as billing
+from careline_billing.domain.access import Terms
+from careline_billing.repository import BillingUow
+from careline_contracts import admin as ops
 from careline_contracts import subjects
 from careline_contracts.base import Event
-from careline_ingress.app import create_app
+from careline_contracts.deadletter import DeadLetter
+from careline_conversation import subscribers as conversation
+from careline_conversation.handlers import Services
+from careline_conversation.repository import ConversationUow
+from careline_ingress import app as ingress
+from careline_ingress.repository import Users
+from careline_platform.admin import AdminOperation, AdminResponder
+from careline_platform.messaging import ConsumerPolicy, ConsumerSpec, Publisher, subscribe
+from careline_platform.runtime import Infrastructure
+from careline_platform.services import SERVICE_NAMES
 from careline_platform.settings import Settings
+from careline_profile import subscribers as profile
+from careline_profile.repository import ProfileUow
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CONTRACT_MODULES = ("ingress", "conversation", "billing", "profile", "migration")
+REPLY_INBOX = "_INBOX.>"
+"""Where a reply goes: the requester's inbox, the request's reply subject (NATS request/reply)."""
+
+COMMON_REPLIES: dict[str, type[ops.AdminReply]] = {
+    ops.JOBS_LIST: ops.JobList,
+    ops.JOBS_RETRY: ops.JobRetried,
+    ops.ROLLUPS: ops.RollupList,
+    ops.ROLLUPS_REFRESH: ops.RollupRefreshed,
+    ops.CAREGIVER_GET: ops.CaregiverRecord,
+    ops.CAREGIVER_ERASE: ops.CaregiverErased,
+}
+"""The reply of each operation every service answers (``AdminResponder``'s own)."""
+
+CONVERSATION_OPERATIONS: dict[str, tuple[type[ops.AdminRequest], type[ops.AdminReply]]] = {
+    ops.CRISIS_ALERTS: (ops.ListAlerts, ops.AlertList),
+    ops.ALERT_GET: (ops.GetAlert, ops.AlertView),
+    ops.ALERT_ACKNOWLEDGE: (ops.AcknowledgeAlert, ops.AlertView),
+    ops.ALERT_RESOLVE: (ops.ResolveAlert, ops.AlertView),
+    ops.ALERT_MESSAGE: (ops.SendStaffMessage, ops.StaffMessageQueued),
+    ops.ONCALL_GET: (ops.GetRoster, ops.Roster),
+    ops.ONCALL_PUT: (ops.ReplaceRoster, ops.Roster),
+}
+"""Conversation's own operations (crisis alerts, the on-call roster): request and reply models,
+as ``careline_conversation.alert_admin`` answers them."""
+
+
+class Unconnected:
+    """Stands in for a connection-backed dependency: any use fails, naming what was asked for."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise RuntimeError(f"the docs-only {self.what} is not connected (asked for .{name})")
+
+
+T = TypeVar("T")
+
+
+def unconnected(kind: type[T]) -> T:
+    return cast(T, Unconnected(kind.__name__))
+
+
+@dataclass(frozen=True)
+class ServiceDoc:
+    """What a service consumes, answers and publishes, as the document shows it."""
+
+    name: str
+    consumers: list[ConsumerSpec]
+    operations: dict[str, tuple[type[ops.AdminRequest], type[ops.AdminReply]]] = field(default_factory=dict)
+
+
+def service_docs() -> list[ServiceDoc]:
+    """Every service's consumer table, built with stand-ins for its dependencies."""
+    terms = Terms(trial=timedelta(days=14), grace=timedelta(days=7))  # no effect on the document
+    found = [
+        ServiceDoc(
+            ingress.NAME,
+            [ingress.backfill_consumer(unconnected(Infrastructure), unconnected(Users))],
+        ),
+        ServiceDoc(
+            conversation.NAME,
+            conversation.subscribers(unconnected(ConversationUow), unconnected(Services)),
+            CONVERSATION_OPERATIONS,
+        ),
+        ServiceDoc(billing.NAME, billing.subscribers(unconnected(BillingUow), terms)),
+        ServiceDoc(profile.NAME, profile.subscribers(unconnected(ProfileUow))),
+    ]
+    assert [s.name for s in found] == list(SERVICE_NAMES), "a service is missing from the document"
+    return found
 
 
 def event_models() -> list[type[Event]]:
@@ -45,67 +150,92 @@ def stream_of(subject: str) -> subjects.Stream:
     raise LookupError(f"no stream captures {subject}")
 
 
-def asyncapi() -> dict[str, Any]:
-    models = event_models()
-    _, schema = models_json_schema(
-        [(m, "serialization") for m in models], ref_template="#/components/schemas/{model}"
+def event_address(model: type[Event]) -> str:
+    """Where an event is published: ``<subject>.*`` (one token: the partition), or the subject."""
+    stream = stream_of(model.subject)
+    return model.subject if model.subject in stream.subjects else f"{model.subject}.*"
+
+
+def service_router(service: ServiceDoc, broker: NatsBroker) -> NatsRouter:
+    """A service's router as its runtime builds it, plus the declarations of what it publishes."""
+    policy = ConsumerPolicy(Publisher(broker))
+    router = NatsRouter(middlewares=[policy])
+    for spec in service.consumers:
+        subscribe(router, policy, spec)
+    responder = AdminResponder(
+        service.name,
+        unconnected(dict),  # the database
+        unconnected(dict),  # the job store
+        None,
+        operations=[
+            AdminOperation(name, request, unconnected(dict))  # type: ignore[arg-type]
+            for name, (request, _reply) in service.operations.items()
+        ],
     )
-    channels: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
-    messages: dict[str, Any] = {}
-    for model in models:
+    router.include_router(responder.router())
+    declare_publishers(router, service)
+    return router
+
+
+def declare_publishers(router: NatsRouter, service: ServiceDoc) -> None:
+    name = service.name
+    for model in event_models():
         stream = stream_of(model.subject)
-        partitioned = model.subject not in stream.subjects  # only the sandbox subject is whole
-        address = f"{model.subject}.{{partition}}" if partitioned else model.subject
-        channel: dict[str, Any] = {
-            "address": address,
-            "description": f"JetStream stream {stream.name}, published by {stream.owner}",
-            "messages": {model.__name__: {"$ref": f"#/components/messages/{model.__name__}"}},
-        }
-        if partitioned:
-            channel["parameters"] = {
-                "partition": {
-                    "description": f"crc32(key) mod {subjects.PARTITIONS}: one caregiver, one partition"
-                }
-            }
-        channels[model.subject] = channel
-        messages[model.__name__] = {
-            "name": model.__name__,
-            "title": model.__name__,
-            "summary": (model.__doc__ or "").strip().splitlines()[0],
-            "contentType": "application/json",
-            "headers": {
-                "type": "object",
-                "properties": {
-                    "Nats-Msg-Id": {"type": "string", "description": "deterministic: names the fact"},
-                    "Correlation-Id": {"type": "string"},
-                },
-                "required": ["Nats-Msg-Id"],
-            },
-            "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
-        }
-        operations[f"publish{model.__name__}"] = {
-            "action": "send",
-            "channel": {"$ref": f"#/channels/{model.subject}"},
-            "messages": [{"$ref": f"#/channels/{model.subject}/messages/{model.__name__}"}],
-        }
-    return {
-        "asyncapi": "3.0.0",
-        "info": {
-            "title": "Careline events",
-            "version": "1",
-            "description": "Every event the Careline services exchange over NATS JetStream.",
-        },
-        "defaultContentType": "application/json",
-        "channels": channels,
-        "operations": operations,
-        "components": {"messages": messages, "schemas": schema.get("$defs", {})},
-    }
+        if stream.owner == name:
+            router.publisher(
+                event_address(model),
+                schema=model,
+                title=f"{name}:{model.subject}",
+                description=f"{(model.__doc__ or '').strip().splitlines()[0]} "
+                f"JetStream stream {stream.name}; the last token is the partition, "
+                f"crc32(key) mod {subjects.PARTITIONS}: one caregiver, one partition.",
+            )
+    for spec in service.consumers:
+        dead = subjects.dead_letter_subject(name, spec.base_subject)
+        router.publisher(
+            dead,
+            schema=DeadLetter,
+            title=f"{name}:{dead}",
+            description=f"{spec.durable} gave up on a message (stream {subjects.DEAD_LETTERS.name})",
+        )
+    dead_jobs = subjects.dead_letter_subject(name, "job.>")
+    router.publisher(
+        dead_jobs,
+        schema=DeadLetter,
+        title=f"{name}:{dead_jobs}",
+        description=f"a {name} job ran out of attempts: deadletter.{name}.job.<job type>",
+    )
+    replies = {**COMMON_REPLIES, **{op: reply for op, (_req, reply) in service.operations.items()}}
+    for op, reply in replies.items():
+        request = ops.admin_subject(name, op)
+        router.publisher(
+            REPLY_INBOX,
+            schema=reply | ops.Rejected | ops.AdminError,
+            title=f"{request}:reply",
+            description=f"{name}'s answer to {request}, sent to the request's reply subject",
+        )
+
+
+def asyncapi() -> dict[str, Any]:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]  # defaults only: no local .env
+    broker = NatsBroker(settings.nats_url)  # never connected
+    for service in service_docs():
+        broker.include_router(service_router(service, broker))
+    document = AsyncAPI(
+        broker,
+        title="Careline",
+        version="1",
+        description="Every subject the Careline services use over NATS: JetStream events (one "
+        "subscriber per partition), dead letters, and admin request/reply.",
+        schema_version="3.0.0",
+    )
+    jsonable: dict[str, Any] = document.to_specification().to_jsonable()
+    return jsonable
 
 
 def openapi() -> dict[str, Any]:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]  # defaults only: no local .env
-    return create_app(settings).openapi()
+    return ingress.create_app(settings).openapi()
 
 
 def rendered() -> dict[str, str]:
