@@ -90,8 +90,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         caregiver=CaregiverSlice(lambda user: uow.read().read_caregiver(user), erase),
         consumers=subscribers(uow, services),
         job_types=job_types(uow, services, policy),
-        admin_queries=alert_admin.queries(uow),
-        admin_commands=alert_admin.commands(uow),
+        admin_operations=alert_admin.operations(uow),
     )
     runtime = ServiceRuntime(infra, definition)
     uow.wake = runtime.wake_worker
