@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from pydantic import ValidationError
 from structlog.testing import capture_logs
 
 from careline_contracts import subjects
@@ -73,9 +74,14 @@ class Line:
         return ran
 
     async def ask(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
-        """The operation's typed request built from ``request``; its typed reply as JSON."""
+        """The operation's typed request built from ``request``; its typed reply as JSON. A request
+        that does not validate is rejected as invalid, as on the wire."""
         op = self.operations[operation]
-        reply = await op.answer(op.contract.request.model_validate(request))
+        try:
+            parsed = op.contract.request.model_validate(request)
+        except ValidationError as exc:
+            return {"rejected": "invalid", "reason": str(exc.errors()[0]["msg"])}
+        reply = await op.answer(parsed)
         return reply.model_dump(mode="json")
 
     async def pages(self) -> list[dict[str, Any]]:
