@@ -1,4 +1,8 @@
-"""The operator CLI as a real process against real NATS and MongoDB-wire servers."""
+"""The operator CLI as a real process against real NATS and MongoDB-wire servers.
+
+The jobs commands ask each service's admin operations over NATS; here every service's admin
+operations answer from a thread of the test (its jobs collection, no job worker running), so
+what the test seeds stays as seeded until the CLI changes it."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,14 +22,21 @@ from typing import Any
 
 import nats
 import pytest
+from faststream.nats import NatsBroker
 from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from careline_contracts.deadletter import DeadLetter
 from careline_contracts.subjects import DEAD_LETTERS, dead_letter_subject
-from careline_platform.jobs import new_job
+from careline_platform.admin import admin_router
+from careline_platform.admin_operations import MongoJobBook, common_operations
+from careline_platform.clock import SystemClock
+from careline_platform.jobs import JobStore, new_job
 from careline_platform.messaging import declare_streams
-from careline_testing.servers import Backends, free_port
+from careline_platform.mongo import connect
+from careline_platform.rollups import MongoRollups
+from careline_platform.services import SERVICE_NAMES
+from careline_testing.servers import Backends, ServerProcess, free_port
 
 _prefixes = itertools.count()
 PHONE = "+15557654321"
@@ -67,16 +79,64 @@ def prefix() -> str:
     return f"cli{next(_prefixes)}_{uuid.uuid4().hex[:6]}"
 
 
+def answer_admin_requests(nats_url: str, mongodb_uri: str, prefix: str) -> Iterator[None]:
+    """Every service's common admin operations over ``<prefix>_<service>``, in a thread."""
+    ready, loop_box = threading.Event(), []
+
+    async def serve() -> None:
+        client, clock = connect(mongodb_uri), SystemClock()
+        broker = NatsBroker(nats_url)
+        for service in SERVICE_NAMES:
+            db = client[f"{prefix}_{service}"]
+            jobs = MongoJobBook(JobStore(db.jobs, clock))
+            found = common_operations(service, jobs, MongoRollups(db, service, clock, None), None, clock)
+            broker.include_router(admin_router(service, found))
+        await broker.start()
+        stop = asyncio.Event()
+        loop_box.append((asyncio.get_running_loop(), stop))
+        ready.set()
+        await stop.wait()
+        await broker.stop()
+        await client.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
+    thread.start()
+    assert ready.wait(10), "the admin responders did not start"
+    yield
+    loop, stop = loop_box[0]
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(10)
+
+
 @pytest.fixture
-def cli(backends: Backends, prefix: str, tmp_path: Path) -> Cli:
+def services(backends: Backends, nats: ServerProcess, prefix: str) -> Iterator[str]:
+    """The test's own NATS server, where every service answers its admin requests; its URL."""
+    url = f"nats://127.0.0.1:{nats.port}"
+    for _ in answer_admin_requests(url, backends.mongodb_uri, prefix):
+        yield url
+
+
+def make_cli(backends: Backends, nats_url: str, prefix: str, tmp_path: Path) -> Cli:
     env = {
         **os.environ,
         "MONGODB_URI": backends.mongodb_uri,
-        "NATS_URL": backends.nats_url,
+        "NATS_URL": nats_url,
         "DB_PREFIX": prefix,
         "COLUMNS": "200",
     }
     return Cli(env, tmp_path)
+
+
+@pytest.fixture
+def cli(backends: Backends, services: str, prefix: str, tmp_path: Path) -> Cli:
+    """The CLI on the NATS server where this test's services answer."""
+    return make_cli(backends, services, prefix, tmp_path)
+
+
+@pytest.fixture
+def plain_cli(backends: Backends, prefix: str, tmp_path: Path) -> Cli:
+    """The CLI with no service answering (commands that need none: tokens, roles, bad input)."""
+    return make_cli(backends, backends.nats_url, prefix, tmp_path)
 
 
 @pytest.fixture
@@ -245,8 +305,8 @@ def test_retry_all_dead_retries_only_dead_jobs(cli: Cli, jobs: Collection[dict[s
     }
 
 
-def test_retry_needs_a_key_or_all_dead(cli: Cli) -> None:
-    res = cli("jobs", "retry", "conversation")
+def test_retry_needs_a_key_or_all_dead(plain_cli: Cli) -> None:
+    res = plain_cli("jobs", "retry", "conversation")
     assert res.code == 2
     assert "--all-dead" in res.err
 
@@ -298,7 +358,7 @@ def test_purge_without_yes_refuses_on_non_interactive_stdin(
 # --- deadletters ------------------------------------------------------------------------
 
 
-def test_deadletters_list_shows_a_published_letter(cli: Cli, backends: Backends) -> None:
+def test_deadletters_list_shows_a_published_letter(cli: Cli) -> None:
     msg_id = f"SM{uuid.uuid4().hex}"
     letter = DeadLetter(
         service="conversation",
@@ -311,7 +371,7 @@ def test_deadletters_list_shows_a_published_letter(cli: Cli, backends: Backends)
     )
 
     async def publish() -> None:
-        nc = await nats.connect(backends.nats_url)
+        nc = await nats.connect(cli.env["NATS_URL"])
         try:
             js = nc.jetstream()
             await declare_streams(js, (DEAD_LETTERS,))
@@ -345,10 +405,12 @@ def test_deadletters_list_shows_a_published_letter(cli: Cli, backends: Backends)
 # --- failures ---------------------------------------------------------------------------
 
 
-def test_unreachable_mongodb_is_one_clear_line_and_exit_1(cli: Cli) -> None:
+def test_unreachable_mongodb_is_one_clear_line_and_exit_1(plain_cli: Cli) -> None:
     uri = f"mongodb://127.0.0.1:{free_port()}/?directConnection=true"
 
-    res = cli("jobs", "list", "--mongodb-uri", uri, "--timeout", "2", timeout_s=30)
+    res = plain_cli(
+        "admin", "grant", "--user", "u", "--role", "support", "--mongodb-uri", uri, "--timeout", "2"
+    )
 
     assert res.code == 1
     lines = res.err.strip().splitlines()
@@ -358,10 +420,11 @@ def test_unreachable_mongodb_is_one_clear_line_and_exit_1(cli: Cli) -> None:
     assert res.seconds < 15
 
 
-def test_unreachable_nats_is_one_clear_line_and_exit_1(cli: Cli) -> None:
+@pytest.mark.parametrize("command", [("deadletters", "list"), ("jobs", "list")], ids=["deadletters", "jobs"])
+def test_unreachable_nats_is_one_clear_line_and_exit_1(cli: Cli, command: tuple[str, ...]) -> None:
     url = f"nats://127.0.0.1:{free_port()}"
 
-    res = cli("deadletters", "list", "--nats-url", url, "--timeout", "2", timeout_s=30)
+    res = cli(*command, "--nats-url", url, "--timeout", "2", timeout_s=30)
 
     assert res.code == 1
     lines = res.err.strip().splitlines()
@@ -370,8 +433,17 @@ def test_unreachable_nats_is_one_clear_line_and_exit_1(cli: Cli) -> None:
     assert res.seconds < 15
 
 
-def test_unknown_service_is_a_usage_error(cli: Cli) -> None:
-    res = cli("jobs", "show", "shipping", "some-key")
+def test_a_service_that_does_not_answer_is_one_clear_line_and_exit_1(plain_cli: Cli) -> None:
+    """No service answers on the session's NATS server."""
+    res = plain_cli("jobs", "show", "billing", "k", "--timeout", "1", timeout_s=30)
+    assert res.code == 1
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1, res.err
+    assert lines[0] == "error: billing did not answer within 1s: is it running?"
+
+
+def test_unknown_service_is_a_usage_error(plain_cli: Cli) -> None:
+    res = plain_cli("jobs", "show", "shipping", "some-key")
     assert res.code == 2
     assert "invalid choice: 'shipping'" in res.err
     assert "Traceback" not in res.err

@@ -10,7 +10,7 @@ from pymongo import MongoClient
 from careline_platform.admin_tokens import InvalidToken, user_of
 from careline_testing.servers import Backends
 
-from .test_cli import Cli, cli, prefix  # noqa: F401 - the fixtures
+from .test_cli import Cli, plain_cli, prefix  # noqa: F401 - the fixtures
 
 SECRET = "cli-test-admin-secret-0123456789abcdef"
 
@@ -20,7 +20,8 @@ def users(backends: Backends, db_prefix: str) -> Any:
     return client, client[f"{db_prefix}_ingress"].users
 
 
-def test_a_minted_token_names_its_user_and_needs_the_secret(cli: Cli) -> None:  # noqa: F811
+def test_a_minted_token_names_its_user_and_needs_the_secret(plain_cli: Cli) -> None:  # noqa: F811
+    cli = plain_cli
     cli.env["ADMIN_JWT_SECRET"] = SECRET
     res = cli("admin", "token", "--user", "usr_ops", "--hours", "1")
     assert res.code == 0, res.err
@@ -34,10 +35,11 @@ def test_a_minted_token_names_its_user_and_needs_the_secret(cli: Cli) -> None:  
 
 
 def test_grant_and_revoke_change_the_roles_on_the_identity(
-    cli: Cli,  # noqa: F811
+    plain_cli: Cli,  # noqa: F811
     backends: Backends,
     prefix: str,  # noqa: F811
 ) -> None:
+    cli = plain_cli
     client, col = users(backends, prefix)
     try:
         col.insert_one({"_id": "usr_ops", "phone": "+14155550222", "roles": []})

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from pydantic import ValidationError
 from structlog.testing import capture_logs
 
 from careline_contracts import subjects
@@ -24,6 +25,7 @@ from careline_contracts.jobs import CrisisAlertJob, CrisisEscalationJob, CrisisP
 from careline_conversation import alert_admin, paging, repository
 from careline_conversation.domain.alerts import PagingPolicy
 from careline_conversation.repository import ConversationUow, MongoReader, MongoWriter
+from careline_platform.admin import AdminOperation
 from careline_platform.jobs import Job, JobStore, JobType, JobWorker, RetryPolicy, new_job
 from careline_platform.mongo import connect
 from careline_platform.uow import UnitOfWork
@@ -63,8 +65,7 @@ class Line:
     clock: MovableClock
     worker: JobWorker
     db: Any
-    queries: dict[str, Any]
-    commands: dict[str, Any]
+    operations: dict[str, AdminOperation[Any, Any]]
 
     async def run_due(self) -> int:
         ran = 0
@@ -73,9 +74,15 @@ class Line:
         return ran
 
     async def ask(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
-        handle = self.commands.get(operation) or self.queries[operation]
-        reply: dict[str, Any] = await handle(request)
-        return reply
+        """The operation's typed request built from ``request``; its typed reply as JSON. A request
+        that does not validate is rejected as invalid, as on the wire."""
+        op = self.operations[operation]
+        try:
+            parsed = op.contract.request.model_validate(request)
+        except ValidationError as exc:
+            return {"rejected": "invalid", "reason": str(exc.errors()[0]["msg"])}
+        reply = await op.answer(parsed)
+        return reply.model_dump(mode="json")
 
     async def pages(self) -> list[dict[str, Any]]:
         jobs = self.db.jobs.find({"type": SendSmsJob.job_type(), "payload.kind": "page"}).sort("order", 1)
@@ -141,7 +148,7 @@ async def line(backends: Backends) -> AsyncIterator[Line]:
         {"_id": CAREGIVER, "phone": CAREGIVER_PHONE, "recent_messages": []}
     )
     yield Line(
-        uow, store, paging_policy, clock, worker, db, alert_admin.queries(uow), alert_admin.commands(uow)
+        uow, store, paging_policy, clock, worker, db, {op.name: op for op in alert_admin.operations(uow)}
     )
     await client.close()
 

@@ -8,8 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from careline_cli.common import CliError
-from careline_cli.jobs import mongo
+from careline_cli.common import CliError, mongo
 from careline_platform.admin_tokens import ROLES, mint_token
 from careline_platform.settings import Settings
 

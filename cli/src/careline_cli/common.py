@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from pymongo import AsyncMongoClient
 from rich.text import Text
 
+from careline_platform.mongo import connect
 from careline_platform.services import SERVICE_NAMES
+from careline_platform.settings import Settings
 
 SERVICES = SERVICE_NAMES
 """Every service with its own database (``<prefix>_<service>``) and ``jobs`` collection."""
-
-REDACTED = "[redacted]"
-SENSITIVE_KEYS = frozenset({"to", "from", "from_", "phone", "body", "text"})
-"""Keys whose values are personal data (phone numbers, message bodies): masked unless revealed."""
 
 _PHONE = re.compile(
     r"\+\d{7,15}\b"  # E.164
@@ -30,6 +30,16 @@ class CliError(Exception):
     """A failure to report as one line on stderr, with exit code 1 (no traceback)."""
 
 
+@asynccontextmanager
+async def mongo(settings: Settings, timeout_s: float) -> AsyncIterator[AsyncMongoClient[dict[str, Any]]]:
+    """A client that gives up after ``timeout_s`` when no server answers."""
+    client = connect(settings.mongodb_uri, timeout_ms=max(1, int(timeout_s * 1000)))
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
 def safe_uri(uri: str) -> str:
     """The URI without user name and password, fit to print."""
     return _USERINFO.sub("***@", uri)
@@ -38,19 +48,6 @@ def safe_uri(uri: str) -> str:
 def mask_text(text: str) -> str:
     """Phone-number-like runs in free text (an error message, say) replaced by ``[phone]``."""
     return _PHONE.sub("[phone]", text)
-
-
-def mask(value: Any, key: str = "") -> Any:
-    """A copy of ``value`` with sensitive keys redacted at any depth and phone numbers masked."""
-    if key.lower() in SENSITIVE_KEYS and value is not None:
-        return REDACTED
-    if isinstance(value, Mapping):
-        return {k: mask(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask(v) for v in value]
-    if isinstance(value, str):
-        return mask_text(value)
-    return value
 
 
 def fmt_time(value: Any) -> str:

@@ -1,16 +1,19 @@
-"""``careline jobs``: list, show, retry and purge the jobs of each service's database."""
+"""``careline jobs``: list, show, retry and purge each service's jobs, through its admin operations.
+
+The CLI never opens a service's database for jobs: it asks ``admin.<service>.jobs_*`` over NATS
+request/reply, as the admin API does, so the service applies its own rules (what is masked, what
+may be retried or purged). The service has to be running to answer.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from pymongo import DESCENDING, AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -23,45 +26,86 @@ from careline_cli.common import (
     cell,
     fmt_time,
     fmt_value,
-    mask,
-    mask_text,
+    safe_uri,
     truncate,
 )
-from careline_platform.clock import SystemClock
-from careline_platform.jobs import JobStatus, JobStore
-from careline_platform.mongo import connect
+from careline_contracts import admin as ops
+from careline_contracts.admin import (
+    AdminReply,
+    AdminRequest,
+    JobSummary,
+    ListJobs,
+    Operation,
+    PurgeJobs,
+    RetryDeadJobs,
+    RetryJob,
+    ShowJob,
+)
+from careline_platform.admin_client import NoAnswer, RequestRejected, ServiceFailed, ask
+from careline_platform.jobs import JobStatus
 from careline_platform.settings import Settings
 
 Document = dict[str, Any]
+Req = TypeVar("Req", bound=AdminRequest)
+Rep = TypeVar("Rep", bound=AdminReply)
 ALL_STATUSES = tuple(s.value for s in JobStatus)
 DEFAULT_STATUSES = ("failed", "dead", "processing", "pending")
 PURGEABLE = ("completed", "dead")
-RETRYABLE = ("failed", "dead")
 ERROR_WIDTH = 60
-PURGE_BATCH = 500
-FINISHED_AT = {"completed": "completed_at", "dead": "dead_at"}
+LIST_MAX = 500  # the most one jobs_list request returns
+
+
+class Admin:
+    """Asks one service's admin operations over NATS; what goes wrong becomes a ``CliError``."""
+
+    def __init__(self, broker: Any, timeout_s: float) -> None:
+        self.broker, self.timeout_s = broker, timeout_s
+
+    async def __call__(self, service: str, operation: Operation[Req, Rep], request: Req) -> Rep:
+        try:
+            return await ask(self.broker, service, operation, request, self.timeout_s)
+        except NoAnswer as exc:
+            raise CliError(f"{service} did not answer within {self.timeout_s:g}s: is it running?") from exc
+        except ServiceFailed as exc:
+            raise CliError(f"{service} failed to answer ({exc})") from exc
+        except RequestRejected as exc:
+            raise CliError(exc.rejected.reason) from exc
 
 
 @asynccontextmanager
-async def mongo(settings: Settings, timeout_s: float) -> AsyncIterator[AsyncMongoClient[Document]]:
-    """A client that gives up after ``timeout_s`` when no server answers."""
-    client = connect(settings.mongodb_uri, timeout_ms=max(1, int(timeout_s * 1000)))
+async def admin(settings: Settings, timeout_s: float) -> AsyncIterator[Admin]:
+    """A connection to NATS for admin requests, given up after ``timeout_s``."""
+    import asyncio
+
+    from faststream.nats import NatsBroker  # imported here: other commands need not pay for it
+
+    async def quiet(*_args: Any) -> None:
+        """nats-py's default callbacks log tracebacks; the CLI reports errors itself."""
+
+    url = settings.nats_url
+    broker = NatsBroker(
+        url,
+        connect_timeout=max(1, round(timeout_s)),
+        allow_reconnect=False,
+        max_reconnect_attempts=1,
+        error_cb=quiet,
+        disconnected_cb=quiet,
+        closed_cb=quiet,
+    )
     try:
-        yield client
+        await asyncio.wait_for(broker.connect(), timeout=timeout_s)
+    except Exception as exc:  # refused, timed out, no servers, bad URL: all mean "can't reach it"
+        raise CliError(f"cannot reach NATS at {safe_uri(url)} ({type(exc).__name__})") from exc
+    try:
+        yield Admin(broker, timeout_s)
     finally:
-        await client.close()
-
-
-def jobs_collection(
-    client: AsyncMongoClient[Document], settings: Settings, service: str
-) -> AsyncCollection[Document]:
-    return client[settings.database_name(service)].jobs
+        await broker.stop()
 
 
 # --- list -------------------------------------------------------------------------------
 
 
-def _statuses(requested: Sequence[str] | None) -> list[str]:
+def _statuses(requested: list[str] | None) -> list[str]:
     if not requested:
         return list(DEFAULT_STATUSES)
     if "all" in requested:
@@ -69,20 +113,20 @@ def _statuses(requested: Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
+def _created(job: JobSummary) -> datetime:
+    at = job.created_at or datetime.min.replace(tzinfo=UTC)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 async def list_jobs(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     services = list(dict.fromkeys(args.service or SERVICES))
     statuses = _statuses(args.status)
-    query: Document = {"status": {"$in": statuses}}
-    if args.type:
-        query["type"] = args.type
-    rows: list[tuple[str, Document]] = []
-    async with mongo(settings, args.timeout) as client:
+    request = ListJobs(statuses=statuses, type=args.type, limit=min(args.limit, LIST_MAX))
+    rows: list[tuple[str, JobSummary]] = []
+    async with admin(settings, args.timeout) as ask_service:
         for service in services:
-            cursor = jobs_collection(client, settings, service).find(query).sort("created_at", DESCENDING)
-            for doc in await cursor.limit(args.limit).to_list():
-                rows.append((service, doc))
-    epoch = datetime.min.replace(tzinfo=UTC)
-    rows.sort(key=lambda row: _aware(row[1].get("created_at")) or epoch, reverse=True)
+            rows += [(service, job) for job in (await ask_service(service, ops.JOBS_LIST, request)).jobs]
+    rows.sort(key=lambda row: _created(row[1]), reverse=True)
     shown = rows[: args.limit]
 
     scope = ", ".join(services)
@@ -92,25 +136,24 @@ async def list_jobs(args: argparse.Namespace, settings: Settings, console: Conso
     table = Table(
         title=Text(f"Jobs ({'/'.join(statuses)}) in {scope}"), box=box.SIMPLE_HEAD, title_justify="left"
     )
-    table.add_column("service")
-    table.add_column("key", overflow="fold")
-    table.add_column("type")
-    table.add_column("status")
-    table.add_column("attempts", justify="right")
-    table.add_column("next attempt", no_wrap=True)
-    table.add_column("last error", overflow="fold")
-    for service, doc in shown:
-        status = str(doc.get("status"))
-        error = doc.get("last_error")
+    for name in ("service", "key", "type", "status", "attempts", "next attempt", "last error"):
+        table.add_column(
+            name,
+            overflow="fold" if name in ("key", "last error") else None,  # type: ignore[arg-type]
+            justify="right" if name == "attempts" else "left",
+            no_wrap=name == "next attempt",
+        )
+    for service, job in shown:
+        status = str(job.status)
         table.add_row(
             cell(service),
-            cell(doc.get("_id")),
-            cell(doc.get("type")),
+            cell(job.key),
+            cell(job.type),
             cell(status, STATUS_STYLES.get(status, "")),
             # no per-job cap means the job type's retry policy decides
-            cell(f"{doc.get('attempts', 0)}/{doc.get('max_attempts') or 'policy'}"),
-            cell(fmt_time(doc.get("next_attempt_at")) if status in ("pending", "failed") else "-"),
-            cell(truncate(mask_text(str(error)), ERROR_WIDTH) if error else "-"),
+            cell(f"{job.attempts}/{job.max_attempts or 'policy'}"),
+            cell(fmt_time(job.next_attempt_at) if status in ("pending", "failed") else "-"),
+            cell(truncate(job.last_error, ERROR_WIDTH) if job.last_error else "-"),  # masked by the service
         )
     console.print(table)
     more = (
@@ -120,16 +163,10 @@ async def list_jobs(args: argparse.Namespace, settings: Settings, console: Conso
     return 0
 
 
-def _aware(value: Any) -> datetime | None:
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 # --- show -------------------------------------------------------------------------------
 
 FIELD_ORDER = (
-    "_id",
+    "key",
     "type",
     "status",
     "actor",
@@ -146,7 +183,6 @@ FIELD_ORDER = (
     "progress",
     "result",
 )
-MASKED_FIELDS = ("payload", "progress", "result", "last_error")
 
 
 def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
@@ -169,27 +205,20 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, Any]]:
 
 
 async def show_job(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    async with mongo(settings, args.timeout) as client:
-        doc = await jobs_collection(client, settings, args.service).find_one({"_id": args.key})
-    if doc is None:
-        raise CliError(
-            f"no job with key {args.key!r} in {args.service} ({settings.database_name(args.service)})"
-        )
-    if not args.reveal:
-        doc = {k: mask(v) if k in MASKED_FIELDS else v for k, v in doc.items()}
-    fields = [f for f in FIELD_ORDER if f in doc] + sorted(k for k in doc if k not in FIELD_ORDER)
-
+    """One job in full, as the service shows it: masked unless ``--reveal``."""
+    async with admin(settings, args.timeout) as ask_service:
+        job = await ask_service(args.service, ops.JOBS_SHOW, ShowJob(key=args.key, reveal=args.reveal))
+    doc = job.model_dump(exclude={"service", "masked"}, exclude_none=True)
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
-    for name in fields:
-        label = "key" if name == "_id" else name
-        for path, value in _flatten(label, doc[name]):
+    for name in [f for f in FIELD_ORDER if f in doc]:
+        for path, value in _flatten(name, doc[name]):
             style = STATUS_STYLES.get(str(value), "") if name == "status" else ""
             grid.add_row(Text(path), Text(fmt_value(value), style=style))
     console.print(Text(f"{args.service} job {args.key}", style="bold underline"))
     console.print(grid)
-    if not args.reveal:
+    if job.masked:
         console.print(Text("personal data masked; add --reveal to show it", style="dim"))
     return 0
 
@@ -198,12 +227,9 @@ async def show_job(args: argparse.Namespace, settings: Settings, console: Consol
 
 
 async def retry_jobs(args: argparse.Namespace, settings: Settings, console: Console) -> int:
-    async with mongo(settings, args.timeout) as client:
-        col = jobs_collection(client, settings, args.service)
-        store = JobStore(col, SystemClock())
+    async with admin(settings, args.timeout) as ask_service:
         if args.all_dead:
-            keys = [doc["_id"] async for doc in col.find({"status": JobStatus.DEAD.value}, {"_id": 1})]
-            retried = [key for key in keys if await store.retry(key)]
+            retried = (await ask_service(args.service, ops.JOBS_RETRY_DEAD, RetryDeadJobs())).keys
             if not retried:
                 console.print(Text(f"No dead jobs in {args.service}."))
                 return 0
@@ -211,38 +237,18 @@ async def retry_jobs(args: argparse.Namespace, settings: Settings, console: Cons
                 console.print(Text(f"retried {args.service} {key}: dead -> pending, attempts reset"))
             console.print(Text(f"{len(retried)} dead job(s) retried in {args.service}"))
             return 0
-
-        before = await col.find_one({"_id": args.key}, {"status": 1})
-        if before is None:
-            raise CliError(f"no job with key {args.key!r} in {args.service}")
-        if await store.retry(args.key):
-            console.print(
-                Text(f"retried {args.service} {args.key}: {before['status']} -> pending, attempts reset")
-            )
-            return 0
-        now = await col.find_one({"_id": args.key}, {"status": 1})
-        status = now["status"] if now is not None else "gone"
-        raise CliError(
-            f"job {args.key!r} in {args.service} is {status}; only failed or dead jobs can be retried"
-        )
+        reply = await ask_service(args.service, ops.JOBS_RETRY, RetryJob(key=args.key))
+    if reply.retried:
+        console.print(Text(f"retried {args.service} {args.key}: now pending, attempts reset"))
+        return 0
+    if reply.status is None:
+        raise CliError(f"no job with key {args.key!r} in {args.service}")
+    raise CliError(
+        f"job {args.key!r} in {args.service} is {reply.status}; only failed or dead jobs can be retried"
+    )
 
 
 # --- purge ------------------------------------------------------------------------------
-
-
-def purge_filter(statuses: Sequence[str], older_than_days: float | None, now: datetime) -> Document:
-    """Completed/dead jobs (never anything else), finished more than N days ago if N is given."""
-    assert set(statuses) <= set(PURGEABLE)
-    if older_than_days is None:
-        return {"status": {"$in": list(statuses)}}
-    cutoff = now - timedelta(days=older_than_days)
-    clauses: list[Document] = []
-    for status in statuses:
-        finished = FINISHED_AT[status]
-        clauses.append({"status": status, finished: {"$lt": cutoff}})
-        # a job without its finishing time (older data) is aged by when it was created
-        clauses.append({"status": status, finished: None, "created_at": {"$lt": cutoff}})
-    return {"$or": clauses}
 
 
 def _confirm(count: int, what: str, ask: Callable[[str], str]) -> bool:
@@ -260,29 +266,25 @@ def _confirm(count: int, what: str, ask: Callable[[str], str]) -> bool:
 
 async def purge_jobs(args: argparse.Namespace, settings: Settings, console: Console) -> int:
     statuses = [args.status] if args.status else list(PURGEABLE)
-    query = purge_filter(statuses, args.older_than_days, datetime.now(UTC))
+    request = PurgeJobs(statuses=statuses, older_than_days=args.older_than_days, dry_run=True)
     age = (
         f" finished more than {args.older_than_days:g} day(s) ago" if args.older_than_days is not None else ""
     )
     what = f"{'/'.join(statuses)} job(s){age} in {args.service}"
-    async with mongo(settings, args.timeout) as client:
-        col = jobs_collection(client, settings, args.service)
-        keys = [doc["_id"] async for doc in col.find(query, {"_id": 1})]
-        if not keys:
+    async with admin(settings, args.timeout) as ask_service:
+        counted = await ask_service(args.service, ops.JOBS_PURGE, request)
+        if not counted.matched:
             console.print(Text(f"Nothing to purge: no {what}."))
             return 0
         if not args.yes:
-            console.print(Text(f"{len(keys)} {what} match."))
-            if not _confirm(len(keys), what, input):
+            console.print(Text(f"{counted.matched} {what} match."))
+            if not _confirm(counted.matched, what, input):
                 console.print(Text("Nothing deleted."))
                 return 0
-        deleted = 0
-        for start in range(0, len(keys), PURGE_BATCH):
-            batch = keys[start : start + PURGE_BATCH]
-            # the status filter is repeated: a job retried since we counted it is kept
-            res = await col.delete_many({"_id": {"$in": batch}, **query})
-            deleted += res.deleted_count
-    console.print(Text(f"Deleted {deleted} {what}."))
+        purged = await ask_service(
+            args.service, ops.JOBS_PURGE, request.model_copy(update={"dry_run": False})
+        )
+    console.print(Text(f"Deleted {purged.deleted} {what}."))
     return 0
 
 

@@ -8,6 +8,21 @@ from typing import Any
 
 import pytest
 
+from careline_contracts.admin import (
+    AcknowledgeAlert,
+    AlertList,
+    AlertView,
+    GetAlert,
+    GetRoster,
+    ListAlerts,
+    OnCallPerson,
+    Rejected,
+    ReplaceRoster,
+    ResolveAlert,
+    Roster,
+    SendStaffMessage,
+    StaffMessageQueued,
+)
 from careline_contracts.conversation import AssessmentRequested, FactLearned
 from careline_contracts.jobs import (
     CrisisEscalationJob,
@@ -27,6 +42,7 @@ from careline_contracts.migration import (
 from careline_conversation import alert_admin, backfill, paging, sending
 from careline_conversation.agents import ToolCall
 from careline_conversation.domain.alerts import PagingPolicy
+from careline_platform.admin import AdminOperation
 from careline_platform.jobs import Job
 from careline_testing.uow import delivery
 from tests.unit.conversation.fakes import Conversation, ScriptedAgent, conversation
@@ -230,47 +246,76 @@ async def test_a_low_priority_alert_waits_an_hour_and_a_resolved_alert_only_reco
 # --- staff's admin operations ------------------------------------------------------------------
 
 
+def staff(conv: Conversation) -> dict[str, AdminOperation[Any, Any]]:
+    return {op.name: op for op in alert_admin.operations(conv.uow)}
+
+
 async def test_staff_acknowledge_then_resolve_and_nothing_after() -> None:
     conv = conversation()
     alert_id = await open_alert(conv)
-    commands = alert_admin.commands(conv.uow)
-    acked = await commands["alert_acknowledge"]({"alert_id": alert_id, "by": "staff"})
-    assert acked["status"] == "acknowledged" and acked["acknowledged_by"] == "staff"
-    resolved = await commands["alert_resolve"](
-        {"alert_id": alert_id, "by": "staff", "outcome": "safe", "note": ""}
+    ops = staff(conv)
+    acked = await ops["alert_acknowledge"].answer(AcknowledgeAlert(alert_id=alert_id, by="staff"))
+    assert isinstance(acked, AlertView)
+    assert acked.status == "acknowledged" and acked.acknowledged_by == "staff"
+    resolved = await ops["alert_resolve"].answer(
+        ResolveAlert(alert_id=alert_id, by="staff", outcome="safe", note="")
     )
-    assert resolved["status"] == "resolved"
-    refused = await commands["alert_acknowledge"]({"alert_id": alert_id, "by": "staff"})
-    assert refused["rejected"] == "conflict"
-    assert (await commands["alert_acknowledge"]({"alert_id": "nope", "by": "s"}))["rejected"] == "not_found"
+    assert isinstance(resolved, AlertView) and resolved.status == "resolved"
+    refused = await ops["alert_acknowledge"].answer(AcknowledgeAlert(alert_id=alert_id, by="staff"))
+    assert refused == Rejected(rejected="conflict", reason="the alert is resolved")
+    missing = await ops["alert_acknowledge"].answer(AcknowledgeAlert(alert_id="nope", by="s"))
+    assert isinstance(missing, Rejected) and missing.rejected == "not_found"
     assert conv.repo.actions()[-2:] == ["crisis.acknowledge", "crisis.resolve"]
+
+
+async def test_staff_read_alerts_and_one_alert_never_with_the_message() -> None:
+    conv = conversation()
+    alert_id = await open_alert(conv)
+    ops = staff(conv)
+    listed = await ops["crisis_alerts"].answer(ListAlerts(limit=5))
+    assert isinstance(listed, AlertList) and [a.id for a in listed.alerts] == [alert_id]
+    one = await ops["alert_get"].answer(GetAlert(alert_id=alert_id))
+    assert isinstance(one, AlertView) and one.id == alert_id and one.status == "open"
+    assert "message_sid" not in one.model_dump()
+    assert await ops["alert_get"].answer(GetAlert(alert_id="nope")) == Rejected(
+        rejected="not_found", reason="no such alert"
+    )
+    assert await ops["crisis_alerts"].answer(ListAlerts(status="resolved")) == AlertList(alerts=[])
 
 
 async def test_a_staff_message_is_queued_once_and_never_to_an_opted_out_number() -> None:
     conv = conversation()
     conv.repo.states[USER] = {"_id": USER, "phone": PHONE, "recent_messages": []}
     alert_id = await open_alert(conv)
-    message = alert_admin.commands(conv.uow)["alert_message"]
-    request = {"alert_id": alert_id, "by": "staff", "text": "Hi, Sam here.", "request_id": "r1"}
-    assert (await message(request))["queued"] is True
-    assert (await message(request))["queued"] is False  # the same request again
+    message = staff(conv)["alert_message"]
+    request = SendStaffMessage(alert_id=alert_id, by="staff", text="Hi, Sam here.", request_id="r1")
+    first = await message.answer(request)
+    assert isinstance(first, StaffMessageQueued) and first.queued is True
+    again = await message.answer(request)
+    assert isinstance(again, StaffMessageQueued) and again.queued is False  # the same request again
     [sms] = [s for s in conv.uow.jobs(SendSmsJob) if s.job.kind == "staff"]  # type: ignore[attr-defined]
     assert sms.job.to_payload() == {
         "to": PHONE, "user_id": USER, "body": "Hi, Sam here.", "kind": "staff", "correlation_id": "staff:r1",
     }  # fmt: skip
     assert conv.repo.states[USER]["recent_messages"][-1]["by"] == "staff"
     conv.repo.states[USER].update(opted_out=True, last_inbound_at=conv.uow.now)
-    refused = await message({**request, "request_id": "r2"})
-    assert refused["rejected"] == "conflict" and "opted out" in refused["reason"]
+    refused = await message.answer(request.model_copy(update={"request_id": "r2"}))
+    assert isinstance(refused, Rejected)
+    assert refused.rejected == "conflict" and "opted out" in refused.reason
 
 
 async def test_the_roster_is_replaced_whole_or_not_at_all() -> None:
     conv = conversation()
-    commands, queries = alert_admin.commands(conv.uow), alert_admin.queries(conv.uow)
-    await commands["oncall_put"]({"by": "admin", "people": ROSTER})
-    bad = await commands["oncall_put"]({"by": "admin", "people": [{"name": "X", "phone": "12", "order": 1}]})
-    assert bad["rejected"] == "invalid"
-    assert [p["name"] for p in (await queries["oncall_get"]({}))["people"]] == ["Ana", "Ben"]
+    ops = staff(conv)
+    people = [OnCallPerson.model_validate(p) for p in ROSTER]
+    replaced = await ops["oncall_put"].answer(ReplaceRoster(by="admin", people=people))
+    assert isinstance(replaced, Roster) and replaced.updated_by == "admin"
+    bad = await ops["oncall_put"].answer(
+        ReplaceRoster(by="admin", people=[OnCallPerson(name="X", phone="12", order=1)])
+    )
+    assert isinstance(bad, Rejected) and bad.rejected == "invalid"
+    roster = await ops["oncall_get"].answer(GetRoster())
+    assert isinstance(roster, Roster) and [p.name for p in roster.people] == ["Ana", "Ben"]
     assert conv.repo.actions() == ["oncall.replace"]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from careline_conversation.domain import onboarding, ratelimit
-from careline_conversation.domain.turn import decide
+from careline_conversation.domain.turn import decide, projected_access
 from careline_conversation.safety import responses
 from careline_conversation.safety.keywords import (
     HELP_REPLY,
@@ -240,3 +240,17 @@ def test_post_crisis_mode_lifts_limits_paywall_and_onboarding_for_a_day() -> Non
 def test_stop_and_help_still_work_while_the_question_waits_for_an_answer() -> None:
     assert turn(asked(1), "STOP").kind == "stop"
     assert turn(asked(1), "help").reply == HELP_REPLY
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ({}, True),
+        ({"entitlement": {"entitled": True, "status": "active", "at": NOW}}, True),
+        (NOT_ENTITLED, False),
+    ],
+    ids=["never-projected-is-a-trial", "projected-access", "projected-no-access"],
+)
+def test_projected_access_reads_billings_projection(state: dict[str, Any], expected: bool) -> None:
+    """No projection yet means access (a new trial); otherwise billing's flag as projected."""
+    assert projected_access(state) is expected

@@ -12,28 +12,11 @@ priority, status and pages, never by the message that raised it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-# Operations every service answers (``admin.<service>.<operation>``).
-JOBS_LIST = "jobs_list"
-JOBS_RETRY = "jobs_retry"
-ROLLUPS = "rollups"
-ROLLUPS_REFRESH = "rollups_refresh"
-CAREGIVER_GET = "caregiver_get"
-CAREGIVER_ERASE = "caregiver_erase"
-COMMON_OPERATIONS = (JOBS_LIST, JOBS_RETRY, ROLLUPS, ROLLUPS_REFRESH, CAREGIVER_GET, CAREGIVER_ERASE)
-
-# Operations conversation answers (``admin.conversation.<operation>``).
-CRISIS_ALERTS = "crisis_alerts"
-ALERT_GET = "alert_get"
-ALERT_ACKNOWLEDGE = "alert_acknowledge"
-ALERT_RESOLVE = "alert_resolve"
-ALERT_MESSAGE = "alert_message"
-ONCALL_GET = "oncall_get"
-ONCALL_PUT = "oncall_put"
 
 AlertStatus = Literal["open", "acknowledged", "resolved"]
 Outcome = Literal["safe", "reached_988", "emergency_services", "no_response", "other"]
@@ -42,6 +25,7 @@ STAFF_MESSAGE_MAX_CHARS = 480
 ROSTER_MAX_PEOPLE = 20
 RejectionKind = Literal["invalid", "not_found", "conflict"]
 JobStatusName = Literal["pending", "processing", "completed", "failed", "dead"]
+FinishedStatus = Literal["completed", "dead"]
 
 
 def admin_subject(service: str, operation: str) -> str:
@@ -78,9 +62,10 @@ class AdminError(AdminReply):
 
 
 class ListJobs(AdminRequest):
-    """``jobs_list``: jobs in the statuses asked for (failed and dead by default)."""
+    """``jobs_list``: jobs in the statuses asked for (failed and dead by default), newest first."""
 
     statuses: list[JobStatusName] = ["failed", "dead"]
+    type: str | None = Field(default=None, max_length=100, description="only jobs of this type")
     limit: int = Field(default=100, ge=1, le=500)
 
 
@@ -91,6 +76,7 @@ class JobSummary(AdminReply):
     type: str | None = None
     status: str | None = None
     attempts: int = 0
+    max_attempts: int | None = Field(default=None, description="None: the job type's retry policy decides")
     last_error: str | None = None
     next_attempt_at: datetime | None = None
     created_at: datetime | None = None
@@ -99,6 +85,29 @@ class JobSummary(AdminReply):
 class JobList(AdminReply):
     service: str
     jobs: list[JobSummary]
+
+
+class ShowJob(AdminRequest):
+    """``jobs_show``: one job in full, its personal data masked unless ``reveal`` is asked for."""
+
+    key: str = Field(min_length=1, max_length=300)
+    reveal: bool = Field(default=False, description="show payload strings in clear (logged)")
+
+
+class JobDetail(JobSummary):
+    """One job in full. Masked (the default): every string in its payload, progress and result
+    that is not an id, a type or a status reads ``[redacted]``, and its last error is masked."""
+
+    service: str
+    actor: str | None = None
+    completed_at: datetime | None = None
+    dead_at: datetime | None = None
+    dead_letter_published: bool | None = None
+    lease: dict[str, Any] | None = None
+    payload: dict[str, Any] = {}
+    progress: dict[str, Any] = {}
+    result: Any = None
+    masked: bool = True
 
 
 class RetryJob(AdminRequest):
@@ -110,6 +119,33 @@ class RetryJob(AdminRequest):
 class JobRetried(AdminReply):
     service: str
     retried: bool = Field(description="False: no failed or dead job with that key")
+    status: str | None = Field(default=None, description="the job's status now; None: no such job")
+
+
+class RetryDeadJobs(AdminRequest):
+    """``jobs_retry_dead``: put every dead job of the service back in the queue."""
+
+    limit: int = Field(default=1000, ge=1, le=10_000)
+
+
+class DeadJobsRetried(AdminReply):
+    service: str
+    keys: list[str] = Field(description="the jobs retried, dead -> pending with attempts reset")
+
+
+class PurgeJobs(AdminRequest):
+    """``jobs_purge``: delete completed or dead jobs (never any other), optionally only those
+    finished more than ``older_than_days`` ago; ``dry_run`` only counts them."""
+
+    statuses: list[FinishedStatus] = Field(default=["completed", "dead"], min_length=1)
+    older_than_days: float | None = Field(default=None, ge=0)
+    dry_run: bool = False
+
+
+class JobsPurged(AdminReply):
+    service: str
+    matched: int
+    deleted: int
 
 
 class ListRollups(AdminRequest):
@@ -129,7 +165,7 @@ class RefreshRollup(AdminRequest):
 
 class RollupRefreshed(AdminReply):
     service: str
-    day: dict[str, Any]
+    day: str = Field(description="the day recomputed (YYYY-MM-DD)")
 
 
 class GetCaregiver(AdminRequest):
@@ -293,3 +329,44 @@ class StaffMessageQueued(AdminReply):
     alert_id: str
     key: str
     queued: bool
+
+
+# --- the operations: a name, a request model and a reply model, shared by both sides --------
+
+Req = TypeVar("Req", bound=AdminRequest)
+Rep = TypeVar("Rep", bound=AdminReply)
+
+
+@dataclass(frozen=True)
+class Operation(Generic[Req, Rep]):
+    """One admin operation as both sides know it: the service answers ``request`` with ``reply``
+    (or ``Rejected``/``AdminError``); the caller sends ``request`` and parses ``reply``."""
+
+    name: str
+    request: type[Req]
+    reply: type[Rep]
+
+
+# Operations every service answers (``admin.<service>.<operation>``).
+JOBS_LIST = Operation("jobs_list", ListJobs, JobList)
+JOBS_SHOW = Operation("jobs_show", ShowJob, JobDetail)
+JOBS_RETRY = Operation("jobs_retry", RetryJob, JobRetried)
+JOBS_RETRY_DEAD = Operation("jobs_retry_dead", RetryDeadJobs, DeadJobsRetried)
+JOBS_PURGE = Operation("jobs_purge", PurgeJobs, JobsPurged)
+ROLLUPS = Operation("rollups", ListRollups, RollupList)
+ROLLUPS_REFRESH = Operation("rollups_refresh", RefreshRollup, RollupRefreshed)
+CAREGIVER_GET = Operation("caregiver_get", GetCaregiver, CaregiverRecord)
+CAREGIVER_ERASE = Operation("caregiver_erase", EraseCaregiver, CaregiverErased)
+COMMON_OPERATIONS: tuple[Operation[Any, Any], ...] = (
+    JOBS_LIST, JOBS_SHOW, JOBS_RETRY, JOBS_RETRY_DEAD, JOBS_PURGE,
+    ROLLUPS, ROLLUPS_REFRESH, CAREGIVER_GET, CAREGIVER_ERASE,
+)  # fmt: skip
+
+# Operations conversation answers (``admin.conversation.<operation>``).
+CRISIS_ALERTS = Operation("crisis_alerts", ListAlerts, AlertList)
+ALERT_GET = Operation("alert_get", GetAlert, AlertView)
+ALERT_ACKNOWLEDGE = Operation("alert_acknowledge", AcknowledgeAlert, AlertView)
+ALERT_RESOLVE = Operation("alert_resolve", ResolveAlert, AlertView)
+ALERT_MESSAGE = Operation("alert_message", SendStaffMessage, StaffMessageQueued)
+ONCALL_GET = Operation("oncall_get", GetRoster, Roster)
+ONCALL_PUT = Operation("oncall_put", ReplaceRoster, Roster)

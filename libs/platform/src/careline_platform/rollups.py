@@ -54,3 +54,23 @@ async def write_rollup(
         upsert=True,
     )
     return start.date().isoformat()
+
+
+class MongoRollups:
+    """A service's ``rollups`` as the admin operations read and refresh them."""
+
+    def __init__(
+        self, db: AsyncDatabase[Document], service: str, clock: Clock, metrics: Metrics | None
+    ) -> None:
+        self.db, self.service, self.clock, self.metrics = db, service, clock, metrics
+
+    async def recent(self, days: int) -> list[Document]:
+        """The most recent ``days`` rollups, newest first."""
+        return await self.db.rollups.find({}).sort("_id", -1).limit(days).to_list()
+
+    async def refresh(self) -> str | None:
+        """Recompute today's rollup now; None when the service keeps no rollups."""
+        if self.metrics is None:
+            return None
+        now = self.clock.now()
+        return await write_rollup(self.db, self.service, self.metrics, now, now)

@@ -27,7 +27,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from careline_contracts import subjects
 from careline_contracts.deadletter import DeadLetter
 from careline_platform import metrics, mongo
-from careline_platform.admin import AdminOperation, AdminResponder, CaregiverSlice
+from careline_platform.admin import AdminOperation, CaregiverSlice, admin_router
+from careline_platform.admin_operations import MongoJobBook, common_operations
 from careline_platform.clock import Clock, clock_from
 from careline_platform.jobs import Job, JobStatus, JobStore, JobType, JobWorker, Periodic
 from careline_platform.logging import get_logger
@@ -42,7 +43,7 @@ from careline_platform.messaging import (
 )
 from careline_platform.metrics import CONSUMER_PENDING, JOBS
 from careline_platform.outbox import OUTBOX_PUBLISH, relay_job_type
-from careline_platform.rollups import ROLLUP_JOB, rollup_job_type, rollup_periodic
+from careline_platform.rollups import ROLLUP_JOB, MongoRollups, rollup_job_type, rollup_periodic
 from careline_platform.services import default_metrics_ports
 from careline_platform.settings import Settings
 from careline_platform.uow import ReadDb, UnitOfWork, WriteDb
@@ -173,13 +174,9 @@ class ServiceDefinition:
     """This service's daily metrics (start, end) -> values; written hourly to ``rollups``."""
     caregiver: CaregiverSlice | None = None
     """How the admin API reads and erases this service's slice of a caregiver."""
-    admin_queries: dict[str, Callable[[Document], Awaitable[Document]]] = field(default_factory=dict)
-    """Read-only admin operations of this service's own (``admin.<service>.<name>``)."""
-    admin_commands: dict[str, Callable[[Document], Awaitable[Document]]] = field(default_factory=dict)
-    """Admin operations that change this service's data, each one transaction."""
-    admin_operations: list[AdminOperation] = field(default_factory=list)
-    """Typed admin operations of this service's own (a request model in, a reply model out);
-    ``admin_queries``/``admin_commands`` take untyped ones until every service moved here."""
+    admin_operations: list[AdminOperation[Any, Any]] = field(default_factory=list)
+    """Admin operations of this service's own (``admin.<service>.<name>``, a request model in,
+    a reply model out), beside the ones every service answers (jobs, rollups, caregiver)."""
     worker_concurrency: int = 4
 
 
@@ -254,18 +251,14 @@ class ServiceRuntime:
                 consumers.append((spec, await ensure_consumers(infra.js, spec)))
 
         await retry_until_ready(prepare, "declare", infra.settings.startup_timeout_s)
-        responder = AdminResponder(
+        common = common_operations(
             definition.name,
-            infra.db,
-            infra.jobs,
+            MongoJobBook(infra.jobs),
+            MongoRollups(infra.db, definition.name, infra.clock, definition.rollup),
             definition.caregiver,
-            clock=infra.clock,
-            rollup=definition.rollup,
-            queries=definition.admin_queries,
-            commands=definition.admin_commands,
-            operations=definition.admin_operations,
+            infra.clock,
         )
-        self.router.include_router(responder.router())
+        self.router.include_router(admin_router(definition.name, [*common, *definition.admin_operations]))
         infra.broker.include_router(self.router)
         await infra.broker.start()
         metrics_port = infra.settings.metrics_port or DEFAULT_METRICS_PORTS.get(definition.name)

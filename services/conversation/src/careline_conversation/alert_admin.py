@@ -1,18 +1,17 @@
 """Staff's side of crisis alerts, as ingress's admin API asks it over NATS request/reply.
 
 Read the roster and the alerts; replace the roster; acknowledge an alert (its escalation
-stops), resolve it with an outcome, and text the caregiver it is about. Each operation checks
-its request against its contracts model, asks the domain, and writes its change, its audit row
-and any SMS job in one transaction. A refusal is a ``Rejected`` reply, which ingress answers
+stops), resolve it with an outcome, and text the caregiver it is about. Each operation takes
+its request model from ``careline_contracts.admin``, asks the domain, and writes its change,
+its audit row and any SMS job in one transaction. A refusal is a ``Rejected`` reply, which ingress answers
 with 400 (bad input), 404 (no such alert) or 409 (not in this state: resolved, opted out).
+A handler refuses by raising ``careline_platform.admin.Refused``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from functools import partial
+from typing import Any
 
 from careline_contracts import admin as ops
 from careline_contracts.admin import (
@@ -23,8 +22,6 @@ from careline_contracts.admin import (
     GetRoster,
     ListAlerts,
     OnCallPerson,
-    Rejected,
-    RejectionKind,
     ReplaceRoster,
     ResolveAlert,
     Roster,
@@ -36,62 +33,26 @@ from careline_conversation.alerts_repository import AlertsWriter, alert_view
 from careline_conversation.domain import alerts, roster
 from careline_conversation.paging import audit
 from careline_conversation.repository import ConversationUow
+from careline_platform.admin import AdminOperation, Refused
 from careline_platform.audit import AuditRecord
 from careline_platform.logging import get_logger
 
 log = get_logger(__name__)
 Document = dict[str, Any]
-Operation = Callable[[Document], Awaitable[Document]]
-Request = TypeVar("Request", bound=BaseModel)
 ROSTER_REF = "oncall_roster"
 
 
-class Refused(Exception):
-    """The request cannot be carried out; ``kind`` decides the HTTP status ingress answers."""
-
-    def __init__(self, kind: RejectionKind, reason: str) -> None:
-        super().__init__(reason)
-        self.kind, self.reason = kind, reason
-
-
-def operation(
-    model: type[Request],
-    run: Callable[[Request, ConversationUow], Awaitable[BaseModel]],
-    uow: ConversationUow,
-) -> Operation:
-    """An admin operation over JSON: the request checked against ``model``, refusals as replies."""
-
-    async def handle(request: Document) -> Document:
-        try:
-            parsed = model.model_validate(request)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            return Rejected(rejected="invalid", reason=f"{where}: {first['msg']}").model_dump(mode="json")
-        try:
-            reply = await run(parsed, uow)
-        except Refused as refusal:
-            return Rejected(rejected=refusal.kind, reason=refusal.reason).model_dump(mode="json")
-        return reply.model_dump(mode="json")
-
-    return handle
-
-
-def queries(uow: ConversationUow) -> dict[str, Operation]:
-    return {
-        ops.CRISIS_ALERTS: operation(ListAlerts, list_alerts, uow),
-        ops.ALERT_GET: operation(GetAlert, get_alert, uow),
-        ops.ONCALL_GET: operation(GetRoster, get_roster, uow),
-    }
-
-
-def commands(uow: ConversationUow) -> dict[str, Operation]:
-    return {
-        ops.ONCALL_PUT: operation(ReplaceRoster, replace_roster, uow),
-        ops.ALERT_ACKNOWLEDGE: operation(AcknowledgeAlert, acknowledge, uow),
-        ops.ALERT_RESOLVE: operation(ResolveAlert, resolve, uow),
-        ops.ALERT_MESSAGE: operation(SendStaffMessage, send_staff_message, uow),
-    }
+def operations(uow: ConversationUow) -> list[AdminOperation[Any, Any]]:
+    """Staff's alert and on-call operations, each a typed request in and a typed reply out."""
+    return [
+        AdminOperation(ops.CRISIS_ALERTS, partial(list_alerts, uow=uow)),
+        AdminOperation(ops.ALERT_GET, partial(get_alert, uow=uow)),
+        AdminOperation(ops.ONCALL_GET, partial(get_roster, uow=uow)),
+        AdminOperation(ops.ONCALL_PUT, partial(replace_roster, uow=uow), command=True),
+        AdminOperation(ops.ALERT_ACKNOWLEDGE, partial(acknowledge, uow=uow), command=True),
+        AdminOperation(ops.ALERT_RESOLVE, partial(resolve, uow=uow), command=True),
+        AdminOperation(ops.ALERT_MESSAGE, partial(send_staff_message, uow=uow), command=True),
+    ]
 
 
 async def list_alerts(request: ListAlerts, uow: ConversationUow) -> AlertList:

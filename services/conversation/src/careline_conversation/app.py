@@ -81,7 +81,6 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         caregiver=CaregiverSlice(lambda user: uow.read().read_caregiver(user), erase),
         consumers=subscribers(uow, services),
         job_types=job_types(uow, services, policy),
-        admin_queries=alert_admin.queries(uow),
-        admin_commands=alert_admin.commands(uow),
+        admin_operations=alert_admin.operations(uow),
     )
     return ServiceRuntime(infra, definition)

@@ -9,15 +9,13 @@ do to an alert carries their user id (from the token) to conversation, which aud
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
-from nats.errors import NoRespondersError
-from nats.errors import TimeoutError as NatsTimeout
-from pydantic import BaseModel, ConfigDict
+from faststream.nats import NatsBroker
+from pydantic import BaseModel
 
 from careline_contracts import admin as ops
 from careline_contracts.admin import (
@@ -27,51 +25,56 @@ from careline_contracts.admin import (
     AlertList,
     AlertStatus,
     AlertView,
-    CaregiverErased,
-    CaregiverRecord,
     EraseCaregiver,
     GetAlert,
     GetCaregiver,
     GetRoster,
-    JobList,
-    JobRetried,
+    JobStatusName,
     ListAlerts,
     ListJobs,
     ListRollups,
+    Operation,
     RefreshRollup,
     ReplaceRoster,
     ResolveAlert,
     ResolveBody,
     RetryJob,
-    RollupList,
-    RollupRefreshed,
     Roster,
     RosterBody,
     SendStaffMessage,
     StaffMessageBody,
     StaffMessageQueued,
 )
-from careline_ingress.identity import Users
-from careline_platform.admin import admin_subject, job_summary
+from careline_contracts.http import (
+    CaregiverView,
+    ErasureView,
+    JobRetriedView,
+    JobsByService,
+    MetricsView,
+    Role,
+    RoleGrant,
+    RoleGranted,
+    RoleRevoked,
+    RollupsRefreshed,
+    UserRoles,
+)
+from careline_ingress.repository import Users
+from careline_platform.admin_client import NoAnswer, RequestRejected, ServiceFailed, ask
+from careline_platform.admin_operations import jsonable
 from careline_platform.admin_tokens import ROLES, InvalidToken, user_of
 from careline_platform.logging import get_logger
+from careline_platform.services import BEHIND_EDGE, SERVICE_NAMES
 from careline_platform.settings import Settings
 
 log = get_logger(__name__)
-SERVICES = ("ingress", "conversation", "billing", "profile")
-REMOTE = ("conversation", "billing", "profile")
 ASK_TIMEOUT_S = 5.0
-Role = Literal["admin", "support"]
-JobStatusName = Literal["failed", "dead", "pending", "processing"]
-Reply = TypeVar("Reply", bound=AdminReply)
+Req = TypeVar("Req", bound=AdminRequest)
+Rep = TypeVar("Rep", bound=AdminReply)
 REJECTED_STATUS = {"invalid": 400, "not_found": 404, "conflict": 409}
 AlertId = Annotated[str, Path(min_length=1, max_length=200)]
+UserId = Annotated[str, Path(min_length=1, max_length=100)]
+ServiceName = Annotated[str, Path(pattern=f"^({'|'.join(SERVICE_NAMES)})$", description="a Careline service")]
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_.:-]{1,100}$"
-
-
-class RoleGrant(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    role: Role
 
 
 class Caller(BaseModel):
@@ -79,7 +82,7 @@ class Caller(BaseModel):
     roles: frozenset[str]
 
 
-def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[[], Any]) -> APIRouter:
+def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[[], NatsBroker]) -> APIRouter:
     """The ``/admin`` routes; ``nats`` returns the connected FastStream ``NatsBroker``."""
     router = APIRouter(prefix="/admin", tags=["admin"])
     bootstrap = {u.strip() for u in settings.admin_user_ids.split(",") if u.strip()}
@@ -113,138 +116,102 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
     reader = Depends(needs("admin", "support"))
     admin = Depends(needs("admin"))
 
-    async def ask(service: str, operation: str, request: AdminRequest, reply: type[Reply]) -> Reply:
-        """Send a typed request to ``admin.<service>.<operation>`` and read the typed reply."""
+    async def asked(service: str, operation: Operation[Req, Rep], request: Req) -> Rep:
+        """The typed reply of ``service`` to ``request``; a refusal or failure as an HTTP error."""
         try:
-            msg = await nats().request(request, admin_subject(service, operation), timeout=ASK_TIMEOUT_S)
-        except (TimeoutError, NatsTimeout, NoRespondersError) as exc:
+            return await ask(nats(), service, operation, request, ASK_TIMEOUT_S)
+        except NoAnswer as exc:
             raise HTTPException(504, f"{service} did not answer") from exc
-        answer = await msg.decode()
-        if not isinstance(answer, dict):
-            raise HTTPException(502, f"{service}: not a reply")
-        if "error" in answer:
-            raise HTTPException(502, f"{service}: {answer['error']}")
-        if "rejected" in answer:  # understood and refused: bad input, nothing there, wrong state
-            raise HTTPException(REJECTED_STATUS.get(answer["rejected"], 400), str(answer.get("reason", "")))
-        return reply.model_validate(answer)
-
-    def shown(reply: AdminReply) -> dict[str, Any]:
-        """A reply as the HTTP API shows it: JSON values, without the answering service's name."""
-        data: dict[str, Any] = reply.model_dump(mode="json")
-        data.pop("service", None)
-        return data
+        except ServiceFailed as exc:
+            raise HTTPException(502, f"{service}: {exc}") from exc
+        except RequestRejected as exc:  # understood and refused: bad input, nothing there, wrong state
+            raise HTTPException(REJECTED_STATUS.get(exc.rejected.rejected, 400), exc.rejected.reason) from exc
 
     @router.get("/jobs")
     async def list_jobs(
         status: Annotated[list[JobStatusName] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         _who: Caller = reader,
-    ) -> dict[str, Any]:
-        """Failed and dead jobs (or the statuses asked for) of every service."""
-        status = status or ["failed", "dead"]
-        jobs: dict[str, Any] = {}
-        for service in REMOTE:
-            found = await ask(service, ops.JOBS_LIST, ListJobs(statuses=status, limit=limit), JobList)
-            jobs[service] = shown(found)["jobs"]
-        own: list[dict[str, Any]] = []
-        for s in status:
-            own += await users().db.jobs.find({"status": s}).limit(limit).to_list()
-        jobs["ingress"] = [json.loads(json.dumps(job_summary(d), default=str)) for d in own]
-        return {"jobs": jobs}
+    ) -> JobsByService:
+        """Failed and dead jobs (or the statuses asked for) of every service, ingress's included."""
+        request = ListJobs(statuses=status or ["failed", "dead"], limit=limit)
+        return JobsByService(jobs={s: (await asked(s, ops.JOBS_LIST, request)).jobs for s in SERVICE_NAMES})
 
     @router.post("/jobs/{service}/{key:path}/retry")
     async def retry_job(
-        service: Annotated[Literal["conversation", "billing", "profile"], Path()],
+        service: ServiceName,
         key: Annotated[str, Path(min_length=1, max_length=300)],
         _who: Caller = reader,
-    ) -> dict[str, Any]:
+    ) -> JobRetriedView:
         """Put a failed or dead job back in its service's queue."""
-        reply = await ask(service, ops.JOBS_RETRY, RetryJob(key=key), JobRetried)
+        reply = await asked(service, ops.JOBS_RETRY, RetryJob(key=key))
         if not reply.retried:
             raise HTTPException(404, "no failed or dead job with that key")
-        return {"retried": key, "service": service}
+        return JobRetriedView(retried=key, service=service)
 
     @router.get("/caregivers/{user_id}")
-    async def caregiver(
-        user_id: Annotated[str, Path(min_length=1, max_length=100)],
-        _who: Caller = reader,
-    ) -> dict[str, Any]:
+    async def caregiver(user_id: UserId, _who: Caller = reader) -> CaregiverView:
         """A caregiver's whole record, assembled from the four services."""
         identity = await users().get(user_id)
         if identity is None:
             raise HTTPException(404, "no such caregiver")
-        record: dict[str, Any] = {"ingress": json.loads(json.dumps(identity, default=str))}
-        for service in REMOTE:
-            record[service] = shown(
-                await ask(service, ops.CAREGIVER_GET, GetCaregiver(user_id=user_id), CaregiverRecord)
-            )
-        return record
+        record: dict[str, dict[str, Any]] = {"ingress": jsonable(identity)}
+        for service in BEHIND_EDGE:
+            found = await asked(service, ops.CAREGIVER_GET, GetCaregiver(user_id=user_id))
+            record[service] = found.model_dump(mode="json", exclude={"service"})
+        return CaregiverView(record)
 
     @router.post("/caregivers/{user_id}/erase")
-    async def erase(
-        user_id: Annotated[str, Path(min_length=1, max_length=100)],
-        who: Caller = admin,
-    ) -> dict[str, Any]:
+    async def erase(user_id: UserId, who: Caller = admin) -> ErasureView:
         """Every service deletes its slice; complete only when all four confirmed."""
         if await users().get(user_id) is None:
             raise HTTPException(404, "no such caregiver")
-        confirmed: dict[str, Any] = {}
-        for service in REMOTE:
-            reply = await ask(service, ops.CAREGIVER_ERASE, EraseCaregiver(user_id=user_id), CaregiverErased)
+        confirmed: dict[str, dict[str, int]] = {}
+        for service in BEHIND_EDGE:
+            reply = await asked(service, ops.CAREGIVER_ERASE, EraseCaregiver(user_id=user_id))
             if not reply.erased:
                 raise HTTPException(502, f"{service} did not confirm the erasure")
             confirmed[service] = reply.deleted
         confirmed["ingress"] = {"users": await users().erase(user_id)}
         log.warning("admin.erased", user=user_id, by=who.user_id)
-        return {"erased": user_id, "complete": True, "confirmed": confirmed}
+        return ErasureView(erased=user_id, complete=True, confirmed=confirmed)
 
     @router.get("/users/{user_id}/roles")
-    async def roles(
-        user_id: Annotated[str, Path(min_length=1, max_length=100)],
-        _who: Caller = admin,
-    ) -> dict[str, Any]:
+    async def roles(user_id: UserId, _who: Caller = admin) -> UserRoles:
         doc = await users().get(user_id)
         if doc is None:
             raise HTTPException(404, "no such user")
-        return {"user_id": user_id, "roles": sorted(doc.get("roles") or [])}
+        return UserRoles(user_id=user_id, roles=sorted(doc.get("roles") or []))
 
     @router.post("/users/{user_id}/roles")
-    async def grant(
-        user_id: Annotated[str, Path(min_length=1, max_length=100)],
-        body: RoleGrant,
-        who: Caller = admin,
-    ) -> dict[str, Any]:
+    async def grant(user_id: UserId, body: RoleGrant, who: Caller = admin) -> RoleGranted:
         if not await users().grant(user_id, body.role):
             raise HTTPException(404, "no such user")
         log.warning("admin.role_granted", user=user_id, role=body.role, by=who.user_id)
-        return {"user_id": user_id, "granted": body.role}
+        return RoleGranted(user_id=user_id, granted=body.role)
 
     @router.delete("/users/{user_id}/roles/{role}")
-    async def revoke(
-        user_id: Annotated[str, Path(min_length=1, max_length=100)],
-        role: Annotated[Role, Path()],
-        who: Caller = admin,
-    ) -> dict[str, Any]:
+    async def revoke(user_id: UserId, role: Annotated[Role, Path()], who: Caller = admin) -> RoleRevoked:
         if not await users().revoke(user_id, role):
             raise HTTPException(404, "no such user")
         log.warning("admin.role_revoked", user=user_id, role=role, by=who.user_id)
-        return {"user_id": user_id, "revoked": role}
+        return RoleRevoked(user_id=user_id, revoked=role)
 
     @router.get("/metrics")
     async def metrics(
         days: Annotated[int, Query(ge=1, le=90)] = 7,
         _who: Caller = reader,
-    ) -> dict[str, Any]:
+    ) -> MetricsView:
         """The precomputed daily rollups of every service (nothing is counted here)."""
-        return {
-            s: shown(await ask(s, ops.ROLLUPS, ListRollups(days=days), RollupList))["rollups"] for s in REMOTE
-        }
+        request = ListRollups(days=days)
+        return MetricsView({s: jsonable((await asked(s, ops.ROLLUPS, request)).rollups) for s in BEHIND_EDGE})
 
     @router.post("/metrics/refresh")
-    async def refresh_metrics(_who: Caller = reader) -> dict[str, Any]:
+    async def refresh_metrics(_who: Caller = reader) -> RollupsRefreshed:
         """Recompute today's rollup in every service now instead of at the next hourly run."""
-        refreshed = {s: await ask(s, ops.ROLLUPS_REFRESH, RefreshRollup(), RollupRefreshed) for s in REMOTE}
-        return {"refreshed": {s: shown(r)["day"] for s, r in refreshed.items()}}
+        return RollupsRefreshed(
+            refreshed={s: (await asked(s, ops.ROLLUPS_REFRESH, RefreshRollup())).day for s in BEHIND_EDGE}
+        )
 
     @router.get("/crisis-alerts")
     async def crisis_alerts(
@@ -254,24 +221,24 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
     ) -> AlertList:
         """The most recent crisis alerts, newest first: category, priority, status and pages;
         never the message or the caregiver's number."""
-        return await ask("conversation", ops.CRISIS_ALERTS, ListAlerts(limit=limit, status=status), AlertList)
+        return await asked("conversation", ops.CRISIS_ALERTS, ListAlerts(limit=limit, status=status))
 
     @router.get("/crisis-alerts/{alert_id}")
     async def crisis_alert(alert_id: AlertId, _who: Caller = reader) -> AlertView:
         """One crisis alert (the dashboard opens ``#alert=<id>`` with it)."""
-        return await ask("conversation", ops.ALERT_GET, GetAlert(alert_id=alert_id), AlertView)
+        return await asked("conversation", ops.ALERT_GET, GetAlert(alert_id=alert_id))
 
     @router.post("/crisis-alerts/{alert_id}/acknowledge")
     async def acknowledge_alert(alert_id: AlertId, who: Caller = reader) -> AlertView:
         """Take the alert: escalation stops. 409 once it is resolved."""
         request = AcknowledgeAlert(alert_id=alert_id, by=who.user_id)
-        return await ask("conversation", ops.ALERT_ACKNOWLEDGE, request, AlertView)
+        return await asked("conversation", ops.ALERT_ACKNOWLEDGE, request)
 
     @router.post("/crisis-alerts/{alert_id}/resolve")
     async def resolve_alert(alert_id: AlertId, body: ResolveBody, who: Caller = reader) -> AlertView:
         """Close the alert with an outcome and a note. 409 if it is resolved already."""
         request = ResolveAlert(alert_id=alert_id, by=who.user_id, outcome=body.outcome, note=body.note)
-        return await ask("conversation", ops.ALERT_RESOLVE, request, AlertView)
+        return await asked("conversation", ops.ALERT_RESOLVE, request)
 
     @router.post("/crisis-alerts/{alert_id}/message")
     async def message_caregiver(
@@ -289,12 +256,12 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
             text=body.text,
             request_id=idempotency_key or uuid.uuid4().hex,
         )
-        return await ask("conversation", ops.ALERT_MESSAGE, request, StaffMessageQueued)
+        return await asked("conversation", ops.ALERT_MESSAGE, request)
 
     @router.get("/oncall")
     async def oncall(_who: Caller = reader) -> Roster:
         """Who is paged about crisis alerts, in escalation order."""
-        return await ask("conversation", ops.ONCALL_GET, GetRoster(), Roster)
+        return await asked("conversation", ops.ONCALL_GET, GetRoster())
 
     @router.put("/oncall")
     async def replace_oncall(body: RosterBody, who: Caller = admin) -> Roster:
@@ -302,7 +269,7 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
         E.164; a list with an invalid number, a repeated number or a repeated order is refused
         whole (400)."""
         request = ReplaceRoster(by=who.user_id, people=body.people)
-        return await ask("conversation", ops.ONCALL_PUT, request, Roster)
+        return await asked("conversation", ops.ONCALL_PUT, request)
 
     assert set(ROLES) == {"admin", "support"}
     return router

@@ -298,7 +298,7 @@ def _ordinary(
             set_state[f"facts.{fact.field}"] = fact.value
         done = not onboarding.is_active(step.state)
         return Turn("onboarding", step.reply, set_state=set_state, fact=fact, onboarding_done=done)
-    if not gentle and not entitled(state):
+    if not gentle and not projected_access(state):
         today = now.date().isoformat()
         if state.get("checkout_requested_on") == today:
             return Turn("silent:gated")
@@ -324,7 +324,11 @@ def assessment_request(message: str) -> str | None:
     return _ASSESSMENT_WORDS.get(" ".join(message.lower().strip(" .!?").split()))
 
 
-def entitled(state: Document) -> bool:
-    """Conversation's projection of billing's entitlement; unknown means entitled (a new trial)."""
+def projected_access(state: Document) -> bool:
+    """Conversation's projection of billing's access flag; unknown means access (a new trial).
+
+    Billing decides access (``has_access``, ``status_grants_access``); this only reads what its
+    ``EntitlementChanged`` events projected into the caregiver's state.
+    """
     projection = state.get("entitlement")
     return True if projection is None else bool(projection.get("entitled"))
