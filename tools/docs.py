@@ -11,7 +11,8 @@ runtime builds it. Each router has
 - the service's durable consumers, from its ``subscribers.py`` table (ingress: ``app.py``), wired
   by ``careline_platform.messaging.subscribe`` as in production: one typed subscriber per
   partition, the event model as its payload;
-- its admin request subscribers, from ``careline_platform.admin.AdminResponder``;
+- its admin request subscribers, from ``careline_platform.admin.admin_router`` over the service's
+  typed operations (every service's common ones, and conversation's alert and on-call ones);
 - publisher declarations for what it sends: the events of the streams it owns (on
   ``<subject>.*``, one token per partition), a dead letter per consumer
   (``deadletter.<service>.<subject>``) and for its jobs (``deadletter.<service>.job.>``), and the
@@ -43,12 +44,15 @@ from careline_contracts import admin as ops
 from careline_contracts import subjects
 from careline_contracts.base import Event
 from careline_contracts.deadletter import DeadLetter
+from careline_conversation import alert_admin
 from careline_conversation import subscribers as conversation
 from careline_conversation.handlers import Services
 from careline_conversation.repository import ConversationUow
 from careline_ingress import app as ingress
 from careline_ingress.repository import Users
-from careline_platform.admin import AdminOperation, AdminResponder
+from careline_platform.admin import AdminOperation, admin_router
+from careline_platform.admin_operations import JobBook, RollupBook, common_operations
+from careline_platform.clock import SystemClock
 from careline_platform.messaging import ConsumerPolicy, ConsumerSpec, Publisher, subscribe
 from careline_platform.runtime import Infrastructure
 from careline_platform.services import SERVICE_NAMES
@@ -60,28 +64,6 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 CONTRACT_MODULES = ("ingress", "conversation", "billing", "profile", "migration")
 REPLY_INBOX = "_INBOX.>"
 """Where a reply goes: the requester's inbox, the request's reply subject (NATS request/reply)."""
-
-COMMON_REPLIES: dict[str, type[ops.AdminReply]] = {
-    ops.JOBS_LIST: ops.JobList,
-    ops.JOBS_RETRY: ops.JobRetried,
-    ops.ROLLUPS: ops.RollupList,
-    ops.ROLLUPS_REFRESH: ops.RollupRefreshed,
-    ops.CAREGIVER_GET: ops.CaregiverRecord,
-    ops.CAREGIVER_ERASE: ops.CaregiverErased,
-}
-"""The reply of each operation every service answers (``AdminResponder``'s own)."""
-
-CONVERSATION_OPERATIONS: dict[str, tuple[type[ops.AdminRequest], type[ops.AdminReply]]] = {
-    ops.CRISIS_ALERTS: (ops.ListAlerts, ops.AlertList),
-    ops.ALERT_GET: (ops.GetAlert, ops.AlertView),
-    ops.ALERT_ACKNOWLEDGE: (ops.AcknowledgeAlert, ops.AlertView),
-    ops.ALERT_RESOLVE: (ops.ResolveAlert, ops.AlertView),
-    ops.ALERT_MESSAGE: (ops.SendStaffMessage, ops.StaffMessageQueued),
-    ops.ONCALL_GET: (ops.GetRoster, ops.Roster),
-    ops.ONCALL_PUT: (ops.ReplaceRoster, ops.Roster),
-}
-"""Conversation's own operations (crisis alerts, the on-call roster): request and reply models,
-as ``careline_conversation.alert_admin`` answers them."""
 
 
 class Unconnected:
@@ -107,7 +89,13 @@ class ServiceDoc:
 
     name: str
     consumers: list[ConsumerSpec]
-    operations: dict[str, tuple[type[ops.AdminRequest], type[ops.AdminReply]]] = field(default_factory=dict)
+    own_operations: list[AdminOperation[Any, Any]] = field(default_factory=list)
+
+    @property
+    def operations(self) -> list[AdminOperation[Any, Any]]:
+        """Every operation the service answers: the common ones, then its own."""
+        jobs, rollups = unconnected(JobBook), unconnected(RollupBook)
+        return [*common_operations(self.name, jobs, rollups, None, SystemClock()), *self.own_operations]
 
 
 def service_docs() -> list[ServiceDoc]:
@@ -121,7 +109,7 @@ def service_docs() -> list[ServiceDoc]:
         ServiceDoc(
             conversation.NAME,
             conversation.subscribers(unconnected(ConversationUow), unconnected(Services)),
-            CONVERSATION_OPERATIONS,
+            alert_admin.operations(unconnected(ConversationUow)),
         ),
         ServiceDoc(billing.NAME, billing.subscribers(unconnected(BillingUow), terms)),
         ServiceDoc(profile.NAME, profile.subscribers(unconnected(ProfileUow))),
@@ -162,17 +150,7 @@ def service_router(service: ServiceDoc, broker: NatsBroker) -> NatsRouter:
     router = NatsRouter(middlewares=[policy])
     for spec in service.consumers:
         subscribe(router, policy, spec)
-    responder = AdminResponder(
-        service.name,
-        unconnected(dict),  # the database
-        unconnected(dict),  # the job store
-        None,
-        operations=[
-            AdminOperation(name, request, unconnected(dict))  # type: ignore[arg-type]
-            for name, (request, _reply) in service.operations.items()
-        ],
-    )
-    router.include_router(responder.router())
+    router.include_router(admin_router(service.name, service.operations))
     declare_publishers(router, service)
     return router
 
@@ -205,12 +183,11 @@ def declare_publishers(router: NatsRouter, service: ServiceDoc) -> None:
         title=f"{name}:{dead_jobs}",
         description=f"a {name} job ran out of attempts: deadletter.{name}.job.<job type>",
     )
-    replies = {**COMMON_REPLIES, **{op: reply for op, (_req, reply) in service.operations.items()}}
-    for op, reply in replies.items():
-        request = ops.admin_subject(name, op)
+    for op in service.operations:
+        request = ops.admin_subject(name, op.name)
         router.publisher(
             REPLY_INBOX,
-            schema=reply | ops.Rejected | ops.AdminError,
+            schema=op.contract.reply | ops.Rejected | ops.AdminError,
             title=f"{request}:reply",
             description=f"{name}'s answer to {request}, sent to the request's reply subject",
         )
