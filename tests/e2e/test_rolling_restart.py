@@ -29,7 +29,7 @@ from careline_testing.signing import inbound_sms_params, twilio_form
 from careline_testing.waiting import eventually
 
 from .conftest import TWILIO_TOKEN
-from .helpers import databases
+from .helpers import databases, wait_until_settled
 
 pytestmark = pytest.mark.asyncio
 CAREGIVERS = 40
@@ -158,7 +158,7 @@ async def test_rolling_restart_of_every_service_loses_and_doubles_nothing(
         await asyncio.gather(roll_every_service(), *(caregiver(client, i) for i in range(CAREGIVERS)))
     traffic_s = time.monotonic() - began
     await eventually(lambda: len(fake.messages) >= len(sids), timeout_s=90)
-    await asyncio.sleep(3)  # a late duplicate would show up here
+    await wait_until_settled(cluster, timeout_s=90)  # a late duplicate would show up by then
     total_s = time.monotonic() - began
 
     conversation = databases(mongo, cluster)["conversation"]
