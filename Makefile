@@ -4,8 +4,8 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 # pytest-xdist workers for the integration and end-to-end tests (measured on 2 cores; see README)
-WORKERS ?= 3
-PYTEST_PARALLEL := -n $(WORKERS) --dist loadgroup
+WORKERS ?= 2
+PYTEST_PARALLEL := -n $(WORKERS) --dist load
 
 .DEFAULT_GOAL := help
 .PHONY: help install run chat check test lint types browser unit integration e2e eval docs latency bench clean

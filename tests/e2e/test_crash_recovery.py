@@ -34,6 +34,7 @@ async def post_until_accepted(client: httpx.AsyncClient, cluster: Cluster, param
         await asyncio.sleep(0.5)
 
 
+@pytest.mark.slow  # started first (tests/conftest.py)
 async def test_every_message_gets_exactly_one_reply_across_sigkills(
     cluster: Cluster, backends: Backends, fake_twilio: tuple[FakeTwilio, str]
 ) -> None:

@@ -102,6 +102,7 @@ def stop_record(log_path: Path, since: int) -> dict[str, Any]:
     return {"logged_stopping": stopping, "logged_stopped": bool(stopped), "errors": errors, **stopped}
 
 
+@pytest.mark.slow  # started first (tests/conftest.py)
 async def test_rolling_restart_of_every_service_loses_and_doubles_nothing(
     cluster: Cluster, fake_twilio: tuple[FakeTwilio, str], mongo: AsyncMongoClient[Any]
 ) -> None:
