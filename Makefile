@@ -3,9 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
-# pytest-xdist workers for the integration and end-to-end tests (measured on 2 cores; see README)
+# pytest-xdist workers (WORKERS=0 runs serially). On 2 cores, 3 workers oversubscribed the CPU
+# (the service processes' start-up is CPU-bound) and the crash-recovery test ran past its timeout.
+# --maxschedchunk 1: tests go out one at a time in the order tests/conftest.py sets (slow first);
+# by default xdist hands each worker a block of 150 consecutive tests, all the slow ones to one.
 WORKERS ?= 2
-PYTEST_PARALLEL := -n $(WORKERS) --dist load
+PYTEST_PARALLEL := -n $(WORKERS) --dist load --maxschedchunk 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install run chat check test lint types browser unit integration e2e eval docs latency bench clean
