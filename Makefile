@@ -4,12 +4,18 @@ PYTHON ?= python3
 UV := $(PYTHON) -m uv
 RUN := $(UV) run --frozen
 ASYNCAPI_PARSER := tools/asyncapi/node_modules/.installed
+# pytest-xdist workers (WORKERS=0 runs serially). On 2 cores, 3 workers oversubscribed the CPU
+# (the service processes' start-up is CPU-bound) and the crash-recovery test ran past its timeout.
+# --maxschedchunk 1: tests go out one at a time in the order tests/conftest.py sets (slow first);
+# by default xdist hands each worker a block of 150 consecutive tests, all the slow ones to one.
+WORKERS ?= 2
+PYTEST_PARALLEL := -n $(WORKERS) --dist load --maxschedchunk 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run chat test lint types browser unit integration e2e eval docs latency bench clean
+.PHONY: help install run chat check test lint types browser unit integration e2e eval docs latency bench clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: $(ASYNCAPI_PARSER) ## Install the packages, NATS and the MongoDB-wire server (uv, one lock file), the AsyncAPI parser (npm)
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -38,11 +44,13 @@ types: install ## mypy (strict on libs)
 unit: install ## Unit tests
 	$(RUN) pytest tests/unit -q
 
-integration: install ## Integration tests (real NATS and MongoDB-wire servers)
-	$(RUN) pytest tests/integration -q
+integration: install ## Integration tests (real NATS and MongoDB-wire servers), in parallel
+	$(RUN) pytest tests/integration -q $(PYTEST_PARALLEL)
 
-e2e: install ## End-to-end tests (the four services as processes)
-	$(RUN) pytest tests/e2e -q
+e2e: install ## End-to-end tests (the four services as processes), in parallel
+	$(RUN) pytest tests/e2e -q $(PYTEST_PARALLEL)
+
+check: lint types unit ## Before a commit: lint, types and unit tests (under a minute)
 
 browser: ## Debian's Chromium and ChromeDriver, for the browser tests (installed once, as root)
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
@@ -52,8 +60,8 @@ browser: ## Debian's Chromium and ChromeDriver, for the browser tests (installed
 	    || { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }; \
 	fi
 
-test: lint types browser ## Everything: lint, types, unit, integration, end-to-end, browser
-	$(RUN) pytest -q --durations=10
+test: lint types browser ## Everything: lint, types, unit, integration, end-to-end, browser (in parallel)
+	$(RUN) pytest -q --durations=15 $(PYTEST_PARALLEL)
 
 eval: install ## Crisis detection on the labelled sets in evals/crisis: recall per category, tier and language, false alarms
 	$(RUN) python tools/eval.py

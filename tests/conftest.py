@@ -1,4 +1,5 @@
-"""Shared fixtures: real NATS and MongoDB-wire servers, started once per test session."""
+"""Shared fixtures: real NATS and MongoDB-wire servers, started once per test session (per
+pytest-xdist worker), and the order tests are handed out in."""
 
 from __future__ import annotations
 
@@ -8,6 +9,22 @@ from pathlib import Path
 import pytest
 
 from careline_testing.servers import Backends, ServerProcess, nats_server, start_backends
+
+_KIND_ORDER = {"e2e": 1, "integration": 2, "unit": 3}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest first: tests marked ``slow``, then end-to-end, integration and unit tests.
+
+    pytest-xdist (``--dist load``) hands tests to workers in this order as they free up, so a
+    minutes-long test never starts last and holds up the end of the run alone.
+    """
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        kind = Path(str(item.path)).relative_to(Path(__file__).parent).parts[0]
+        return (0 if item.get_closest_marker("slow") else 1, _KIND_ORDER.get(kind, 0))
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")

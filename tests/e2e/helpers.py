@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import nats
 from pymongo import AsyncMongoClient
 
 from careline_platform.services import SERVICE_NAMES
 from careline_testing.processes import Cluster
 from careline_testing.signing import stripe_post, twilio_form
+from careline_testing.waiting import consumers_caught_up, eventually, last_sequences
 
 from .conftest import STRIPE_SECRET, TWILIO_TOKEN
 
@@ -35,3 +37,51 @@ def databases(mongo: AsyncMongoClient[Any], cluster: Cluster) -> dict[str, Any]:
 def move_clock(clock_file: Path, ahead: timedelta) -> None:
     """Every service's clock, ``ahead`` of the wall clock (a plain helper: one small write)."""
     clock_file.write_text(str(ahead.total_seconds()))
+
+
+def clock_offset(cluster: Cluster) -> timedelta:
+    """How far the cluster's clock file (if it has one) moved every service's time."""
+    path = cluster.env.get("CLOCK_OFFSET_FILE")
+    text = Path(path).read_text().strip() if path and Path(path).exists() else ""
+    return timedelta(seconds=float(text or 0))
+
+
+async def jobs_in_flight(mongo: AsyncMongoClient[Any], cluster: Cluster) -> int:
+    """Jobs of the four services that run, wait for a retry, or are due by the services' clock.
+
+    A job scheduled for later (a trial's end, a check-in) is not in flight until it is due.
+    """
+    due = datetime.now(UTC) + clock_offset(cluster)
+    query = {
+        "$or": [
+            {"status": {"$in": ["processing", "failed"]}},
+            {"status": "pending", "next_attempt_at": {"$lte": due}},
+        ]
+    }
+    return sum([await db.jobs.count_documents(query) for db in databases(mongo, cluster).values()])
+
+
+async def wait_until_settled(cluster: Cluster, timeout_s: float = 30.0) -> None:
+    """Wait until nothing is in flight: each consumer acknowledged all its stream holds and no job
+    runs, waits for a retry or is due, with no stream growing meanwhile.
+
+    What a test waits for before it asserts that something did *not* happen (a second reply, a
+    second change): whatever the last message could have caused has happened by then, since a
+    reply is a job and an event is a stream message, and a consumer acks only after its commit.
+    """
+    nc = await nats.connect(cluster.nats_url)
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(cluster.mongodb_uri, tz_aware=True)
+    try:
+        js = nc.jetstream()
+
+        async def settled() -> bool:
+            before = await last_sequences(js)
+            if not await consumers_caught_up(js) or await jobs_in_flight(mongo, cluster):
+                return False
+            # a job that finished between the two checks may have published: look again
+            return await consumers_caught_up(js) and await last_sequences(js) == before
+
+        await eventually(settled, timeout_s=timeout_s)
+    finally:
+        await nc.close()
+        await mongo.close()

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.asyncio
 CAREGIVERS, MESSAGES = 50, 10
 
 
+@pytest.mark.slow  # started first (tests/conftest.py)
 async def test_two_conversation_replicas_keep_each_caregivers_order(
     cluster: Cluster, backends: Backends, fake_twilio: tuple[FakeTwilio, str]
 ) -> None:

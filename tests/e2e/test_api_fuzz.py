@@ -43,6 +43,7 @@ def fuzz(cluster: Cluster, name: str, *headers: str) -> subprocess.CompletedProc
     return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
 
 
+@pytest.mark.slow  # started first (tests/conftest.py)
 async def test_no_generated_request_gets_a_server_error(cluster: Cluster) -> None:
     async with httpx.AsyncClient(timeout=10) as client:  # a caregiver for the routes to find
         resp = await post_sms(client, cluster, inbound_sms_params("+14155550177", "hi"))

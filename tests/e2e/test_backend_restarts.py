@@ -55,6 +55,7 @@ async def run_traffic_through(
     return statuses, back_at
 
 
+@pytest.mark.slow  # started first (tests/conftest.py)
 async def test_nats_restart_mid_run(
     cluster: Cluster, nats: ServerProcess, fake_twilio: tuple[FakeTwilio, str]
 ) -> None:
@@ -73,6 +74,7 @@ async def test_nats_restart_mid_run(
     assert len({m.sid for m in fake.messages}) == len(fake.messages)
 
 
+@pytest.mark.slow  # started first (tests/conftest.py)
 async def test_mongodb_restart_mid_run(
     cluster: Cluster, backends: Backends, fake_twilio: tuple[FakeTwilio, str]
 ) -> None:

@@ -221,6 +221,7 @@ async def test_backfill_killed_halfway_and_resumed_lands_every_user_once(
     check_every_slice(await slices(mongo, cluster), users)
 
 
+@pytest.mark.slow  # started first (tests/conftest.py)
 @pytest.mark.timeout(420)
 async def test_backfill_of_ten_thousand_users(
     cluster: Cluster, mongo: AsyncMongoClient[Any], tmp_path: Path

@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # started first (tests/conftest.py)
 @pytest.mark.timeout(180)
 def test_tiny_bench_writes_every_figure_the_readme_quotes(tmp_path: Path) -> None:
     """A few dozen requests per phase: the JSON has every phase, ratio and target, and a chart."""

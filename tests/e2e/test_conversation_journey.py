@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
@@ -16,7 +15,7 @@ from careline_testing.processes import Cluster
 from careline_testing.signing import inbound_sms_params, stripe_event
 from careline_testing.waiting import eventually
 
-from .helpers import databases, post_sms, post_stripe
+from .helpers import databases, post_sms, post_stripe, wait_until_settled
 
 pytestmark = pytest.mark.asyncio
 CRISIS_REPLY = responses.category_reply("suicide_self", "en")
@@ -36,7 +35,7 @@ class Phone:
         resp = await post_sms(self.client, self.cluster, inbound_sms_params(self.number, body))
         assert resp.status_code == 200
         if not expect_reply:
-            await asyncio.sleep(2.0)  # long enough for a reply that should not come
+            await wait_until_settled(self.cluster)  # a reply would have been sent by now
             assert len(self.replies()) == before
             return None
         await eventually(lambda: len(self.replies()) > before, timeout_s=20)

@@ -17,7 +17,7 @@ from careline_testing.servers import Backends
 from careline_testing.signing import inbound_sms_params
 from careline_testing.waiting import eventually
 
-from .helpers import databases, post_sms
+from .helpers import databases, post_sms, wait_until_settled
 
 pytestmark = pytest.mark.asyncio
 CAREGIVERS, MESSAGES = 200, 2
@@ -34,6 +34,7 @@ async def post_until_accepted(client: httpx.AsyncClient, cluster: Cluster, param
         await asyncio.sleep(0.5)
 
 
+@pytest.mark.slow  # started first (tests/conftest.py)
 async def test_every_message_gets_exactly_one_reply_across_sigkills(
     cluster: Cluster, backends: Backends, fake_twilio: tuple[FakeTwilio, str]
 ) -> None:
@@ -81,7 +82,7 @@ async def test_every_message_gets_exactly_one_reply_across_sigkills(
     except AssertionError:
         print(f"kills={kills} messages={len(sids)} replies={len(fake.messages)}")
         raise
-    await asyncio.sleep(3)  # a late duplicate would show up here
+    await wait_until_settled(cluster, timeout_s=90)  # a late duplicate would show up by then
     recovered_s = time.monotonic() - started
 
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(backends.mongodb_uri)
@@ -89,7 +90,7 @@ async def test_every_message_gets_exactly_one_reply_across_sigkills(
     replied: list[str] = []
     try:
         # a send whose process was killed before recording it is recorded by the retry, once the
-        # killed worker's lease (JOBS_LEASE_S=5) ran out: that can be after the sleep above
+        # killed worker's lease (JOBS_LEASE_S=5) ran out (its job counted as in flight till then)
         async def every_reply_recorded() -> bool:
             nonlocal replied
             replied = [d["job_key"] async for d in dbs["conversation"].outbound_messages.find({})]

@@ -17,7 +17,7 @@ from careline_testing.signing import inbound_sms_params, stripe_event
 from careline_testing.waiting import eventually
 
 from .conftest import DUPLICATE_WINDOW_S
-from .helpers import databases, post_sms, post_stripe
+from .helpers import databases, post_sms, post_stripe, wait_until_settled
 
 pytestmark = pytest.mark.asyncio
 
@@ -49,9 +49,9 @@ async def test_same_message_sid_twenty_times_and_after_the_window_gives_one_repl
     # the late copy got past JetStream's window (a second stream message) ...
     assert await stream_messages(nats.port, "SMS") == 2
     # ... and the conversation inbox skipped it: still one reply, one interaction
-    await asyncio.sleep(1.5)
-    assert len(fake.to("+14155550120")) == 1
     db = databases(mongo, cluster)
+    await wait_until_settled(cluster)
+    assert len(fake.to("+14155550120")) == 1
     state = await db["conversation"].conversation_state.find_one({})
     assert state is not None and state["total_interactions"] == 1
     assert await db["ingress"].users.count_documents({"phone": "+14155550120"}) == 1
@@ -139,7 +139,7 @@ async def test_stripe_event_posted_twice_changes_billing_once(
         applied = await db["billing"].billing_accounts.find_one({"_id": user_id})
         await asyncio.sleep(DUPLICATE_WINDOW_S + 1.0)
         assert (await post_stripe(client, cluster, update)).status_code == 200
-        await asyncio.sleep(1.5)
+        await wait_until_settled(cluster)
     after = await db["billing"].billing_accounts.find_one({"_id": user_id})
     assert after == applied  # not even updated_at moved
     assert after["price_id"] == "price_monthly"

@@ -14,6 +14,7 @@ from careline_testing.processes import Cluster
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # started first (tests/conftest.py)
 @pytest.mark.timeout(150)
 def test_the_latency_tool_posts_every_message_and_reports_its_percentiles(tmp_path: Path) -> None:
     out = tmp_path / "latency.json"

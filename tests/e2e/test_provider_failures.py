@@ -19,7 +19,7 @@ from careline_testing.servers import Backends, ServerProcess
 from careline_testing.signing import inbound_sms_params
 from careline_testing.waiting import eventually
 
-from .helpers import databases, post_sms
+from .helpers import databases, post_sms, wait_until_settled
 
 pytestmark = pytest.mark.asyncio
 
@@ -40,23 +40,34 @@ async def test_server_errors_are_retried_on_the_exponential_schedule(
 
 
 async def test_lost_answer_and_timeout_do_not_send_twice(
-    cluster: Cluster, fake_twilio: tuple[FakeTwilio, str]
+    cluster: Cluster, fake_twilio: tuple[FakeTwilio, str], mongo: AsyncMongoClient[Any]
 ) -> None:
     """The provider accepted the message but the answer was lost: the retry asks, finds it, stops."""
     fake, _ = fake_twilio
     fake.lose_answers = 1
+    jobs = databases(mongo, cluster)["conversation"].jobs
+
+    async def finished(params: dict[str, str]) -> dict[str, Any] | None:
+        job = await jobs.find_one({"_id": f"sms:reply:{params['MessageSid']}"}) or {}
+        return job if job.get("status") in ("completed", "dead") else None
+
     async with httpx.AsyncClient(timeout=10) as client:
-        await post_sms(client, cluster, inbound_sms_params("+14155550151", "hello"))
-        await eventually(lambda: len(fake.attempts) == 1)
-        await asyncio.sleep(5)  # the retry (after ~2 s) must find the message, not resend
+        hello = inbound_sms_params("+14155550151", "hello")
+        await post_sms(client, cluster, hello)
+        # the retry (after ~2 s) must find the message, not resend: the job ends with no second send
+        job = await eventually(lambda: finished(hello), timeout_s=20)
+        assert (job["status"], job["attempts"]) == ("completed", 2)
         assert len(fake.to("+14155550151")) == 1
         assert len(fake.attempts) == 1
 
         fake.delay_s = 3.0  # longer than the client's timeout (TWILIO_TIMEOUT_S=1)
-        await post_sms(client, cluster, inbound_sms_params("+14155550151", "again"))
+        again = inbound_sms_params("+14155550151", "again")
+        await post_sms(client, cluster, again)
         await eventually(lambda: len(fake.to("+14155550151")) == 2, timeout_s=15)
         fake.delay_s = 0.0
-        await asyncio.sleep(6)
+        job = await eventually(lambda: finished(again), timeout_s=20)
+        assert job["status"] == "completed"
+        await wait_until_settled(cluster)
     assert len(fake.to("+14155550151")) == 2  # the timed-out send arrived; no resend after it
 
 

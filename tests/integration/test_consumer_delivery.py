@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
@@ -25,7 +24,7 @@ from careline_platform.messaging import (
     register_consumer,
 )
 from careline_testing.servers import ServerProcess
-from careline_testing.waiting import eventually
+from careline_testing.waiting import consumers_caught_up, eventually
 
 pytestmark = pytest.mark.asyncio
 TESTS = subjects.Stream("TESTS", "test", ("test.>",))
@@ -106,7 +105,9 @@ async def test_a_failing_message_is_redelivered_on_schedule_then_dead_lettered_o
     assert letter["deliveries"] == 3
     assert letter["reason"] == "RuntimeError after 3"
     assert json.loads(letter["payload"]) == {"n": 1}
-    await asyncio.sleep(2.0)  # terminated: it is never delivered again
+    # terminated, not left to redeliver: the consumer holds nothing pending or unacknowledged
+    js = broker.connection.jetstream()
+    await eventually(lambda: consumers_caught_up(js, (TESTS.name,)), timeout_s=10)
     assert len(calls) == 3
 
 

@@ -57,6 +57,7 @@ async def no_dead_letters(_doc: dict[str, Any]) -> None:
     return None
 
 
+@pytest.mark.slow  # started first (tests/conftest.py)
 async def test_ten_workers_run_a_thousand_jobs_each_exactly_once(jobs_col: AsyncCollection[Any]) -> None:
     """10 concurrent workers claiming from 1,000 jobs: each job runs once, all complete."""
     store = JobStore(jobs_col, SystemClock())

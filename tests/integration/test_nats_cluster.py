@@ -12,6 +12,7 @@ import logging
 import re
 import shutil
 import sys
+import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -107,12 +108,13 @@ async def broker(nats_cluster: list[tuple[ServerProcess, int]]) -> AsyncIterator
 
 async def declare_when_the_cluster_has_a_leader(broker: NatsBroker, replicas: int) -> None:
     js = broker.connection.jetstream()
-    for _ in range(60):  # the metadata leader is elected a moment after the servers answer
+    deadline = time.monotonic() + 30  # the metadata leader is elected a moment after the servers answer
+    while time.monotonic() < deadline:
         try:
             await declare_streams(js, (subjects.SMS,), 2.0, replicas)
             return
         except Exception:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.1)
     await declare_streams(js, (subjects.SMS,), 2.0, replicas)
 
 

@@ -57,8 +57,14 @@ class ServiceProcess:
         if self.proc is None or self.proc.poll() is not None:
             return
         self.signal(signal.SIGTERM)
+        self.wait_stopped(time.monotonic() + timeout_s)
+
+    def wait_stopped(self, deadline: float) -> None:
+        """Wait (until ``deadline``, a monotonic time) for a process told to stop; then kill it."""
+        if self.proc is None:
+            return
         try:
-            self.proc.wait(timeout_s)
+            self.proc.wait(max(deadline - time.monotonic(), 0.0))
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL)
             self.proc.wait()
@@ -114,6 +120,11 @@ class Cluster:
         for name in names:
             self.processes[name].wait_started()
 
-    def stop(self) -> None:
-        for proc in self.processes.values():
-            proc.stop()
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """SIGTERM to every service at once, then wait for all: they drain in parallel."""
+        running = [p for p in self.processes.values() if p.proc is not None and p.proc.poll() is None]
+        for proc in running:
+            proc.signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for proc in running:
+            proc.wait_stopped(deadline)

@@ -12,11 +12,35 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+PORTS_PER_WORKER = 1000
+FIRST_WORKER_PORT = 10_000
+"""pytest-xdist worker ``gwN`` hands out ports from its own block, ``FIRST_WORKER_PORT + N * 1000``
+onwards: below the kernel's ephemeral range (32768-60999), so no other worker, and no outgoing
+connection, is given a port this worker picked but has not bound yet."""
+
+_next_port: dict[int, int] = {}
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on. Under pytest-xdist, one from this worker's own block."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    first = FIRST_WORKER_PORT + int(worker[2:]) * PORTS_PER_WORKER
+    # a child process (a tool a test runs) starts elsewhere in the block than the worker
+    offset = _next_port.setdefault(first, os.getpid() % PORTS_PER_WORKER)
+    for step in range(PORTS_PER_WORKER):
+        port = first + (offset + step) % PORTS_PER_WORKER
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _next_port[first] = (offset + step + 1) % PORTS_PER_WORKER
+        return port
+    raise RuntimeError(f"no free port in {first}-{first + PORTS_PER_WORKER - 1}")
 
 
 def wait_for_port(port: int, timeout_s: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:

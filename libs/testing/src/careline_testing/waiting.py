@@ -7,6 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from nats.js import JetStreamContext
+
+POLL_S = 0.05
+
 
 async def eventually(
     check: Callable[[], Awaitable[object]] | Callable[[], object], timeout_s: float = 20.0
@@ -21,4 +25,24 @@ async def eventually(
             return result
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(POLL_S)
+
+
+async def last_sequences(js: JetStreamContext) -> dict[str, int]:
+    """Each stream's last sequence number: it moves whenever anything is published."""
+    return {info.config.name or "": int(info.state.last_seq) for info in await js.streams_info()}
+
+
+async def consumers_caught_up(js: JetStreamContext, streams: tuple[str, ...] | None = None) -> bool:
+    """True when every consumer (of ``streams``, or of all) has nothing left to deliver and
+    nothing delivered but unsettled: each message was acknowledged or terminated.
+
+    A message waiting for a delayed redelivery (a ``nak(delay)``) still counts as pending, so
+    this is what to wait for before asserting that a message was *not* handled again.
+    """
+    names = streams or tuple((await last_sequences(js)).keys())
+    for stream in names:
+        for consumer in await js.consumers_info(stream):
+            if (consumer.num_pending or 0) or (consumer.num_ack_pending or 0):
+                return False
+    return True
