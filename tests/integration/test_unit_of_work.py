@@ -126,3 +126,9 @@ async def test_an_effect_owed_twice_is_owed_once(world: World) -> None:
         await tx.emit(opt_out(world.uow), key="u1", msg_id="optout:SM1")
     assert await world.job_keys() == ["event:optout:SM1", "sms:1"]
     assert world.wakes == [1, 1]  # the third transaction owed nothing new
+
+
+async def test_a_single_write_outside_a_transaction_owes_nothing_and_is_seen_at_once(world: World) -> None:
+    await world.uow.single().add("n1", "one atomic write")
+    assert await world.uow.read().keys() == ["n1"]
+    assert await world.job_keys() == [] and world.wakes == []

@@ -114,7 +114,7 @@ class ReadDb:
 class WriteDb(ReadDb):
     """A service's database inside one transaction: every collection carries the session."""
 
-    def __init__(self, db: AsyncDatabase[Document], session: AsyncClientSession) -> None:
+    def __init__(self, db: AsyncDatabase[Document], session: AsyncClientSession | None) -> None:
         super().__init__(db, session)
 
     def __getitem__(self, name: str) -> WriteCollection:
@@ -156,6 +156,12 @@ class UnitOfWorkApi(Protocol[W_co, R_co]):
 
     def read(self) -> R_co:
         """Read-only repositories, outside any transaction."""
+
+    def single(self) -> W_co:
+        """Repositories outside any transaction, for one single-document write that needs no
+        outbox (a single-document update is atomic on its own); nothing can be emitted or
+        scheduled. Unlike a transaction, it never aborts on a concurrent writer of the same
+        document: the writes are applied one after the other."""
 
     @property
     def now(self) -> datetime: ...
@@ -260,6 +266,9 @@ class UnitOfWork(Generic[W_co, R_co]):
 
     def read(self) -> R_co:
         return self.reader(ReadDb(self.db))
+
+    def single(self) -> W_co:
+        return self.writer(WriteDb(self.db, None))
 
     @asynccontextmanager
     async def begin(self, delivery: HasMsgId | str | None = None) -> AsyncIterator[Transaction[W_co]]:

@@ -127,6 +127,9 @@ class FakeUnitOfWork(Generic[W, R]):
             return self.repo  # type: ignore[return-value]  # one fake often serves both sides
         return self.reader
 
+    def single(self) -> W:
+        return self.repo
+
     def events(self, kind: type[Event] | None = None) -> list[Event]:
         return [e.event for e in self.emitted if kind is None or isinstance(e.event, kind)]
 

@@ -61,8 +61,9 @@ async def compose(job: Job, sms: SendSmsJob, uow: ConversationUow, services: Ser
         tool_calls = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
         await services.progress.record_progress(job, body=body, agent=reply.agent, tool_calls=tool_calls)
     if not job.progress.get("in_history"):
-        async with uow.begin() as tx:
-            await tx.repo.record_reply_once(sms.user_id, job.key, body, tx.now)
+        # one atomic update, no outbox: outside a transaction it never aborts on a concurrent
+        # writer of the caregiver's state (a summary refresh), which would cost this send a retry
+        await uow.single().record_reply_once(sms.user_id, job.key, body, uow.now)
         await services.progress.record_progress(job, in_history=True)
     if job.progress.get("tool_calls") and not job.progress.get("effects_done"):
         await apply_tool_calls(job, sms, uow)
@@ -99,8 +100,7 @@ async def refresh_summary(job: Job, uow: ConversationUow, services: Services) ->
     user = SummaryRefreshJob.of(job.payload).user_id
     state = await uow.read().state(user) or {}
     summary = await services.agent.summarise(context(state, "", uow.now))
-    async with uow.begin() as tx:
-        await tx.repo.set_summary(user, summary, tx.now)
+    await uow.single().set_summary(user, summary, uow.now)  # one atomic update, as above
     return {"chars": len(summary)}
 
 
