@@ -10,8 +10,8 @@ from careline_billing.domain.lifecycle import FACT_FIELDS
 from careline_billing.integrations.stripe_gateway import CheckoutLink
 from careline_billing.repository import FILLABLE_WHEN_LIVE, STATUSES
 from careline_contracts.migration import SliceCounts
-from careline_platform.backfill import gap_fill
 from careline_platform.jobs import Job
+from careline_testing.slices import fill_slices
 from careline_testing.uow import FakeClock, FakeUnitOfWork
 
 Document = dict[str, Any]
@@ -100,19 +100,7 @@ class FakeAccounts:
             )
 
     async def backfill(self, slices: list[Document], now: datetime) -> tuple[SliceCounts, list[Document]]:
-        created: list[Document] = []
-        filled = unchanged = 0
-        for doc in slices:
-            existing = self.accounts.get(doc["_id"])
-            if existing is None:
-                self.accounts[doc["_id"]] = copy.deepcopy(doc)
-                created.append(doc)
-            elif gaps := gap_fill(existing, {k: v for k, v in doc.items() if k in FILLABLE_WHEN_LIVE}):
-                existing.update(gaps, updated_at=now)
-                filled += 1
-            else:
-                unchanged += 1
-        return SliceCounts(created=len(created), filled=filled, unchanged=unchanged), created
+        return fill_slices(self.accounts, slices, fill_stamp={"updated_at": now}, fillable=FILLABLE_WHEN_LIVE)
 
     async def erase_caregiver(self, user_id: str) -> Document:
         had = self.accounts.pop(user_id, None) is not None

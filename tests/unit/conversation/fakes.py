@@ -18,8 +18,8 @@ from careline_conversation.handlers import Services
 from careline_conversation.integrations.sms import SentMessage
 from careline_conversation.repository import RECENT_WINDOW, STATUS_RANK
 from careline_platform.audit import AuditRecord
-from careline_platform.backfill import gap_fill
 from careline_platform.jobs import Job
+from careline_testing.slices import fill_slices
 from careline_testing.uow import FakeClock, FakeUnitOfWork
 
 Document = dict[str, Any]
@@ -129,21 +129,10 @@ class FakeConversation:
         return True
 
     async def backfill(self, slices: list[Document], now: datetime) -> SliceCounts:
-        created = filled = unchanged = 0
-        for doc in slices:
-            existing = self.states.get(doc["_id"])
-            if existing is None:
-                self.states[doc["_id"]] = copy.deepcopy(doc)
-                created += 1
-            elif set(existing) <= {"_id", "entitlement"}:
-                existing.update(gap_fill(existing, doc))
-                created += 1
-            elif gaps := gap_fill(existing, doc):
-                existing.update(gaps, updated_at=now)
-                filled += 1
-            else:
-                unchanged += 1
-        return SliceCounts(created=created, filled=filled, unchanged=unchanged)
+        counts, _created = fill_slices(
+            self.states, slices, fill_stamp={"updated_at": now}, placeholder=frozenset({"entitlement"})
+        )
+        return counts
 
     async def project_backfilled_entitlements(self, projection: dict[str, Document], at: datetime) -> None:
         for user_id, value in projection.items():

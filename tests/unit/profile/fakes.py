@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from careline_contracts.migration import SliceCounts
-from careline_platform.backfill import gap_fill
 from careline_profile.repository import BANDS, PHASES
+from careline_testing.slices import fill_slices
 from careline_testing.uow import FakeClock, FakeUnitOfWork
 
 Document = dict[str, Any]
@@ -73,18 +73,8 @@ class FakeProfiles:
         return True
 
     async def backfill(self, slices: list[Document], now: datetime) -> SliceCounts:
-        created = filled = unchanged = 0
-        for doc in slices:
-            existing = self.profiles.get(doc["_id"])
-            if existing is None:
-                self.profiles[doc["_id"]] = copy.deepcopy(doc)
-                created += 1
-            elif gaps := gap_fill(existing, doc):
-                existing.update(gaps, updated_at=now)
-                filled += 1
-            else:
-                unchanged += 1
-        return SliceCounts(created=created, filled=filled, unchanged=unchanged)
+        counts, _created = fill_slices(self.profiles, slices, fill_stamp={"updated_at": now})
+        return counts
 
     async def erase_caregiver(self, user_id: str) -> Document:
         had = self.profiles.pop(user_id, None) is not None
