@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from faststream import BaseMiddleware
 from faststream.nats import NatsRouter
@@ -34,6 +34,7 @@ from careline_contracts.admin import (
 )
 from careline_platform.logging import get_logger
 from careline_platform.mongo import rerun_on_conflict
+from careline_platform.uow import UnitOfWorkApi
 
 __all__ = ["AdminOperation", "AnswerErrors", "CaregiverSlice", "Refused", "admin_router", "admin_subject"]
 
@@ -50,6 +51,24 @@ class CaregiverSlice:
 
     read: SliceHook
     erase: SliceHook
+
+    @classmethod
+    def of(cls, uow: UnitOfWorkApi[ErasesCaregiver, ReadsCaregiver]) -> CaregiverSlice:
+        """Read through the unit of work's read-only view; erase in one of its transactions."""
+
+        async def erase(user_id: str) -> Document:
+            async with uow.begin() as tx:
+                return await tx.repo.erase_caregiver(user_id)
+
+        return cls(lambda user_id: uow.read().read_caregiver(user_id), erase)
+
+
+class ReadsCaregiver(Protocol):
+    async def read_caregiver(self, user_id: str) -> Document: ...
+
+
+class ErasesCaregiver(Protocol):
+    async def erase_caregiver(self, user_id: str) -> Document: ...
 
 
 class Refused(Exception):

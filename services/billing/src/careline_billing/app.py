@@ -37,16 +37,12 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         trial=timedelta(days=settings.trial_days), grace=timedelta(days=settings.past_due_grace_days)
     )
 
-    async def erase(user_id: str) -> dict[str, object]:
-        async with uow.begin() as tx:
-            return await tx.repo.erase_caregiver(user_id)
-
     definition = ServiceDefinition(
         name=NAME,
         owned_streams=(subjects.BILLING,),
         on_start=[lambda: repository.ensure_indexes(infra.db)],
         rollup=uow.read().daily_metrics,
-        caregiver=CaregiverSlice(lambda user: uow.read().read_caregiver(user), erase),
+        caregiver=CaregiverSlice.of(uow),
         consumers=subscribers(uow, terms),
         job_types=job_types(uow, terms, build_gateway(settings), infra.jobs),
     )

@@ -68,17 +68,13 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         escalate_after=timedelta(seconds=settings.page_escalate_after_s), base_url=settings.public_base_url
     )
 
-    async def erase(user_id: str) -> dict[str, object]:
-        async with uow.begin() as tx:
-            return await tx.repo.erase_caregiver(user_id)
-
     definition = ServiceDefinition(
         name=NAME,
         owned_streams=(subjects.CONVERSATION, subjects.SANDBOX),
         on_start=[lambda: repository.ensure_indexes(infra.db)],
         on_stop=[sender.close] if isinstance(sender, TwilioSender) else [],
         rollup=uow.read().daily_metrics,
-        caregiver=CaregiverSlice(lambda user: uow.read().read_caregiver(user), erase),
+        caregiver=CaregiverSlice.of(uow),
         consumers=subscribers(uow, services),
         job_types=job_types(uow, services, policy),
         admin_operations=alert_admin.operations(uow),

@@ -21,16 +21,12 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
     infra = await connect_infrastructure(settings, NAME, clock)
     uow = infra.unit_of_work(subjects.PROFILE, writer=MongoProfileWriter, reader=MongoProfileReader)
 
-    async def erase(user_id: str) -> dict[str, object]:
-        async with uow.begin() as tx:
-            return await tx.repo.erase_caregiver(user_id)
-
     definition = ServiceDefinition(
         name=NAME,
         owned_streams=(subjects.PROFILE,),
         on_start=[lambda: repository.ensure_indexes(infra.db)],
         rollup=uow.read().daily_metrics,
-        caregiver=CaregiverSlice(lambda user: uow.read().read_caregiver(user), erase),
+        caregiver=CaregiverSlice.of(uow),
         periodic=[Periodic(assessments.CHECKIN_SCAN, timedelta(seconds=settings.checkin_scan_s))],
         consumers=subscribers(uow),
         job_types={
