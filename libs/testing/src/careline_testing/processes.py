@@ -1,4 +1,9 @@
-"""The four Careline services as real processes, as `make run` and the e2e tests start them."""
+"""The four Careline services as real processes, as `make run` and the e2e tests start them.
+
+A process is started by a *launcher*: by default ``subprocess.Popen([python, -m, package])``;
+the test suite installs a :class:`~careline_testing.zygote.Zygote` (:func:`use_launcher`), which
+forks the same thing from an interpreter that has already imported every service.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,42 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from careline_platform.services import EDGE, SERVICE_NAMES, service
-from careline_testing.servers import free_port, wait_for_port
+from careline_testing.servers import Process, free_port, wait_for_port
 
 SERVICES = SERVICE_NAMES  # the one list (careline_platform.services), under its old name here
+
+
+class Launcher(Protocol):
+    def spawn(self, package: str, env: dict[str, str], log_path: Path) -> Process:
+        """Start ``python -m package`` in a new session, stdout and stderr appended to ``log_path``."""
+        ...
+
+
+class Subprocesses:
+    """A fresh interpreter per process: what ``make run``, the bench and the tools use."""
+
+    def spawn(self, package: str, env: dict[str, str], log_path: Path) -> Process:
+        with open(log_path, "ab") as log:  # the child has its own copy of the descriptor
+            return subprocess.Popen(
+                [sys.executable, "-m", package],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+
+
+_launcher: Launcher = Subprocesses()
+
+
+def use_launcher(launcher: Launcher) -> Launcher:
+    """Start every later :class:`ServiceProcess` with ``launcher``; returns the one it replaces."""
+    global _launcher
+    previous, _launcher = _launcher, launcher
+    return previous
 
 
 @dataclass
@@ -21,19 +57,12 @@ class ServiceProcess:
     name: str
     env: dict[str, str]
     log_path: Path
-    proc: subprocess.Popen[bytes] | None = None
+    proc: Process | None = None
     _log_offset: int = 0
 
     def start(self) -> None:
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", service(self.name).package],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            start_new_session=True,
-        )
+        self.proc = _launcher.spawn(service(self.name).package, self.env, self.log_path)
 
     def wait_started(self, timeout_s: float = 60.0) -> None:
         """Block until this run of the process logged ``service.started``."""
@@ -65,7 +94,7 @@ class ServiceProcess:
             return
         try:
             self.proc.wait(max(deadline - time.monotonic(), 0.0))
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # Popen's and ForkedProcess's
             self.signal(signal.SIGKILL)
             self.proc.wait()
 

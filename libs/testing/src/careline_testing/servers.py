@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 PORTS_PER_WORKER = 1000
 FIRST_WORKER_PORT = 10_000
@@ -43,7 +44,19 @@ def free_port() -> int:
     raise RuntimeError(f"no free port in {first}-{first + PORTS_PER_WORKER - 1}")
 
 
-def wait_for_port(port: int, timeout_s: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+class Process(Protocol):
+    """What the harness uses of a started process (``subprocess.Popen`` has it, and so has
+    :class:`careline_testing.zygote.ForkedProcess`)."""
+
+    pid: int
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def wait_for_port(port: int, timeout_s: float = 30.0, proc: Process | None = None) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
