@@ -428,6 +428,11 @@ class JobWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def active(self) -> bool:
+        """True from ``start()`` until ``stop()`` has ended its loops."""
+        return any(not task.done() for task in self._tasks)
+
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._dispatch_loop()),

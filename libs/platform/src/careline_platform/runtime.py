@@ -206,6 +206,8 @@ class ServiceRuntime:
         self.infra = infra
         self.definition = definition
         self.worker: JobWorker | None = None
+        self.running = False
+        """True once every part started; a stop before that says ``during="start-up"``."""
         infra.wake = self.wake_worker  # a committed unit of work starts its jobs at once
         self.policy = ConsumerPolicy(infra.publisher)
         self.router = NatsRouter(middlewares=[self.policy])
@@ -232,6 +234,20 @@ class ServiceRuntime:
             self.worker.wake()
 
     async def start(self) -> None:
+        """Start everything, the edge last; ``service.started`` says the service is whole."""
+        await self.start_pipeline()
+        await self.start_edge()
+        self.running = True
+        job_types = sorted(self.worker.types) if self.worker is not None else []
+        log.info("service.started", consumers=len(self.definition.consumers), job_types=job_types)
+
+    async def start_edge(self) -> None:
+        """What a service puts in front of its pipeline, started last (the HTTP server); none here."""
+
+    async def stop_edge(self) -> None:
+        """Stop the edge, first of all."""
+
+    async def start_pipeline(self) -> None:
         infra, definition = self.infra, self.definition
         consumers: list[tuple[ConsumerSpec, list[tuple[str, str]]]] = []
         for spec in definition.consumers:
@@ -285,7 +301,6 @@ class ServiceRuntime:
             poll_interval_s=infra.settings.jobs_poll_interval_s,
         )
         self.worker.start()
-        log.info("service.started", consumers=len(definition.consumers), job_types=sorted(job_types))
 
     def _rescheduling(self, periodic: Periodic, job_type: JobType) -> JobType:
         """The periodic job's handler, after enqueuing its next slot (a failing run never ends the chain)."""
@@ -305,6 +320,7 @@ class ServiceRuntime:
         connections close last, because finishing handlers still write and jobs still publish.
         """
         began = time.monotonic()
+        await self.stop_edge()
         if self._gauges is not None:
             self._gauges.cancel()
         grace = self.infra.settings.shutdown_grace_s
@@ -324,6 +340,7 @@ class ServiceRuntime:
         await self.infra.client.close()
         log.info(
             "service.stopped",
+            during="running" if self.running else "start-up",
             messages_finished=consumers.finished,
             messages_released=consumers.released,
             jobs_finished=jobs_finished,
@@ -341,10 +358,10 @@ class ServiceRuntime:
         starting = asyncio.create_task(self.start())
         signalled = asyncio.create_task(stop.wait())
         await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
-        if not starting.done():  # still waiting for NATS or MongoDB: nothing to drain yet
+        if not starting.done():  # signalled while starting: stop what had started (a worker, a port)
             starting.cancel()
             await asyncio.gather(starting, return_exceptions=True)
-            log.info("service.stopped", during="start-up")
+            await self.stop()
             return
         if starting.exception() is not None:
             signalled.cancel()

@@ -72,7 +72,7 @@ class WebServer:
 
     async def stop(self) -> None:
         """Stop accepting, let the requests in flight be answered, then return."""
-        if self.serving is None:
+        if self.serving is None or self.serving.done():  # never started, or already ended
             return
         self.server.should_exit = True
         await self.serving
@@ -85,10 +85,8 @@ class WebServiceRuntime(ServiceRuntime):
         super().__init__(infra, definition)
         self.web = web
 
-    async def start(self) -> None:
-        await super().start()
+    async def start_edge(self) -> None:
         await self.web.start()
 
-    async def stop(self) -> None:
+    async def stop_edge(self) -> None:
         await self.web.stop()
-        await super().stop()

@@ -1,0 +1,54 @@
+"""A service signalled in the middle of its start-up stops what had started, and exits.
+
+Kubernetes may send SIGTERM at any moment, start-up included. A process that had started its
+job worker but not yet its HTTP server used to log ``service.stopped`` and keep running, its
+worker still claiming jobs, until the kubelet's SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+
+import pytest
+
+from careline_platform.runtime import ServiceDefinition, ServiceRuntime, connect_infrastructure
+from careline_platform.settings import Settings
+from careline_testing.servers import Backends, ServerProcess
+
+pytestmark = pytest.mark.asyncio
+_names = itertools.count()
+
+
+class EdgeThatNeverStarts(ServiceRuntime):
+    """The pipeline starts; the edge (an HTTP server in ingress) hangs until cancelled."""
+
+    edge_starting: asyncio.Event
+
+    async def start_edge(self) -> None:
+        self.edge_starting.set()
+        await asyncio.Event().wait()
+
+
+async def test_sigterm_while_the_edge_starts_stops_the_worker_and_returns(
+    backends: Backends, nats: ServerProcess
+) -> None:
+    settings = Settings(
+        nats_url=f"nats://127.0.0.1:{nats.port}",
+        mongodb_uri=backends.mongodb_uri,
+        db_prefix=f"startup{next(_names)}",
+        metrics_port=None,
+    )
+    infra = await connect_infrastructure(settings, "probe")
+    runtime = EdgeThatNeverStarts(infra, ServiceDefinition("probe"))
+    runtime.edge_starting = asyncio.Event()
+    run = asyncio.create_task(runtime.run_until_signalled())
+    await asyncio.wait_for(runtime.edge_starting.wait(), 30)
+    assert runtime.worker is not None and runtime.worker.active  # the pipeline had started
+
+    os.kill(os.getpid(), signal.SIGTERM)  # the runtime's loop handler takes it, not pytest
+    await asyncio.wait_for(run, 30)
+    assert not runtime.worker.active
+    assert not runtime.running
