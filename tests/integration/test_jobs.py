@@ -27,6 +27,7 @@ from careline_platform.jobs import (
 )
 from careline_platform.mongo import connect
 from careline_testing.servers import Backends
+from careline_testing.waiting import eventually
 
 pytestmark = pytest.mark.asyncio
 _names = itertools.count()
@@ -264,3 +265,70 @@ async def test_a_claim_knows_whether_the_job_ran_before_even_from_a_stale_read(
     doc = await jobs_col.find_one({"_id": "once"})
     assert again is not None and doc is not None
     assert again.claimed_before == doc["first_claimed_at"] is not None
+
+
+class CountingStore(JobStore):
+    """The real store, counting which claims the worker asks for."""
+
+    def __init__(self, collection: AsyncCollection[Any], clock: Any) -> None:
+        super().__init__(collection, clock)
+        self.asked: Counter[str] = Counter()
+
+    async def claim_new(self, owner: str, lease_s: float, types: list[str] | None = None) -> Job | None:
+        self.asked["new"] += 1
+        return await super().claim_new(owner, lease_s, types)
+
+    async def claim_retry(self, owner: str, lease_s: float, types: list[str] | None = None) -> Job | None:
+        self.asked["retry"] += 1
+        return await super().claim_retry(owner, lease_s, types)
+
+
+async def test_a_wake_asks_for_new_jobs_only_and_retries_are_looked_for_once_per_poll(
+    jobs_col: AsyncCollection[Any],
+) -> None:
+    """Twenty committed jobs, each with a wake: twenty-odd one-query claims, not three queries
+    each; the look for retries and expired leases happens on the poll clock."""
+    store = CountingStore(jobs_col, SystemClock())
+    await store.ensure_indexes()
+    ran: list[str] = []
+
+    async def handler(job: Job) -> None:
+        ran.append(job.key)
+
+    worker = JobWorker(
+        store, {"t": JobType(handler)}, owner="w", dead_letter_sink=no_dead_letters, poll_interval_s=30
+    )
+    worker.start()
+    try:
+        for i in range(20):
+            await store.enqueue(new_job(f"new:{i}", "t", {}, now=datetime.now(UTC)))
+            worker.wake()
+            await eventually(lambda i=i: len(ran) == i + 1, timeout_s=10)
+    finally:
+        await worker.stop()
+    assert store.asked["retry"] == 1  # at start; the next look is 30 s away
+    assert 20 <= store.asked["new"] <= 80
+
+
+async def test_due_retries_are_not_starved_by_a_steady_stream_of_new_jobs(
+    jobs_col: AsyncCollection[Any],
+) -> None:
+    """A failed job whose attempt is due runs before the new jobs behind it, however many come."""
+    store = JobStore(jobs_col, SystemClock())
+    await store.ensure_indexes()
+    past = datetime.now(UTC) - timedelta(seconds=5)
+    await store.enqueue(new_job("retry:1", "t", {}, now=past))
+    failing = await store.claim("w", lease_s=30)
+    assert failing is not None
+    await store.fail(failing, "provider away", permanent=False, policy=RetryPolicy(base_s=0.01, jitter=0))
+    for i in range(30):
+        await store.enqueue(new_job(f"new:{i}", "t", {}, now=past))
+    order: list[str] = []
+
+    async def handler(job: Job) -> None:
+        order.append(job.key)
+
+    worker = JobWorker(store, {"t": JobType(handler)}, owner="w", dead_letter_sink=no_dead_letters)
+    while await worker.run_once():
+        pass
+    assert order[0] == "retry:1" and len(order) == 31

@@ -46,6 +46,8 @@ class JobStatus(StrEnum):
 
 UNFINISHED = (JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.FAILED)
 CLAIM_CANDIDATES = 16
+DEAD_LETTER_SWEEP_S = 10.0
+"""How often a worker looks for dead jobs whose letter is not published yet (its own are at once)."""
 
 
 class PermanentJobError(Exception):
@@ -150,6 +152,14 @@ class Job:
         )
 
 
+def _dotted(doc: Document, path: str) -> Any:
+    """The value at a dotted path (``lease.expires_at``), None where a part is missing."""
+    value: Any = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 class LeaseLost(Exception):
     """Our lease expired and someone else holds the job now; our write was refused."""
 
@@ -184,18 +194,23 @@ class JobStore:
         return True
 
     @staticmethod
-    def _claimable(now: datetime) -> list[Document]:
-        """Claimable jobs, as queries whose index order is the sort order (no in-memory sort).
+    def _due_retries(now: datetime) -> list[Document]:
+        """Jobs that come due on a clock: a failed job's next attempt, an expired lease.
 
-        Equality on ``status`` plus a range on the sort key lets the server walk the
-        (status, next_attempt_at) index and stop at the first match; one query with
-        ``$in``/``$or`` over several statuses would make it collect and sort every match.
+        Each is a query whose index order is the sort order (no in-memory sort): equality on
+        ``status`` plus a range on the sort key lets the server walk the (status, sort key)
+        index and stop at the first match; one query with ``$in``/``$or`` over several
+        statuses would make it collect and sort every match.
         """
         return [
-            {"status": JobStatus.PENDING.value, "next_attempt_at": {"$lte": now}},
             {"status": JobStatus.FAILED.value, "next_attempt_at": {"$lte": now}},
             {"status": JobStatus.PROCESSING.value, "lease.expires_at": {"$lte": now}},
         ]
+
+    @staticmethod
+    def _due_new(now: datetime) -> Document:
+        """Pending jobs that are due: what a committed unit of work just owed, mostly."""
+        return {"status": JobStatus.PENDING.value, "next_attempt_at": {"$lte": now}}
 
     async def _waits_for_predecessor(self, candidate: Document) -> bool:
         """True while an earlier job of the same actor is unfinished (actor jobs run in order).
@@ -220,8 +235,21 @@ class JobStore:
         so two workers never hold the same job; a job whose actor has an earlier unfinished job
         is skipped, so one caregiver's effects happen in the order they were decided.
         """
+        return await self.claim_retry(owner, lease_s, types) or await self.claim_new(owner, lease_s, types)
+
+    async def claim_new(self, owner: str, lease_s: float, types: list[str] | None = None) -> Job | None:
+        """:meth:`claim`, of a pending job only: one query, what a worker asks after a wake."""
         now = self.clock.now()
-        for query in self._claimable(now):
+        return await self._claim_first(self._due_new(now), owner, lease_s, now, types)
+
+    async def claim_retry(self, owner: str, lease_s: float, types: list[str] | None = None) -> Job | None:
+        """:meth:`claim`, of a failed job whose next attempt is due or one whose lease expired.
+
+        Older work first: these come before new jobs, so a steady stream of new jobs cannot
+        starve the retries.
+        """
+        now = self.clock.now()
+        for query in self._due_retries(now):
             job = await self._claim_first(query, owner, lease_s, now, types)
             if job is not None:
                 return job
@@ -253,6 +281,27 @@ class JobStore:
                 return job
         return None
 
+    @staticmethod
+    def _unchanged_since_read(candidate: Document, query: Document) -> Document:
+        """The job as it was read, field for field: it was claimable then, and a claim, a
+        release, a retry's new time or a renewed lease would each have changed one of these.
+
+        Equalities only, led by ``_id``: a server finds the one document by its id. (With the
+        claim query's range beside it, the MongoDB-wire server walked the whole (status, due)
+        index range instead: every pending job, for every claim.)
+        """
+        guard: Document = {
+            "_id": candidate["_id"],
+            "status": query["status"],
+            "first_claimed_at": candidate.get("first_claimed_at"),
+        }
+        for path in query:  # the due time the query ranged over, as read
+            if path not in ("_id", "status"):
+                guard[path] = _dotted(candidate, path)
+        if candidate.get("lease") is not None:
+            guard["lease.token"] = candidate["lease"].get("token")
+        return guard
+
     async def take(
         self, candidate: Document, query: Document, owner: str, lease_s: float, now: datetime
     ) -> Job | None:
@@ -265,10 +314,8 @@ class JobStore:
         claimed: Document = {"status": JobStatus.PROCESSING.value, "lease": lease}
         if candidate.get("first_claimed_at") is None:
             claimed["first_claimed_at"] = now
-        unclaimed_since_read = {"first_claimed_at": candidate.get("first_claimed_at")}
         res = await self.col.update_one(
-            {**query, "_id": candidate["_id"], **unclaimed_since_read},
-            {"$set": claimed, "$inc": {"attempts": 1}},
+            self._unchanged_since_read(candidate, query), {"$set": claimed, "$inc": {"attempts": 1}}
         )
         if res.modified_count != 1:
             return None
@@ -424,6 +471,8 @@ class JobWorker:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._running: set[asyncio.Task[None]] = set()
+        self._next_sweep = 0.0  # loop time of the next look for due retries and expired leases
+        self._died = asyncio.Event()  # a job of this worker went dead: publish its letter now
 
     def wake(self) -> None:
         self._wake.set()
@@ -508,6 +557,7 @@ class JobWorker:
         JOBS_FINISHED.labels(job.type, status.value).inc()
         if status is JobStatus.DEAD:
             DEAD_LETTERS.labels("job").inc()
+            self._died.set()
         else:
             RETRIES.labels(job.type).inc()
         log.warning(
@@ -524,6 +574,22 @@ class JobWorker:
         self._running.discard(task)
         self._wake.set()  # room for another job, and its actor's next job may be due now
 
+    async def _claim(self) -> Job | None:
+        """A new job; and, once per poll interval, a due retry or an expired lease first.
+
+        A wake means a unit of work just committed a new job, so it asks one query. Retries
+        and expired leases come due on a clock, not on a wake: they are looked for at most
+        once per ``poll_interval_s``, and again at once while that keeps finding some.
+        """
+        types = list(self.types)
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._next_sweep:
+            job = await self.store.claim_retry(self.owner, self.lease_s, types)
+            if job is not None:
+                return job
+            self._next_sweep = loop.time() + self.poll_interval_s
+        return await self.store.claim_new(self.owner, self.lease_s, types)
+
     async def _dispatch_loop(self) -> None:
         while not self._stopping.is_set():
             job: Job | None = None
@@ -532,7 +598,7 @@ class JobWorker:
             self._wake.clear()
             if len(self._running) < self.concurrency:
                 try:
-                    job = await self.store.claim(self.owner, self.lease_s, list(self.types))
+                    job = await self._claim()
                 except PyMongoError as exc:
                     log.warning("job.claim_failed", error=type(exc).__name__)
                     await asyncio.sleep(1.0)
@@ -553,16 +619,26 @@ class JobWorker:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
 
     async def _dead_letter_loop(self) -> None:
-        """Publish a dead-letter event for every job that died (retried until it lands)."""
+        """Publish a dead-letter event for every job that died (retried until it lands).
+
+        At once for a job this worker failed for good; every ``DEAD_LETTER_SWEEP_S`` for the
+        rest (a letter whose publish failed, a job another replica killed before publishing).
+        """
         while not self._stopping.is_set():
+            self._died.clear()
             try:
                 for doc in await self.store.undelivered_dead_letters():
                     await self.dead_letter_sink(doc)
                     await self.store.mark_dead_letter_published(doc["_id"])
             except Exception as exc:  # the broker or database is away: try again later
                 log.warning("job.dead_letter_publish_failed", error=type(exc).__name__)
-            with contextlib.suppress(TimeoutError):  # a stop ends the wait at once
-                await asyncio.wait_for(self._stopping.wait(), timeout=max(self.poll_interval_s, 1.0))
+            woken = asyncio.ensure_future(self._died.wait())
+            stopped = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait(
+                {woken, stopped}, timeout=DEAD_LETTER_SWEEP_S, return_when=asyncio.FIRST_COMPLETED
+            )
+            woken.cancel()
+            stopped.cancel()
 
 
 @dataclass(frozen=True)
