@@ -9,7 +9,11 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-POLL_S = 0.05
+FIRST_POLL_S = 0.02
+MAX_POLL_S = 0.25
+"""A condition is checked again after 20 ms, then half as long again each time, up to 250 ms:
+what comes true at once is seen at once, and a long wait (a retry's backoff, a recovery) does
+not query NATS and the database twenty times a second for its whole length."""
 
 
 async def eventually(
@@ -17,6 +21,7 @@ async def eventually(
 ) -> Any:
     """Wait until ``check`` holds (sync or async) and return what it gave, or fail the test."""
     deadline = time.monotonic() + timeout_s
+    pause = FIRST_POLL_S
     while True:
         result = check()
         if isinstance(result, Awaitable):
@@ -25,7 +30,8 @@ async def eventually(
             return result
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
-        await asyncio.sleep(POLL_S)
+        await asyncio.sleep(pause)
+        pause = min(pause * 1.5, MAX_POLL_S)
 
 
 async def last_sequences(js: JetStreamContext) -> dict[str, int]:
