@@ -245,7 +245,7 @@ async def replay_storm(line: Line, users: list[str], config: Config) -> dict[str
 
     async def storm_one(j: int) -> None:
         phone = fresh[j // 2] if j % 2 and j // 2 < len(fresh) else users[j % len(users)]
-        raw = line.request(phone, MESSAGES[j % len(MESSAGES)], sid=f"SMstorm{j:026d}")
+        raw = line.request(phone, MESSAGES[j % len(MESSAGES)], sid=f"SM{j:032x}")
         expected[phone] += 1
         answers = await asyncio.gather(*(line.ingress.send(raw) for _ in range(config.storm_copies)))
         statuses.update(status for status, _ in answers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -64,7 +65,7 @@ async def test_tampered_twilio_posts_are_refused_and_nothing_is_published(
 async def test_status_callback_is_verified_and_published(ingress: Cluster, js: JetStreamContext) -> None:
     """Status callbacks use the same signature check and land in the SMS stream."""
     url = f"{ingress.base_url}/webhooks/twilio/status"
-    params = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered", "AccountSid": "AC1"}
+    params = {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered", "AccountSid": "AC" + "c" * 32}
     body, headers = twilio_form(TWILIO_TOKEN, url, params)
     async with httpx.AsyncClient() as client:
         bad = await client.post(url, content=body, headers={**headers, "X-Twilio-Signature": "AAAA"})
@@ -150,3 +151,42 @@ async def test_bodies_of_the_wrong_type_or_size_are_refused_before_anything_else
     assert admin_junk.status_code == 413
     assert "Traceback" not in as_json.text + huge.text + stripe_form.text
     assert (await js.stream_info("SMS")).state.messages == 0
+
+
+async def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(
+    ingress: Cluster, js: JetStreamContext
+) -> None:
+    """No Content-Length to refuse early: ingress counts while it reads and answers 413 once the
+    body passes 64 KiB, on every route, before any signature check (tests/unit/test_ingress_asgi.py
+    shows the app is handed nothing and the rest is never read); a chunked body within the limit
+    is read and verified as usual."""
+    sent: dict[str, int] = {}
+
+    async def chunks(path: str, total: int) -> AsyncIterator[bytes]:
+        sent[path] = 0
+        while sent[path] < total:
+            sent[path] += 16_384
+            yield b"x" * 16_384
+
+    twenty_mb = 20 * 1024 * 1024
+    async with httpx.AsyncClient(timeout=30) as client:
+        for path, media in (
+            ("/webhooks/twilio/sms", "application/x-www-form-urlencoded"),
+            ("/webhooks/twilio/status", "application/x-www-form-urlencoded"),
+            ("/webhooks/stripe", "application/json"),
+            ("/admin/users/u/roles", "application/json"),
+        ):
+            resp = await client.post(
+                f"{ingress.base_url}{path}", content=chunks(path, twenty_mb), headers={"Content-Type": media}
+            )
+            assert resp.status_code == 413, (path, resp.status_code, resp.text)
+            assert sent[path] == twenty_mb  # httpx sends it all; ingress kept none of it past 64 KiB
+        params = inbound_sms_params("+14155550198", "chunked but small")
+        body, headers = twilio_form(TWILIO_TOKEN, sms_url(ingress), params)
+        async def in_two(whole: bytes) -> AsyncIterator[bytes]:
+            yield whole[:10]
+            yield whole[10:]
+
+        small = await client.post(sms_url(ingress), content=in_two(body), headers=headers)
+    assert small.status_code == 200
+    assert (await js.stream_info("SMS")).state.messages == 1

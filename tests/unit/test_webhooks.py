@@ -171,6 +171,8 @@ def test_verify_stripe_custom_tolerance() -> None:
         "v1=" + "a" * 64,  # no t
         "t=abc,v1=" + "a" * 64,  # non-digit t
         "t=-5,v1=" + "a" * 64,  # negative t
+        "t=" + "9" * 13 + ",v1=" + "a" * 64,  # more digits than Unix seconds have (was a 500)
+        "t=" + "1" * 5000 + ",v1=" + "a" * 64,  # past Python's int parsing limit (was a 500)
         "t=1700000000",  # no v1
         "t=1700000000,v0=" + "a" * 64,  # only an unknown scheme
         "garbage",

@@ -17,11 +17,13 @@ from .fakes import FakePublisher, FakeUsers
 
 pytestmark = pytest.mark.asyncio
 SID = "SM" + "b" * 32
+SID1, SID2 = "SM" + "1" * 32, "SM" + "2" * 32
+ACCOUNT = "AC" + "c" * 32
 PHONE = "+14155550100"
 
 
 async def text(users: FakeUsers, publisher: FakePublisher, background: Background, sid: str = SID) -> None:
-    params = {"MessageSid": sid, "From": PHONE, "To": "+18005550000", "Body": "hello"}
+    params = {"MessageSid": sid, "From": PHONE, "To": "+18005550000", "Body": "hello", "AccountSid": ACCOUNT}
     await handlers.on_sms(
         params, "cid", users=users, publisher=publisher, clock=FakeClock(), background=background
     )
@@ -39,9 +41,9 @@ async def test_a_first_text_registers_the_caregiver_before_passing_the_message_o
 
 async def test_a_known_caregiver_only_has_the_message_published() -> None:
     users, publisher, background = FakeUsers(), FakePublisher(), Background()
-    await text(users, publisher, background, sid="SM1")
+    await text(users, publisher, background, sid=SID1)
     await background.finish(1.0)
-    await text(users, publisher, background, sid="SM2")
+    await text(users, publisher, background, sid=SID2)
     assert publisher.subjects() == ["user.registered", "sms.inbound.received", "sms.inbound.received"]
     assert not background.tasks
 
@@ -54,10 +56,10 @@ async def test_a_lost_registration_note_publishes_the_event_again_under_the_same
         raise ConnectionError("the database went away")
 
     users.mark_registered_published = lost  # type: ignore[method-assign]
-    await text(users, publisher, background, sid="SM1")
+    await text(users, publisher, background, sid=SID1)
     await asyncio.sleep(0)  # the note fails; it is only logged
     assert await background.finish(1.0) == (1, 0)
-    await text(users, publisher, background, sid="SM2")
+    await text(users, publisher, background, sid=SID2)
     registered = [p for p in publisher.published if p.event.subject == "user.registered"]
     assert len(registered) == 1  # the fake broker de-duplicated the repeat by its id
 
@@ -86,7 +88,10 @@ async def test_a_refused_text_touches_nothing() -> None:
 async def test_status_and_stripe_events_are_published_whole() -> None:
     publisher, clock = FakePublisher(), FakeClock()
     await handlers.on_status(
-        {"MessageSid": SID, "MessageStatus": "sent"}, "cid", publisher=publisher, clock=clock
+        {"MessageSid": SID, "MessageStatus": "sent", "AccountSid": ACCOUNT},
+        "cid",
+        publisher=publisher,
+        clock=clock,
     )
     raw = json.dumps({"id": "evt_9", "type": "invoice.paid", "created": 1, "data": {"object": {}}}).encode()
     await handlers.on_stripe(raw, "cid", publisher=publisher, clock=clock)

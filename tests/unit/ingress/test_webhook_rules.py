@@ -13,6 +13,7 @@ from careline_ingress.domain.webhooks import BadRequest, InboundSms
 
 NOW = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
 SID = "SM" + "a" * 32
+ACCOUNT = "AC" + "c" * 32
 
 
 @pytest.mark.parametrize(
@@ -44,10 +45,9 @@ def test_a_body_that_is_not_a_usable_form_is_a_bad_request(raw: bytes, reason: s
 
 
 def test_the_sender_is_normalised_and_the_old_sid_name_accepted() -> None:
-    assert webhooks.inbound_sms({"MessageSid": SID, "From": "+1 (415) 555-0100"}) == InboundSms(
-        SID, "+14155550100"
-    )
-    assert webhooks.inbound_sms({"SmsSid": SID, "From": "+14155550100"}).sid == SID
+    sender = {"From": "+1 (415) 555-0100", "AccountSid": ACCOUNT}
+    assert webhooks.inbound_sms({"MessageSid": SID, **sender}) == InboundSms(SID, "+14155550100")
+    assert webhooks.inbound_sms({"SmsSid": SID, **sender}).sid == SID
 
 
 @pytest.mark.parametrize(
@@ -56,13 +56,43 @@ def test_the_sender_is_normalised_and_the_old_sid_name_accepted() -> None:
         ({"From": "+14155550100"}, "MessageSid and From are required"),
         ({"MessageSid": SID}, "MessageSid and From are required"),
         ({"MessageSid": "", "From": "+14155550100"}, "MessageSid and From are required"),
-        ({"MessageSid": SID, "From": "not a phone"}, "From is not a phone number"),
+        ({"MessageSid": SID, "From": "not a phone", "AccountSid": ACCOUNT}, "From is not a phone number"),
     ],
     ids=["no-sid", "no-from", "empty-sid", "bad-from"],
 )
 def test_an_inbound_text_without_its_essentials_is_a_bad_request(params: dict[str, str], reason: str) -> None:
     with pytest.raises(BadRequest, match=reason):
         webhooks.inbound_sms(params)
+
+
+@pytest.mark.parametrize(
+    ("changed", "reason"),
+    [
+        ({"MessageSid": "SM1"}, "MessageSid is not"),
+        ({"MessageSid": "SM" + "a" * 32 + "NumMedia0"}, "MessageSid is not"),  # a shifted boundary
+        ({"MessageSid": "SM" + "A" * 32}, "MessageSid is not"),  # Twilio's hex is lower case
+        ({"MessageSid": "XX" + "a" * 32}, "MessageSid is not"),
+        ({"MessageSid": "SM" + "a" * 32 + "\n"}, "MessageSid is not"),
+        ({"MessageSid": "SM" + "a" * 5000}, "MessageSid is not"),
+        ({"AccountSid": "AC1"}, "AccountSid is not"),
+        ({"AccountSid": ""}, "AccountSid is not"),
+        ({"AccountSid": "AC" + "c" * 33}, "AccountSid is not"),
+    ],
+    ids=["short", "shifted", "upper-case", "prefix", "newline", "over-long", "short-ac", "no-ac", "long-ac"],
+)
+def test_ids_of_any_other_shape_than_twilios_are_refused(changed: dict[str, str], reason: str) -> None:
+    params = {"MessageSid": SID, "From": "+14155550100", "AccountSid": ACCOUNT, **changed}
+    if not params["AccountSid"]:
+        del params["AccountSid"]
+    with pytest.raises(BadRequest, match=reason):
+        webhooks.inbound_sms(params)
+    with pytest.raises(BadRequest, match=reason):
+        webhooks.status_updated({**params, "MessageStatus": "sent"}, NOW, "")
+
+
+def test_an_mms_id_is_a_message_id_too() -> None:
+    mms = "MM" + "0123456789abcdef" * 2
+    assert webhooks.inbound_sms({"MessageSid": mms, "From": "+14155550100", "AccountSid": ACCOUNT}).sid == mms
 
 
 def test_a_text_is_keyed_by_its_user_and_identified_by_twilios_sid() -> None:
@@ -85,7 +115,7 @@ def test_registration_is_published_once_per_user_until_noted() -> None:
 
 
 def test_each_status_of_a_message_is_its_own_event() -> None:
-    params = {"MessageSid": SID, "MessageStatus": "Delivered", "ErrorCode": ""}
+    params = {"MessageSid": SID, "MessageStatus": "Delivered", "ErrorCode": "", "AccountSid": ACCOUNT}
     out = webhooks.status_updated(params, NOW, "cid")
     assert (out.msg_id, out.key, out.stream.name) == (f"twilio-status:{SID}:delivered", SID, "SMS")
     assert isinstance(out.event, SmsStatusUpdated) and out.event.error_code is None

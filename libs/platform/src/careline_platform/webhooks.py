@@ -101,7 +101,7 @@ def _parse_stripe_header(header: str) -> tuple[int, list[str]]:
         if not sep:
             raise SignatureError("malformed Stripe-Signature header")
         if key == "t":
-            if not (value.isascii() and value.isdigit()):
+            if not (value.isascii() and value.isdigit() and len(value) <= 12):  # Unix seconds
                 raise SignatureError("malformed Stripe-Signature timestamp")
             timestamp = int(value)
         elif key == "v1":

@@ -6,29 +6,75 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+class BodyTooLarge(Exception):
+    """The body being read passed the limit; answered 413."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"body over {max_bytes} bytes")
+
+
 class BodyLimit:
-    """Refuse, before reading it, a body whose Content-Length is over the limit (413)."""
+    """Refuse a body over ``max_bytes`` with 413, without buffering past the limit.
+
+    A Content-Length over the limit (or not a number) is refused before anything is read. A body
+    without one (``Transfer-Encoding: chunked``) is counted as the server hands it over: the
+    read that passes the limit raises :class:`BodyTooLarge`, so the request is refused before
+    anyone verified a signature or kept more than ``max_bytes`` of it. A declared length is
+    held to by the HTTP server itself (it never delivers more than it says).
+    """
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
+    def too_big(self) -> Response:
+        return JSONResponse({"error": f"body over {self.max_bytes} bytes"}, status_code=413)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = b"0"
-            for name, value in scope.get("headers") or ():
-                if name == b"content-length":
-                    length = value  # the last one, as a dict of the headers would keep
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length: bytes | None = None
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                length = value  # the last one, as a dict of the headers would keep
+        if length is not None:
             if not length.isdigit() or int(length) > self.max_bytes:
-                too_big = JSONResponse({"error": f"body over {self.max_bytes} bytes"}, status_code=413)
-                await too_big(scope, receive, send)
+                await self.too_big()(scope, receive, send)
                 return
-        await self.app(scope, receive, send)
+            await self.app(scope, receive, send)
+            return
+        received, exceeded, answered = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    exceeded = True
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal answered
+            if exceeded:  # the app's own answer to a body it could not read (FastAPI's 400)
+                return
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge:
+            if answered:  # a route that answered before reading the rest: nothing left to say
+                raise
+        if exceeded and not answered:
+            await self.too_big()(scope, receive, send)
 
 
 class DirectRoutes:

@@ -1,7 +1,8 @@
 """How a webhook that was not accepted is answered: one table from failure to status.
 
 The status tells the provider what to do next. 403 (Twilio) and 400 (Stripe) for a bad
-signature: never retry. 400 for a signed body we cannot use and 415 for the wrong media type:
+signature: never retry. 400 for a signed body we cannot use, 413 for a body over the limit
+(counted while it is read) and 415 for the wrong media type:
 a bug to fix, not to retry. 503 when the message could not be made durable (JetStream did not
 acknowledge, or the identity database did not answer): the provider may retry. Anything else
 is a bug; it propagates to the app's short JSON 500.
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pymongo.errors import PyMongoError
 from starlette.responses import JSONResponse, Response
 
+from careline_ingress.asgi import BodyTooLarge
 from careline_ingress.domain.webhooks import BadRequest
 from careline_platform.messaging import PublishFailed
 from careline_platform.webhooks import SignatureError
@@ -44,6 +46,8 @@ def outcome_of(kind: str, exc: Exception) -> Outcome | None:
     """The answer to a webhook of ``kind`` that raised ``exc``; None: not a refusal, a bug."""
     if isinstance(exc, UnsupportedMedia):
         return Outcome(415, f"bad request: {exc}")
+    if isinstance(exc, BodyTooLarge):
+        return Outcome(413, f"bad request: {exc}")
     if isinstance(exc, SignatureError):
         return Outcome(400 if kind == STRIPE else 403, f"rejected: {exc}")
     if isinstance(exc, BadRequest):

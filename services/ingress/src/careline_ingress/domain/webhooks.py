@@ -8,6 +8,7 @@ provider delivery always gets the same ``Nats-Msg-Id``, however often the provid
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,10 @@ from careline_platform.phone import InvalidPhoneNumber, to_e164
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_SMS_CHARS = 1600
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
+"""Twilio's message id: SM (SMS) or MM (MMS) and 32 lower-case hex digits."""
+ACCOUNT_SID = re.compile(r"AC[0-9a-f]{32}")
+"""Twilio's account id: AC and 32 lower-case hex digits; Twilio sends it with every webhook."""
 Document = dict[str, Any]
 
 
@@ -62,11 +67,26 @@ def parse_form(raw: bytes) -> list[tuple[str, str]]:
         raise BadRequest("body is not a form") from exc
 
 
+def twilio_ids(params: Mapping[str, str], sid: str) -> str:
+    """``sid``, once it and the AccountSid have Twilio's shapes.
+
+    An id of any other shape is refused (400): it would otherwise become a ``Nats-Msg-Id`` and a
+    job key, and a signed post whose parameter boundary was shifted (``MessageSid=SMabc`` and
+    ``NumMedia=0`` read as ``MessageSid=SMabcNumMedia0``) would pass for a new message.
+    """
+    if not MESSAGE_SID.fullmatch(sid):
+        raise BadRequest("MessageSid is not a Twilio message id (SM or MM and 32 hex digits)")
+    if not ACCOUNT_SID.fullmatch(params.get("AccountSid") or ""):
+        raise BadRequest("AccountSid is not a Twilio account id (AC and 32 hex digits)")
+    return sid
+
+
 def inbound_sms(params: Mapping[str, str]) -> InboundSms:
     """Who sent which message; older Twilio posts name the id ``SmsSid``."""
     sid, sender = params.get("MessageSid") or params.get("SmsSid"), params.get("From")
     if not sid or not sender:
         raise BadRequest("MessageSid and From are required")
+    twilio_ids(params, sid)
     try:
         return InboundSms(sid, to_e164(sender))
     except InvalidPhoneNumber as exc:
@@ -105,6 +125,7 @@ def status_updated(params: Mapping[str, str], now: datetime, correlation_id: str
     sid, status = params.get("MessageSid"), params.get("MessageStatus")
     if not sid or not status:
         raise BadRequest("MessageSid and MessageStatus are required")
+    twilio_ids(params, sid)
     event = SmsStatusUpdated(
         occurred_at=now,
         correlation_id=correlation_id,
