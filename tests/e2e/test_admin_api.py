@@ -29,6 +29,9 @@ def cluster_env() -> dict[str, str]:
     return {"ADMIN_JWT_SECRET": SECRET, "ADMIN_USER_IDS": BOOTSTRAP_ADMIN}
 
 
+THREE_YEARS = (timedelta(days=3 * 365), timedelta(days=3 * 365))  # ttl, and the cap it was minted under
+
+
 def bearer(user: str, secret: str = SECRET, ttl: timedelta = timedelta(hours=1)) -> dict[str, str]:
     return {"Authorization": f"Bearer {mint_token(secret, user, ttl)}"}
 
@@ -65,6 +68,9 @@ async def test_every_admin_route_refuses_without_a_valid_token_and_role(
                 "garbage": {"Authorization": "Bearer not.a.jwt"},
                 "wrong secret": bearer(BOOTSTRAP_ADMIN, secret="another-secret-0123456789abcdef0123"),
                 "expired": bearer(BOOTSTRAP_ADMIN, ttl=timedelta(seconds=-10)),
+                "three years": {
+                    "Authorization": f"Bearer {mint_token(SECRET, BOOTSTRAP_ADMIN, *THREE_YEARS)}"
+                },
             }
             for case, headers in cases.items():
                 resp = await client.request(method, url, headers=headers, json={"role": "support"})

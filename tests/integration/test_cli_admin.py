@@ -29,6 +29,8 @@ def test_a_minted_token_names_its_user_and_needs_the_secret(plain_cli: Cli) -> N
     assert user_of(SECRET, token) == "usr_ops"
     with pytest.raises(InvalidToken):
         user_of("another-secret-0123456789abcdef0123456", token)
+    too_long = cli("admin", "token", "--user", "usr_ops", "--hours", "13")
+    assert too_long.code == 1 and "at most 12 h" in too_long.err and not too_long.out.strip()
     del cli.env["ADMIN_JWT_SECRET"]
     missing = cli("admin", "token", "--user", "usr_ops")
     assert missing.code == 1 and "ADMIN_JWT_SECRET" in missing.err

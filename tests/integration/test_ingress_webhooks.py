@@ -183,6 +183,7 @@ async def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(
             assert sent[path] == twenty_mb  # httpx sends it all; ingress kept none of it past 64 KiB
         params = inbound_sms_params("+14155550198", "chunked but small")
         body, headers = twilio_form(TWILIO_TOKEN, sms_url(ingress), params)
+
         async def in_two(whole: bytes) -> AsyncIterator[bytes]:
             yield whole[:10]
             yield whole[10:]

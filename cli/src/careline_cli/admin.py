@@ -17,7 +17,11 @@ async def token(args: argparse.Namespace, settings: Settings, console: Console) 
     """Print a bearer token for ``--user`` (who may do what is decided by the user's roles)."""
     if settings.admin_jwt_secret is None:
         raise CliError("ADMIN_JWT_SECRET is not set: there is nothing to sign tokens with")
-    print(mint_token(settings.admin_jwt_secret.get_secret_value(), args.user, timedelta(hours=args.hours)))
+    longest = settings.admin_token_max_hours
+    if args.hours > longest:
+        raise CliError(f"--hours {args.hours:g}: a token lives at most {longest:g} h (ADMIN_TOKEN_MAX_HOURS)")
+    secret = settings.admin_jwt_secret.get_secret_value()
+    print(mint_token(secret, args.user, timedelta(hours=args.hours), timedelta(hours=longest)))
     return 0
 
 

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
 
     admin_user_ids: str = ""
     admin_jwt_secret: SecretStr | None = None
+    admin_token_max_hours: float = Field(
+        default=12.0, gt=0, le=24 * 7, description="longest lifetime an admin token may be signed for"
+    )
 
     db_prefix: str = Field(default="careline", description="database names are <prefix>_<service>")
     log_format: str = Field(default="console", description="console or json")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
@@ -93,7 +94,11 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
         if settings.admin_jwt_secret is None or scheme.lower() != "bearer" or not token:
             raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         try:
-            user_id = user_of(settings.admin_jwt_secret.get_secret_value(), token.strip())
+            user_id = user_of(
+                settings.admin_jwt_secret.get_secret_value(),
+                token.strip(),
+                timedelta(hours=settings.admin_token_max_hours),
+            )
         except InvalidToken as exc:
             raise HTTPException(
                 401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"}
