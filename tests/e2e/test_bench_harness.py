@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ def test_tiny_bench_writes_every_figure_the_readme_quotes(tmp_path: Path) -> Non
         text=True,
         timeout=170,
         cwd=ROOT,
+        env={**os.environ, "CARELINE_ZYGOTE": "1"},  # its services forked warm, as the suite's are
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     result = json.loads((tmp_path / "result.json").read_text())

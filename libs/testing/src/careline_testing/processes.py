@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Protocol
 
 from careline_platform.services import EDGE, SERVICE_NAMES, service
+from careline_platform.services import SERVICES as SERVICE_INFOS
 from careline_testing.servers import Process, free_port, wait_for_port
+from careline_testing.zygote import Zygote, zygote_supported
 
 SERVICES = SERVICE_NAMES  # the one list (careline_platform.services), under its old name here
 
@@ -42,7 +44,16 @@ class Subprocesses:
             )
 
 
-_launcher: Launcher = Subprocesses()
+def launcher_from_environment() -> Launcher:
+    """Fresh interpreters; or forks of a zygote when ``CARELINE_ZYGOTE=1``, which the tests set
+    for the tools they run (``make latency`` and ``make bench`` themselves never do: a fork
+    carries every service's imports, so its memory is not a lone service's)."""
+    if os.environ.get("CARELINE_ZYGOTE") == "1" and zygote_supported():
+        return Zygote(tuple(info.package for info in SERVICE_INFOS))
+    return Subprocesses()
+
+
+_launcher: Launcher = launcher_from_environment()
 
 
 def use_launcher(launcher: Launcher) -> Launcher:
