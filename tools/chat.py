@@ -47,6 +47,9 @@ async def chat(phone: str, settings: Settings) -> None:
     print(f"Texting the Careline number as {phone}. Type a message, Ctrl-D to quit.")
     if settings.twilio_account_sid:
         print("(Twilio credentials are set: replies go to the real phone, not here.)")
+    token = settings.twilio_signing_token
+    if token is None:
+        raise SystemExit("TWILIO_ACCOUNT_SID is set without TWILIO_AUTH_TOKEN: nothing to sign with")
     lines = await read_lines()
     async with httpx.AsyncClient(timeout=10) as client:
         print(" you > ", end="", flush=True)
@@ -54,7 +57,7 @@ async def chat(phone: str, settings: Settings) -> None:
             if not line.strip():
                 print(" you > ", end="", flush=True)
                 continue
-            body, headers = twilio_form(settings.twilio_signing_token, url, inbound_sms_params(phone, line))
+            body, headers = twilio_form(token, url, inbound_sms_params(phone, line))
             resp = await client.post(post_url, content=body, headers=headers)
             if resp.status_code != 200:
                 print(f"  ! ingress answered {resp.status_code}: {resp.text}")

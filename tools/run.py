@@ -61,7 +61,7 @@ def main() -> int:
             threading.Thread(target=pump, args=(name, proc.stdout), daemon=True).start()
             procs.append((name, proc))
         wait_for_port(settings.ingress_port, timeout_s=60, proc=dict(procs)[EDGE])
-        sandbox = "sandbox (no TWILIO_ACCOUNT_SID)" if not settings.twilio_account_sid else "Twilio"
+        sandbox = "sandbox (no Twilio credential)" if settings.twilio_sandbox else "Twilio"
         print(f"\nCareline is up: {settings.public_base_url}  outbound SMS: {sandbox}")
         print("Text the line with `make chat` in another terminal. Ctrl-C stops everything.\n")
         while not stop.is_set() and all(p.poll() is None for _, p in procs):

@@ -36,8 +36,9 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 @pytest.fixture
 def cluster_env() -> dict[str, str]:
-    # no Twilio account: the sandbox, where the simulator is served and replies stay local
-    return {"TWILIO_ACCOUNT_SID": "", "ADMIN_JWT_SECRET": SECRET, "ADMIN_USER_IDS": ADMIN}
+    # no Twilio credential: the sandbox, where the simulator is served and replies stay local
+    no_twilio = {"TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": ""}
+    return {**no_twilio, "ADMIN_JWT_SECRET": SECRET, "ADMIN_USER_IDS": ADMIN}
 
 
 def wait(driver: WebDriver, timeout_s: float = 30) -> WebDriverWait[WebDriver]:

@@ -88,6 +88,14 @@ def test_a_forked_service_runs_in_its_own_session_and_exits_as_signalled(
     third.wait(30)
 
 
+def test_the_log_exists_when_spawn_returns(zygote: Zygote, tmp_path: Path) -> None:
+    """As with Popen, which opens it in the parent: a test may read it at once."""
+    log = tmp_path / "new.log"
+    forked = zygote.spawn(PACKAGE, {"SUMMARY_EVERY": "zero", "PATH": os.environ["PATH"]}, log)
+    assert log.exists()
+    forked.wait(60)
+
+
 def test_the_zygote_refuses_a_package_it_did_not_import(zygote: Zygote, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="careline_billing"):
         zygote.spawn("careline_billing", {}, tmp_path / "x.log")

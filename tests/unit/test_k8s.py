@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from careline_platform.production import problems
 from careline_platform.services import SERVICE_NAMES
 from careline_platform.settings import Settings
 
@@ -188,6 +189,17 @@ def test_example_secret_holds_the_secrets_and_a_majority_replica_set_uri() -> No
     assert {"MONGODB_URI", "TWILIO_AUTH_TOKEN", "STRIPE_WEBHOOK_SECRET", "ADMIN_JWT_SECRET"} <= set(secret)
     assert "replicaSet=" in secret["MONGODB_URI"] and "w=majority" in secret["MONGODB_URI"]
     assert not set(secret) & set(config_data()), "a setting is either configuration or secret"
+
+
+def test_the_cluster_runs_in_production_and_refuses_the_example_secrets_as_they_stand() -> None:
+    """k8s is production: a service started with secret.example.yaml's placeholders refuses."""
+    secret = yaml.safe_load((K8S / "secret.example.yaml").read_text(encoding="utf-8"))["stringData"]
+    merged = {k.lower(): v for k, v in {**config_data(), **secret}.items()}
+    settings = Settings.model_validate(merged)
+    assert settings.production
+    found = problems(settings)
+    for variable in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "STRIPE_API_KEY", "ADMIN_JWT_SECRET"):
+        assert any(line.startswith(variable) for line in found), found
 
 
 # ---------------------------------------------------------------------------------------- NATS

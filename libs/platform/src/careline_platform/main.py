@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import Protocol
+from typing import NoReturn, Protocol
 
-from careline_platform.logging import configure_logging
+from careline_platform.logging import configure_logging, get_logger
+from careline_platform.production import EX_CONFIG, ConfigurationError, problems
+from careline_platform.production import warnings as production_warnings
 from careline_platform.services import service
 from careline_platform.settings import Settings
 
@@ -49,11 +52,31 @@ def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def refuse(name: str, reasons: list[str]) -> NoReturn:
+    """One line per reason on stderr, then exit 78 (EX_CONFIG): nothing was started."""
+    for reason in reasons:
+        print(f"careline-{name}: refusing to start: {reason}", file=sys.stderr)
+    raise SystemExit(EX_CONFIG)
+
+
 def run_service(name: str, create_service: ServiceFactory) -> None:
-    """Run the service ``name`` (one of ``careline_platform.services.SERVICES``) in this process."""
+    """Run the service ``name`` (one of ``careline_platform.services.SERVICES``) in this process.
+
+    In production (``CARELINE_ENV``), a configuration with any problem
+    (:func:`careline_platform.production.problems`) is refused before anything connects.
+    """
     factory = loop_factory(name)  # an unknown name fails here, before anything connects
     signal.signal(signal.SIGTERM, exit_cleanly)
     settings = Settings()
+    if found := problems(settings):
+        refuse(name, found)
     configure_logging(name, fmt=settings.log_format, level=settings.log_level)
-    with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(serve(create_service, settings))
+    log = get_logger(__name__)
+    for warning in production_warnings(settings):
+        log.warning("config.warning", warning=warning)
+    log.info("service.mode", env=settings.careline_env)
+    try:
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(serve(create_service, settings))
+    except ConfigurationError as exc:
+        refuse(name, [str(exc)])

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_FROM_NUMBER = "+15550000000"
+"""The sandbox's own number (a 555 number, never a real line)."""
 
 
 class Settings(BaseSettings):
@@ -11,6 +16,10 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
+    careline_env: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses sandbox defaults and placeholder secrets (see production.py)",
+    )
     nats_url: str = "nats://127.0.0.1:4222"
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
     ingress_port: int = 8080
@@ -19,7 +28,7 @@ class Settings(BaseSettings):
 
     twilio_account_sid: str | None = None
     twilio_auth_token: SecretStr | None = None
-    twilio_from_number: str = "+15550000000"
+    twilio_from_number: str = DEFAULT_FROM_NUMBER
     twilio_api_base_url: str | None = None
     twilio_timeout_s: float = 10.0
 
@@ -86,8 +95,24 @@ class Settings(BaseSettings):
         return f"{self.db_prefix}_{service}"
 
     @property
-    def twilio_signing_token(self) -> str:
-        """The token Twilio signs webhooks with; the sandbox token when none is configured."""
+    def production(self) -> bool:
+        return self.careline_env == "production"
+
+    @property
+    def twilio_sandbox(self) -> bool:
+        """Texts stay on this machine: development, and no Twilio credential set at all (a SID
+        without its token, or a token without its SID, is a mistake, not a sandbox)."""
+        return not self.production and self.twilio_account_sid is None and self.twilio_auth_token is None
+
+    @property
+    def stripe_sandbox(self) -> bool:
+        """Checkout is a local page: development without a Stripe API key (never production)."""
+        return not self.production and self.stripe_api_key is None
+
+    @property
+    def twilio_signing_token(self) -> str | None:
+        """The token Twilio signs webhooks with; the public sandbox token only in the sandbox,
+        and None (every Twilio webhook refused) when a half-configured Twilio has no token."""
         if self.twilio_auth_token is not None:
             return self.twilio_auth_token.get_secret_value()
-        return self.sandbox_auth_token
+        return self.sandbox_auth_token if self.twilio_sandbox else None

@@ -106,6 +106,8 @@ class Zygote:
     def spawn(self, package: str, env: dict[str, str], log_path: Path) -> ForkedProcess:
         if package not in self.packages:
             raise ValueError(f"the zygote did not import {package}; it has {', '.join(self.packages)}")
+        with open(log_path, "ab"):  # exists on return, as with Popen (the fork opens it later)
+            pass
         with self._lock:
             if self._proc is None:
                 self.start()

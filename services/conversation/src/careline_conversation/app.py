@@ -16,6 +16,7 @@ from careline_conversation.subscribers import NAME, job_types, subscribers
 from careline_platform.admin import CaregiverSlice
 from careline_platform.clock import Clock
 from careline_platform.messaging import Publisher
+from careline_platform.production import ConfigurationError
 from careline_platform.runtime import ServiceDefinition, ServiceRuntime, connect_infrastructure
 from careline_platform.settings import Settings
 
@@ -23,8 +24,11 @@ __all__ = ["NAME", "build_agent", "build_sender", "create_service"]
 
 
 def build_sender(settings: Settings, publisher: Publisher) -> SmsSender:
-    """Twilio when an account is configured, else the local sandbox."""
-    if settings.twilio_account_sid and settings.twilio_auth_token:
+    """Twilio when an account is configured; the local sandbox only in the sandbox (a half-set
+    Twilio fails at start, not quietly on this machine)."""
+    if not settings.twilio_sandbox:
+        if not (settings.twilio_account_sid and settings.twilio_auth_token):
+            raise ConfigurationError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set together")
         return TwilioSender(
             settings.twilio_account_sid,
             settings.twilio_auth_token.get_secret_value(),

@@ -133,7 +133,9 @@ def create_app(settings: Settings, connected: Connected | None = None) -> FastAP
     # No OpenTelemetry here (metrics are Prometheus): FastAPI's native telemetry would look up
     # the global providers, reading os.environ, on every request (8% of a webhook's CPU).
     no_telemetry: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
-    app = FastAPI(title="Careline ingress", telemetry=no_telemetry)
+    # production publishes no API description (/docs, /openapi.json): nothing to map the edge by
+    hidden: dict[str, Any] = {"docs_url": None, "redoc_url": None, "openapi_url": None}
+    app = FastAPI(title="Careline ingress", telemetry=no_telemetry, **(hidden if settings.production else {}))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -148,9 +150,9 @@ def create_app(settings: Settings, connected: Connected | None = None) -> FastAP
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # added last, so outside: every route
     app.include_router(admin_router(settings, users=lambda: need().users, nats=lambda: need().broker()))
     app.include_router(dashboard_router())
-    if settings.stripe_api_key is None:
+    if settings.stripe_sandbox:  # development with no Stripe credential at all
         app.include_router(dev_router(settings, stripe_secrets(settings)[0]))
-    if settings.twilio_account_sid is None:  # the sandbox: replies never leave this machine
+    if settings.twilio_sandbox:  # development with no Twilio credential: replies never leave
         app.include_router(simulator_router(settings, nats=lambda: need().nats()))
     app.include_router(health_router(lambda: need().readiness))
     return app

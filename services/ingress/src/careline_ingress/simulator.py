@@ -66,7 +66,7 @@ def simulator_router(settings: Settings, nats: Callable[[], Any]) -> APIRouter:
     async def send(text: SimulatedText) -> dict[str, Any]:
         """Post the message through the real Twilio webhook, signed with the line's token."""
         params = inbound_sms_params(text.phone, text.body, to=settings.twilio_from_number)
-        body, headers = twilio_form(settings.twilio_signing_token, signed_url, params)
+        body, headers = twilio_form(settings.sandbox_auth_token, signed_url, params)  # sandbox only
         async with httpx.AsyncClient(timeout=10) as client:
             try:
                 resp = await client.post(post_url, content=body, headers=headers)

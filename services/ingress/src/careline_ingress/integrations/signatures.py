@@ -11,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from careline_platform.settings import Settings
-from careline_platform.webhooks import verify_stripe, verify_twilio
+from careline_platform.webhooks import SignatureError, verify_stripe, verify_twilio
 
 SANDBOX_STRIPE_SECRET = "whsec_careline_sandbox"
 
 
 def stripe_secrets(settings: Settings) -> list[str]:
-    """Comma-separated secrets allow rotating ours; the sandbox secret when none is set."""
-    if settings.stripe_webhook_secret is None:
-        return [SANDBOX_STRIPE_SECRET]
-    return [s.strip() for s in settings.stripe_webhook_secret.get_secret_value().split(",") if s]
+    """Comma-separated secrets allow rotating ours (an empty entry is no secret); without any,
+    the public sandbox secret in the Stripe sandbox only, and elsewhere none: every Stripe
+    webhook is refused (a Stripe API key without a webhook secret)."""
+    if settings.stripe_webhook_secret is not None:
+        return [s.strip() for s in settings.stripe_webhook_secret.get_secret_value().split(",") if s.strip()]
+    return [SANDBOX_STRIPE_SECRET] if settings.stripe_sandbox else []
 
 
 def signed_url(public_base_url: str, path: str, query: str) -> str:
@@ -40,6 +42,8 @@ class Signatures:
     def check_twilio(
         self, signature: str | None, path: str, query: str, params: Sequence[tuple[str, str]]
     ) -> None:
+        if self.twilio_token is None:
+            raise SignatureError("no TWILIO_AUTH_TOKEN is configured to check Twilio's signature")
         verify_twilio(self.twilio_token, signature, signed_url(self.public_base_url, path, query), params)
 
     def check_stripe(self, signature: str | None, raw: bytes) -> None:
