@@ -41,7 +41,6 @@ from careline_contracts.admin import (
     RetryJob,
     ShowJob,
 )
-from careline_platform.admin_client import NoAnswer, RequestRejected, ServiceFailed, ask
 from careline_platform.jobs import JobStatus
 from careline_platform.settings import Settings
 
@@ -62,6 +61,9 @@ class Admin:
         self.broker, self.timeout_s = broker, timeout_s
 
     async def __call__(self, service: str, operation: Operation[Req, Rep], request: Req) -> Rep:
+        # imported here, as the broker is: FastStream is a second of start-up other commands skip
+        from careline_platform.admin_client import NoAnswer, RequestRejected, ServiceFailed, ask
+
         try:
             return await ask(self.broker, service, operation, request, self.timeout_s)
         except NoAnswer as exc:

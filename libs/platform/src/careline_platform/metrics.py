@@ -2,7 +2,7 @@
 
 Counters and histograms are updated where things happen (the consumer runner, the job
 worker, the webhook edge); the gauges that need a query (jobs by status, JetStream consumer
-lag) are refreshed every few seconds by one background task, never per scrape.
+lag) are refreshed every 15 seconds by one background task, never per scrape.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ JOBS_FINISHED = Counter(
 )
 RETRIES = Counter("careline_job_retries_total", "Job attempts that failed and will be retried", ["type"])
 DEAD_LETTERS = Counter("careline_dead_letters_total", "Messages and jobs given up on", ["kind"])
-JOBS = Gauge("careline_jobs", "Jobs by status (refreshed every few seconds)", ["status"])
+JOBS = Gauge("careline_jobs", "Jobs by status (refreshed every 15 s)", ["status"])
 CONSUMER_PENDING = Gauge(
     "careline_consumer_pending", "Messages waiting for a durable consumer (JetStream lag)", ["durable"]
 )

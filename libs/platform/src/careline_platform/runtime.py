@@ -53,7 +53,10 @@ Document = dict[str, Any]
 W = TypeVar("W")
 R = TypeVar("R")
 DEFAULT_METRICS_PORTS = default_metrics_ports()  # ingress: none, its HTTP app serves /metrics
-GAUGE_REFRESH_S = 5.0
+GAUGE_REFRESH_S = 15.0
+"""How often the query-backed gauges are refreshed: Prometheus's default scrape interval. Each
+refresh is a count per job status and a consumer-info request per durable, so a quicker one
+would be load on MongoDB and NATS that no scrape reads."""
 
 
 def instance_name(service: str) -> str:
