@@ -52,3 +52,29 @@ async def test_sigterm_while_the_edge_starts_stops_the_worker_and_returns(
     await asyncio.wait_for(run, 30)
     assert not runtime.worker.active
     assert not runtime.running
+
+
+async def test_sigterm_while_waiting_for_another_services_stream_exits_cleanly(
+    backends: Backends, nats: ServerProcess
+) -> None:
+    """Profile waits for ingress's USERS stream at start; a signal then stops it without an error
+    (its consumers were declared on the router but never started)."""
+    settings = Settings(
+        nats_url=f"nats://127.0.0.1:{nats.port}",
+        mongodb_uri=backends.mongodb_uri,
+        db_prefix=f"startup{next(_names)}",
+        metrics_port=None,
+    )
+    infra = await connect_infrastructure(settings, "probe")
+    waiting = asyncio.Event()
+
+    async def a_stream_that_never_comes() -> None:
+        waiting.set()
+        await asyncio.Event().wait()
+
+    runtime = ServiceRuntime(infra, ServiceDefinition("probe", on_start=[a_stream_that_never_comes]))
+    run = asyncio.create_task(runtime.run_until_signalled())
+    await asyncio.wait_for(waiting.wait(), 30)
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(run, 30)  # returns, does not raise
+    assert runtime.worker is None and not runtime.running
