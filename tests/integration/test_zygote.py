@@ -96,6 +96,17 @@ def test_the_log_exists_when_spawn_returns(zygote: Zygote, tmp_path: Path) -> No
     forked.wait(60)
 
 
+def test_stopping_the_zygote_kills_the_forks_a_test_left_running(tmp_path: Path) -> None:
+    own = Zygote((PACKAGE,))
+    env = {**os.environ, "NATS_URL": "nats://127.0.0.1:1", "INGRESS_PORT": str(free_port())}
+    left = own.spawn(PACKAGE, env, tmp_path / "left.log")  # retries connecting until killed
+    done = own.spawn(PACKAGE, {**env, "SUMMARY_EVERY": "zero"}, tmp_path / "done.log")
+    assert done.wait(60) == 1
+    assert left.poll() is None
+    own.stop()
+    assert left.returncode == -signal.SIGKILL
+
+
 def test_the_zygote_refuses_a_package_it_did_not_import(zygote: Zygote, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="careline_billing"):
         zygote.spawn("careline_billing", {}, tmp_path / "x.log")

@@ -24,6 +24,7 @@ Protocol, over the zygote's stdin and stdout: one JSON line per request,
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import json
@@ -84,6 +85,7 @@ class Zygote:
         self.packages = packages
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        self.spawned: list[ForkedProcess] = []
 
     def start(self) -> None:
         become_subreaper()
@@ -120,9 +122,22 @@ class Zygote:
             raise RuntimeError(f"the service zygote could not fork {package}: {answer['error']}")
         child = ForkedProcess(int(answer["pid"]), [sys.executable, "-m", package])
         child.poll()  # a ChildProcessError here means this process did not adopt it
+        self.spawned.append(child)
         return child
 
+    def kill_leftovers(self) -> int:
+        """SIGKILL every fork still running (a failed test's replacement process, say): once the
+        test process exits, a leftover would run on forever, its broker gone. Returns how many."""
+        left = [child for child in self.spawned if child.poll() is None]
+        for child in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait(10)
+        self.spawned.clear()
+        return len(left)
+
     def stop(self) -> None:
+        self.kill_leftovers()
         if self._proc is None:
             return
         assert self._proc.stdin is not None
