@@ -14,12 +14,27 @@ import signal
 
 import pytest
 
-from careline_platform.runtime import ServiceDefinition, ServiceRuntime, connect_infrastructure
+from careline_platform.runtime import (
+    Infrastructure,
+    ServiceDefinition,
+    ServiceRuntime,
+    connect_infrastructure,
+)
 from careline_platform.settings import Settings
 from careline_testing.servers import Backends, ServerProcess
 
 pytestmark = pytest.mark.asyncio
 _names = itertools.count()
+
+
+async def probe_infrastructure(backends: Backends, nats: ServerProcess) -> Infrastructure:
+    settings = Settings(
+        nats_url=f"nats://127.0.0.1:{nats.port}",
+        mongodb_uri=backends.mongodb_uri,
+        db_prefix=f"startup{next(_names)}",
+        metrics_port=None,
+    )
+    return await connect_infrastructure(settings, "probe")
 
 
 class EdgeThatNeverStarts(ServiceRuntime):
@@ -35,13 +50,7 @@ class EdgeThatNeverStarts(ServiceRuntime):
 async def test_sigterm_while_the_edge_starts_stops_the_worker_and_returns(
     backends: Backends, nats: ServerProcess
 ) -> None:
-    settings = Settings(
-        nats_url=f"nats://127.0.0.1:{nats.port}",
-        mongodb_uri=backends.mongodb_uri,
-        db_prefix=f"startup{next(_names)}",
-        metrics_port=None,
-    )
-    infra = await connect_infrastructure(settings, "probe")
+    infra = await probe_infrastructure(backends, nats)
     runtime = EdgeThatNeverStarts(infra, ServiceDefinition("probe"))
     runtime.edge_starting = asyncio.Event()
     run = asyncio.create_task(runtime.run_until_signalled())
@@ -59,13 +68,7 @@ async def test_sigterm_while_waiting_for_another_services_stream_exits_cleanly(
 ) -> None:
     """Profile waits for ingress's USERS stream at start; a signal then stops it without an error
     (its consumers were declared on the router but never started)."""
-    settings = Settings(
-        nats_url=f"nats://127.0.0.1:{nats.port}",
-        mongodb_uri=backends.mongodb_uri,
-        db_prefix=f"startup{next(_names)}",
-        metrics_port=None,
-    )
-    infra = await connect_infrastructure(settings, "probe")
+    infra = await probe_infrastructure(backends, nats)
     waiting = asyncio.Event()
 
     async def a_stream_that_never_comes() -> None:
