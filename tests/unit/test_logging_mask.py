@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import structlog
 
-from careline_platform.logging import configure_logging, fingerprint, mask_personal_data
+from careline_platform.logging import configure_logging, fingerprint, mask_personal_data, set_tag_key
 
 PHONE = "+14155550101"
 BODY = "my dad fell again and I can't cope"
@@ -45,6 +49,40 @@ def test_fingerprint_is_short_letters_and_not_the_value() -> None:
     assert tag.isalpha() and tag.islower()
     assert PHONE not in tag
     assert mask_personal_data(None, "info", {"event": "x", "msg": tag})["msg"] == tag
+
+
+def test_a_tag_is_keyed_so_hashing_every_number_does_not_reverse_it() -> None:
+    """An unsalted hash of a phone number is found by hashing the whole numbering plan; the
+    tag is an HMAC under a key of this process's own (or LOG_REDACTION_KEY), never logged."""
+    plain = (
+        hashlib.sha256(PHONE.encode()).hexdigest()[:10].translate(str.maketrans("0123456789", "ghijklmnop"))
+    )
+    assert fingerprint(PHONE) != plain
+    set_tag_key(b"k" * 32)
+    try:
+        shared = fingerprint(PHONE)
+        assert fingerprint(PHONE) == shared  # services given the same key agree on a tag
+        set_tag_key(b"j" * 32)
+        assert fingerprint(PHONE) != shared
+    finally:
+        set_tag_key(os.urandom(32))
+
+
+def test_the_services_take_the_tag_key_from_the_settings(tmp_path: Any) -> None:
+    """LOG_REDACTION_KEY keys the tags of every service's log; the key itself is never logged."""
+    code = (
+        "import json, sys\n"
+        "from careline_platform.logging import configure_logging, get_logger, fingerprint\n"
+        "configure_logging('probe', fmt='json', tag_key=b'shared-key')\n"
+        "get_logger('x').info('e', phone='+14155550101')\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    set_tag_key(b"shared-key")
+    try:
+        assert f"[redacted:{fingerprint(PHONE)}]" in run.stdout + run.stderr
+    finally:
+        set_tag_key(os.urandom(32))
+    assert "shared-key" not in run.stdout + run.stderr
 
 
 def test_sensitive_non_string_values_are_redacted() -> None:

@@ -7,7 +7,9 @@ tokens and secrets never reach a log line in clear, whatever a caller passes.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
@@ -45,12 +47,25 @@ _SECRET = re.compile(r"\b(sk|rk|whsec|pk)_[A-Za-z0-9_]{6,}\b")
 _NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
 
 
+_tag_key = os.urandom(32)
+"""The key of the redaction tags: random per process unless ``LOG_REDACTION_KEY`` gives one (the
+same for every service, to follow one caregiver's tag across services). Never logged."""
+
+
+def set_tag_key(key: bytes) -> None:
+    global _tag_key
+    _tag_key = key
+
+
 def fingerprint(value: str) -> str:
     """A short, stable, non-reversible tag for correlating a value across log lines.
 
-    Letters only, so the phone-number mask never mistakes a tag for digits to hide.
+    Keyed (HMAC-SHA256): a plain hash of a phone number is reversed by hashing every number in
+    the plan, a keyed one is not without the key. Letters only, so the phone-number mask never
+    mistakes a tag for digits to hide.
     """
-    return hashlib.sha256(value.encode()).hexdigest()[:10].translate(_NO_DIGITS)
+    digest = hmac.new(_tag_key, value.encode(), hashlib.sha256).hexdigest()
+    return digest[:10].translate(_NO_DIGITS)
 
 
 _THREE_DIGITS = re.compile(r"\d{3}")
@@ -102,8 +117,13 @@ def mask_personal_data(
     return event_dict
 
 
-def configure_logging(service: str, *, fmt: str = "console", level: str = "INFO") -> None:
-    """Set up structlog and the standard library logging for one process."""
+def configure_logging(
+    service: str, *, fmt: str = "console", level: str = "INFO", tag_key: bytes | None = None
+) -> None:
+    """Set up structlog and the standard library logging for one process; ``tag_key`` keys the
+    redaction tags (a random key of this process's own when None)."""
+    if tag_key is not None:
+        set_tag_key(tag_key)
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"

@@ -70,7 +70,13 @@ def run_service(name: str, create_service: ServiceFactory) -> None:
     settings = Settings()
     if found := problems(settings):
         refuse(name, found)
-    configure_logging(name, fmt=settings.log_format, level=settings.log_level)
+    key = settings.log_redaction_key
+    configure_logging(
+        name,
+        fmt=settings.log_format,
+        level=settings.log_level,
+        tag_key=key.get_secret_value().encode() if key is not None else None,
+    )
     log = get_logger(__name__)
     for warning in production_warnings(settings):
         log.warning("config.warning", warning=warning)

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     db_prefix: str = Field(default="careline", description="database names are <prefix>_<service>")
     log_format: str = Field(default="console", description="console or json")
     log_level: str = "INFO"
+    log_redaction_key: SecretStr | None = Field(
+        default=None, description="key of the [redacted:<tag>] tags; random per process when unset"
+    )
     publish_timeout_s: float = 2.0
     startup_timeout_s: float = Field(
         default=120.0, description="how long a starting service waits for NATS and MongoDB"
