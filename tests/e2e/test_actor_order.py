@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from careline_platform.logging import fingerprint
+from careline_platform.logging import keyed_fingerprint
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster, ServiceProcess
 from careline_testing.servers import Backends
@@ -23,6 +23,17 @@ from .helpers import databases, post_sms
 
 pytestmark = pytest.mark.asyncio
 CAREGIVERS, MESSAGES = 50, 10
+TAG_KEY = "actor-order-log-tags"
+
+
+@pytest.fixture
+def cluster_env() -> dict[str, str]:
+    """One redaction key for both replicas: their logs name a message by the same tag."""
+    return {"LOG_REDACTION_KEY": TAG_KEY}
+
+
+def fingerprint(value: str) -> str:
+    return keyed_fingerprint(TAG_KEY.encode(), value)
 
 
 @pytest.mark.slow  # started first (tests/conftest.py)

@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 import structlog
 
-from careline_platform.logging import configure_logging, fingerprint, mask_personal_data, set_tag_key
+from careline_platform.logging import (
+    configure_logging,
+    fingerprint,
+    keyed_fingerprint,
+    mask_personal_data,
+    set_tag_key,
+)
 
 PHONE = "+14155550101"
 BODY = "my dad fell again and I can't cope"
@@ -77,11 +83,7 @@ def test_the_services_take_the_tag_key_from_the_settings(tmp_path: Any) -> None:
         "get_logger('x').info('e', phone='+14155550101')\n"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    set_tag_key(b"shared-key")
-    try:
-        assert f"[redacted:{fingerprint(PHONE)}]" in run.stdout + run.stderr
-    finally:
-        set_tag_key(os.urandom(32))
+    assert f"[redacted:{keyed_fingerprint(b'shared-key', PHONE)}]" in run.stdout + run.stderr
     assert "shared-key" not in run.stdout + run.stderr
 
 
