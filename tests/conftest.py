@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from careline_platform.services import SERVICES
-from careline_testing.processes import use_launcher
+from careline_testing.processes import service_zygote, use_launcher
 from careline_testing.servers import Backends, ServerProcess, nats_server, start_backends
-from careline_testing.zygote import Zygote, zygote_supported
+from careline_testing.zygote import zygote_supported
 
 _KIND_ORDER = {"e2e": 1, "integration": 2, "unit": 3}
 
@@ -32,13 +31,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def service_zygote() -> Iterator[None]:
+def forked_services() -> Iterator[None]:
     """Service processes in this session are forked from one warm interpreter (see
     ``careline_testing.zygote``), started on the first one; ``CARELINE_ZYGOTE=0`` turns it off."""
     if not zygote_supported() or os.environ.get("CARELINE_ZYGOTE") == "0":
         yield
         return
-    zygote = Zygote(tuple(s.package for s in SERVICES))
+    zygote = service_zygote()
     previous = use_launcher(zygote)
     yield
     use_launcher(previous)

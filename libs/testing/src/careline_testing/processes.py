@@ -44,12 +44,17 @@ class Subprocesses:
             )
 
 
+def service_zygote() -> Zygote:
+    """A zygote that imports the four services."""
+    return Zygote(tuple(info.package for info in SERVICE_INFOS))
+
+
 def launcher_from_environment() -> Launcher:
     """Fresh interpreters; or forks of a zygote when ``CARELINE_ZYGOTE=1``, which the tests set
     for the tools they run (``make latency`` and ``make bench`` themselves never do: a fork
     carries every service's imports, so its memory is not a lone service's)."""
     if os.environ.get("CARELINE_ZYGOTE") == "1" and zygote_supported():
-        return Zygote(tuple(info.package for info in SERVICE_INFOS))
+        return service_zygote()
     return Subprocesses()
 
 
