@@ -57,9 +57,17 @@ def artifacts_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def nats(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A NATS server of the test's own: streams and consumers start empty."""
+def nats(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A NATS server of the test's own: streams and consumers start empty.
+
+    Every Careline process connects to it as its own identity, held to its permissions
+    (``careline_contracts.access``). A permission violation in its log fails the test, unless the
+    test is marked ``nats_violations``: a service that needs a subject it may not use is a bug.
+    """
     server = nats_server(tmp_path)
     server.start()
     yield server
     server.kill()  # its data goes with the test; a graceful JetStream shutdown takes 1.5 s
+    if request.node.get_closest_marker("nats_violations") is None:
+        violations = [line for line in server.log_path.read_text().splitlines() if "Violation" in line]
+        assert not violations, f"NATS refused a Careline process: {violations[:3]}"

@@ -99,6 +99,7 @@ class Stack:
             self.backends.nats_url,
             self.backends.mongodb_uri,
             data / "logs",
+            nats_users=self.backends.nats.users,
             env={
                 "TWILIO_ACCOUNT_SID": "AC" + "b" * 32,
                 "TWILIO_AUTH_TOKEN": TOKEN,
@@ -337,7 +338,7 @@ async def run_phases(stack: Stack, config: Config, say: Callable[[str], None]) -
     storm = await replay_storm(line, users, config)
     bare_raw = line.request(users[0], "bare")
     samples: dict[str, dict[str, Sample]] = {"bare": {}, "nats": {}, "ingress": {}, "ingress_live": {}}
-    broker = BrokerCeiling(stack.backends.nats_url)
+    broker = BrokerCeiling(stack.backends.harness_url)  # its own stream: the harness user
     await broker.connect()
     try:
         say(f"fixed rate {config.rate:.0f}/s: bare endpoint, raw JetStream publish, ingress")

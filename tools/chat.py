@@ -15,6 +15,7 @@ import httpx
 import nats
 
 from careline_contracts import subjects
+from careline_platform.nats_auth import connect_options, with_local_credentials
 from careline_platform.phone import to_e164
 from careline_platform.settings import Settings
 from careline_testing.signing import inbound_sms_params, twilio_form
@@ -36,7 +37,9 @@ async def read_lines() -> asyncio.Queue[str | None]:
 async def chat(phone: str, settings: Settings) -> None:
     url = settings.public_base_url.rstrip("/") + "/webhooks/twilio/sms"
     post_url = f"http://127.0.0.1:{settings.ingress_port}/webhooks/twilio/sms"
-    nc = await nats.connect(settings.nats_url)
+    nc = await nats.connect(
+        settings.nats_url, **connect_options(with_local_credentials(settings), "operator")
+    )
 
     async def on_reply(msg: nats.aio.msg.Msg) -> None:
         event = json.loads(msg.data)

@@ -2,6 +2,10 @@
 
 Data lives under `.data/`. Logs of every process are shown in this terminal, prefixed by name.
 Ctrl-C stops the services gracefully (SIGTERM), then the servers.
+
+NATS refuses anonymous clients: each run generates a password for every identity of
+`careline_contracts.access`, hands each service its own, and writes the operator's to
+`.data/nats/operator.json` (mode 600), where the `careline` CLI and `make chat` find it.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import sys
 import threading
 from pathlib import Path
 
+from careline_platform.nats_auth import local_credentials_path, write_local_credentials
 from careline_platform.services import EDGE, SERVICES
 from careline_platform.settings import Settings
-from careline_testing.servers import ServerProcess, mongo_server, nats_server, wait_for_port
+from careline_testing.servers import NatsUsers, ServerProcess, mongo_server, nats_server, wait_for_port
 
 SERVICE_COLORS = (36, 35, 33, 32, 34, 31)  # cyan, magenta, yellow, green, then blue and red
 COLORS = {"nats": 90, "mongodb": 90} | {s.name: c for s, c in zip(SERVICES, SERVICE_COLORS, strict=False)}
@@ -38,7 +43,8 @@ def main() -> int:
     settings = Settings()
     data = Path(os.environ.get("CARELINE_DATA_DIR", ".data")).resolve()
     data.mkdir(parents=True, exist_ok=True)
-    servers: list[ServerProcess] = [nats_server(data, port_of(settings.nats_url, 4222))]
+    users = NatsUsers.generate(harness=False)
+    servers: list[ServerProcess] = [nats_server(data, port_of(settings.nats_url, 4222), users)]
     if "MONGODB_URI" not in os.environ:
         servers.append(mongo_server(data, port_of(settings.mongodb_uri, 27017)))
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -49,12 +55,13 @@ def main() -> int:
         for server in servers:
             print(f"starting {server.name} on port {server.port} (log: {server.log_path})")
             server.start()
+        write_local_credentials(local_credentials_path(), "operator", users.passwords["operator"])
         env = {**os.environ, "LOG_FORMAT": os.environ.get("LOG_FORMAT", "console"), "PYTHONUNBUFFERED": "1"}
         for info in SERVICES:
             name = info.name
             proc = subprocess.Popen(
                 [sys.executable, "-m", info.package],
-                env=env,
+                env={**env, **users.env(name)},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )

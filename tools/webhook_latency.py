@@ -75,6 +75,7 @@ def main() -> None:
         backends.nats_url,
         backends.mongodb_uri,
         data / "logs",
+        nats_users=backends.nats.users,
         env={"SANDBOX_AUTH_TOKEN": TOKEN, "LOG_LEVEL": "INFO"},  # as in production
     )
     try:

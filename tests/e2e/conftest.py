@@ -60,6 +60,7 @@ def cluster(
         f"nats://127.0.0.1:{nats.port}",
         backends.mongodb_uri,
         tmp_path / "logs",
+        nats_users=nats.users,
         env={
             "DB_PREFIX": f"e2e{next(_prefixes)}",
             "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,

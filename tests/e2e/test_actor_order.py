@@ -42,7 +42,9 @@ async def test_two_conversation_replicas_keep_each_caregivers_order(
 ) -> None:
     """50 caregivers x 10 rapid messages: replies leave in arrival order and turns never overlap."""
     fake, _ = fake_twilio
-    second = ServiceProcess("conversation", cluster.service_env(), cluster.log_dir / "conversation-2.log")
+    second = ServiceProcess(
+        "conversation", cluster.service_env("conversation"), cluster.log_dir / "conversation-2.log"
+    )
     second.start()
     phones = [f"+1415556{i:04d}" for i in range(CAREGIVERS)]
     sent: dict[str, list[str]] = {p: [] for p in phones}

@@ -48,7 +48,7 @@ def run_cli(cluster: Cluster, *args: str, timeout_s: float = 300) -> subprocess.
 
 
 def cli_env(cluster: Cluster) -> dict[str, str]:
-    return {**os.environ, "NATS_URL": cluster.nats_url, "MONGODB_URI": cluster.mongodb_uri, "COLUMNS": "120"}
+    return {**cluster.service_env("operator"), "COLUMNS": "120"}
 
 
 def expected_users(path: Path) -> dict[str, LegacyUser]:

@@ -22,8 +22,8 @@ from .helpers import databases, post_sms, post_stripe, wait_until_settled
 pytestmark = pytest.mark.asyncio
 
 
-async def stream_messages(nats_port: int, stream: str) -> int:
-    nc = await nats.connect(f"nats://127.0.0.1:{nats_port}")
+async def stream_messages(url: str, stream: str) -> int:
+    nc = await nats.connect(url)
     try:
         return int((await nc.jetstream().stream_info(stream)).state.messages)
     finally:
@@ -47,7 +47,7 @@ async def test_same_message_sid_twenty_times_and_after_the_window_gives_one_repl
         late = await post_sms(client, cluster, params)
         assert late.status_code == 200
     # the late copy got past JetStream's window (a second stream message) ...
-    assert await stream_messages(nats.port, "SMS") == 2
+    assert await stream_messages(nats.url, "SMS") == 2
     # ... and the conversation inbox skipped it: still one reply, one interaction
     db = databases(mongo, cluster)
     await wait_until_settled(cluster)

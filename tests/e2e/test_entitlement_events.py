@@ -24,7 +24,7 @@ pytestmark = pytest.mark.asyncio
 
 async def entitlement_events(nats: ServerProcess) -> list[tuple[str, EntitlementChanged]]:
     """Every message of the BILLING stream, with its Nats-Msg-Id."""
-    nc = await nats_client.connect(f"nats://127.0.0.1:{nats.port}")
+    nc = await nats_client.connect(nats.url)
     try:
         js = nc.jetstream()
         state = (await js.stream_info(subjects.BILLING.name)).state

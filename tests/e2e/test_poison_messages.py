@@ -19,7 +19,7 @@ async def test_invalid_payload_is_dead_lettered_once_and_not_redelivered(
     cluster: Cluster, nats: ServerProcess
 ) -> None:
     """Conversation gets a malformed sms.inbound.received: one dead letter, the consumer moves on."""
-    nc = await nats_client.connect(f"nats://127.0.0.1:{nats.port}")
+    nc = await nats_client.connect(nats.url)
     js = nc.jetstream()
     try:
         ack = await js.publish(

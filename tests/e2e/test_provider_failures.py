@@ -94,7 +94,7 @@ async def test_unsubscribed_recipient_goes_dead_at_once_and_the_tool_retries_it(
         await eventually(dead)
         assert fake.to("+14155550152") == []
 
-        nc = await nats_client.connect(f"nats://127.0.0.1:{nats.port}")
+        nc = await nats_client.connect(nats.url)
         try:
             js = nc.jetstream()
 
@@ -115,7 +115,7 @@ async def test_unsubscribed_recipient_goes_dead_at_once_and_the_tool_retries_it(
             [sys.executable, "-m", "careline_cli.main", "jobs", "retry", "conversation", key],
             capture_output=True,
             text=True,
-            env={**cluster.service_env(), **env},
+            env={**cluster.service_env("operator"), **env},
             timeout=60,
         )
         assert tool.returncode == 0, tool.stderr

@@ -25,6 +25,7 @@ def ingress(backends: Backends, nats: ServerProcess, tmp_path: Path) -> Iterator
         f"nats://127.0.0.1:{nats.port}",
         backends.mongodb_uri,
         tmp_path / "logs",
+        nats_users=nats.users,
         env={
             "DB_PREFIX": f"it{next(_prefixes)}",
             "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
@@ -38,7 +39,7 @@ def ingress(backends: Backends, nats: ServerProcess, tmp_path: Path) -> Iterator
 
 @pytest_asyncio.fixture
 async def js(nats: ServerProcess) -> AsyncIterator[JetStreamContext]:
-    nc = await nats_connect(f"nats://127.0.0.1:{nats.port}")
+    nc = await nats_connect(nats.url)
     yield nc.jetstream()
     await nc.close()
 

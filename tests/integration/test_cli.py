@@ -109,18 +109,21 @@ def answer_admin_requests(nats_url: str, mongodb_uri: str, prefix: str) -> Itera
 
 
 @pytest.fixture
-def services(backends: Backends, nats: ServerProcess, prefix: str) -> Iterator[str]:
-    """The test's own NATS server, where every service answers its admin requests; its URL."""
-    url = f"nats://127.0.0.1:{nats.port}"
-    for _ in answer_admin_requests(url, backends.mongodb_uri, prefix):
-        yield url
+def services(backends: Backends, nats: ServerProcess, prefix: str) -> Iterator[ServerProcess]:
+    """The test's own NATS server, where every service answers its admin requests (the
+    responders connect as the harness user, which may answer for all four)."""
+    for _ in answer_admin_requests(nats.url, backends.mongodb_uri, prefix):
+        yield nats
 
 
-def make_cli(backends: Backends, nats_url: str, prefix: str, tmp_path: Path) -> Cli:
+def make_cli(backends: Backends, nats: ServerProcess, prefix: str, tmp_path: Path) -> Cli:
+    """The CLI connecting to ``nats`` as the operator."""
+    assert nats.users is not None
     env = {
         **os.environ,
         "MONGODB_URI": backends.mongodb_uri,
-        "NATS_URL": nats_url,
+        "NATS_URL": f"nats://127.0.0.1:{nats.port}",
+        **nats.users.env("operator"),
         "DB_PREFIX": prefix,
         "COLUMNS": "200",
     }
@@ -128,7 +131,7 @@ def make_cli(backends: Backends, nats_url: str, prefix: str, tmp_path: Path) -> 
 
 
 @pytest.fixture
-def cli(backends: Backends, services: str, prefix: str, tmp_path: Path) -> Cli:
+def cli(backends: Backends, services: ServerProcess, prefix: str, tmp_path: Path) -> Cli:
     """The CLI on the NATS server where this test's services answer."""
     return make_cli(backends, services, prefix, tmp_path)
 
@@ -136,7 +139,7 @@ def cli(backends: Backends, services: str, prefix: str, tmp_path: Path) -> Cli:
 @pytest.fixture
 def plain_cli(backends: Backends, prefix: str, tmp_path: Path) -> Cli:
     """The CLI with no service answering (commands that need none: tokens, roles, bad input)."""
-    return make_cli(backends, backends.nats_url, prefix, tmp_path)
+    return make_cli(backends, backends.nats, prefix, tmp_path)
 
 
 @pytest.fixture
@@ -358,7 +361,7 @@ def test_purge_without_yes_refuses_on_non_interactive_stdin(
 # --- deadletters ------------------------------------------------------------------------
 
 
-def test_deadletters_list_shows_a_published_letter(cli: Cli) -> None:
+def test_deadletters_list_shows_a_published_letter(cli: Cli, services: ServerProcess) -> None:
     msg_id = f"SM{uuid.uuid4().hex}"
     letter = DeadLetter(
         service="conversation",
@@ -371,7 +374,7 @@ def test_deadletters_list_shows_a_published_letter(cli: Cli) -> None:
     )
 
     async def publish() -> None:
-        nc = await nats.connect(cli.env["NATS_URL"])
+        nc = await nats.connect(services.url)  # as the harness: no service but conversation may
         try:
             js = nc.jetstream()
             await declare_streams(js, (DEAD_LETTERS,))

@@ -37,7 +37,7 @@ class Thing(BaseModel):
 
 @pytest_asyncio.fixture
 async def broker(nats: ServerProcess) -> AsyncIterator[NatsBroker]:
-    running = NatsBroker(f"nats://127.0.0.1:{nats.port}", logger=logging.getLogger("faststream"))
+    running = NatsBroker(nats.url, logger=logging.getLogger("faststream"))
     await running.connect()
     await declare_streams(running.connection.jetstream(), (TESTS, subjects.DEAD_LETTERS))
     yield running

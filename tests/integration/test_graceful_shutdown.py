@@ -49,7 +49,7 @@ async def replica(url: str) -> NatsBroker:
 
 @pytest_asyncio.fixture
 async def nats_url(nats: ServerProcess) -> AsyncIterator[str]:
-    url = f"nats://127.0.0.1:{nats.port}"
+    url = nats.url
     broker = await replica(url)
     await declare_streams(broker.connection.jetstream(), (STREAM, subjects.DEAD_LETTERS))
     await broker.stop()

@@ -67,7 +67,7 @@ class Parts:
 async def parts(backends: Backends, nats: ServerProcess) -> AsyncIterator[Parts]:
     client = connect(backends.mongodb_uri)
     broker = NatsBroker(
-        f"nats://127.0.0.1:{nats.port}",
+        nats.url,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         logger=logging.getLogger("faststream"),

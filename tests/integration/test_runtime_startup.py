@@ -29,7 +29,7 @@ _names = itertools.count()
 
 async def probe_infrastructure(backends: Backends, nats: ServerProcess) -> Infrastructure:
     settings = Settings(
-        nats_url=f"nats://127.0.0.1:{nats.port}",
+        nats_url=nats.url,
         mongodb_uri=backends.mongodb_uri,
         db_prefix=f"startup{next(_names)}",
         metrics_port=None,

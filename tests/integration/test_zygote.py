@@ -70,7 +70,7 @@ def test_a_forked_service_runs_in_its_own_session_and_exits_as_signalled(
 ) -> None:
     """SIGTERM drains and exits 0; SIGKILL shows as -9, as Popen reports it (the crash tests
     tell a kill from an exit by it)."""
-    env = service_env(f"nats://127.0.0.1:{nats.port}", backends.mongodb_uri)
+    env = service_env(nats.url, backends.mongodb_uri)
     first = started(zygote, env, tmp_path / "first.log")
     assert os.getpgid(first.pid) == first.pid != os.getpgid(0)  # start_new_session's own group
     os.killpg(first.pid, signal.SIGTERM)

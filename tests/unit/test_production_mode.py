@@ -24,6 +24,7 @@ LIVE: dict[str, Any] = {
     "stripe_price_id": "price_1QxYz" + "a" * 10,
     "admin_jwt_secret": "7e2a" * 12,
     "public_base_url": "https://line.example.org",
+    "nats_password": "Nq4" * 11,
 }
 
 
@@ -64,6 +65,8 @@ def test_development_has_no_refusals_and_is_the_default() -> None:
         ("twilio_from_number", None, "TWILIO_FROM_NUMBER is the sandbox default"),
         ("public_base_url", "http://line.example.org", "PUBLIC_BASE_URL is not https"),
         ("public_base_url", None, "PUBLIC_BASE_URL is not https"),
+        ("nats_password", None, "NATS_PASSWORD is missing or empty"),
+        ("nats_password", "CHANGE-ME", "NATS_PASSWORD is a placeholder"),
     ],
 )
 def test_each_problem_is_named_on_its_own_line(name: str, value: Any, problem: str) -> None:

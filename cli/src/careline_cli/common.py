@@ -16,6 +16,8 @@ from careline_platform.services import SERVICE_NAMES
 from careline_platform.settings import Settings
 
 SERVICES = SERVICE_NAMES
+OPERATOR = "operator"
+"""The NATS user the CLI connects as (``careline_contracts.access``), unless NATS_USER says."""
 """Every service with its own database (``<prefix>_<service>``) and ``jobs`` collection."""
 
 _PHONE = re.compile(

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from careline_cli.common import SERVICES, CliError, cell, fmt_time, mask_text, safe_uri, truncate
+from careline_cli.common import OPERATOR, SERVICES, CliError, cell, fmt_time, mask_text, safe_uri, truncate
 from careline_contracts.deadletter import DeadLetter
 from careline_contracts.subjects import DEAD_LETTER_PREFIX, DEAD_LETTERS
 from careline_platform.settings import Settings
@@ -38,6 +38,8 @@ async def _quiet(*_args: Any) -> None:
 async def nats_client(settings: Settings, timeout_s: float) -> AsyncIterator[NatsClient]:
     import nats  # imported here: the jobs commands need not pay for nats-py's import
 
+    from careline_platform.nats_auth import connect_options
+
     url = settings.nats_url
     try:
         # one attempt per server (0 would mean "forever" while picking one), bounded overall
@@ -51,6 +53,7 @@ async def nats_client(settings: Settings, timeout_s: float) -> AsyncIterator[Nat
                 error_cb=_quiet,
                 disconnected_cb=_quiet,
                 closed_cb=_quiet,
+                **connect_options(settings, OPERATOR),
             ),
             timeout=timeout_s,
         )

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from careline_cli.common import (
+    OPERATOR,
     SERVICES,
     STATUS_STYLES,
     CliError,
@@ -81,6 +82,8 @@ async def admin(settings: Settings, timeout_s: float) -> AsyncIterator[Admin]:
 
     from faststream.nats import NatsBroker  # imported here: other commands need not pay for it
 
+    from careline_platform.nats_auth import broker_options
+
     async def quiet(*_args: Any) -> None:
         """nats-py's default callbacks log tracebacks; the CLI reports errors itself."""
 
@@ -93,6 +96,7 @@ async def admin(settings: Settings, timeout_s: float) -> AsyncIterator[Admin]:
         error_cb=quiet,
         disconnected_cb=quiet,
         closed_cb=quiet,
+        **broker_options(settings, OPERATOR),
     )
     try:
         await asyncio.wait_for(broker.connect(), timeout=timeout_s)

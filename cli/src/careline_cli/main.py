@@ -76,8 +76,10 @@ def load_settings(args: argparse.Namespace) -> Settings:
         for name in ("mongodb_uri", "nats_url", "db_prefix")
         if (value := getattr(args, name, None)) is not None
     }
+    from careline_platform.nats_auth import with_local_credentials
+
     try:
-        return Settings(**overrides)
+        return with_local_credentials(Settings(**overrides))
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "settings"

@@ -361,12 +361,16 @@ _POLICIES: weakref.WeakKeyDictionary[Any, ConsumerPolicy] = weakref.WeakKeyDicti
 """Each subscriber's policy, so ``stop_consuming`` finds them from the broker's subscribers."""
 
 
-def subscribe(router: NatsRouter | NatsBroker, policy: ConsumerPolicy, spec: ConsumerSpec) -> None:
+def subscribe(
+    router: NatsRouter | NatsBroker, policy: ConsumerPolicy, spec: ConsumerSpec, inbox_prefix: str = "_INBOX"
+) -> None:
     """Add a spec's typed pull subscribers (one per partition) to a service's router.
 
     The subscriber function takes ``spec.model``: FastStream decodes and validates the body (and
     documents its schema); acks are manual, decided by the ``DeliveryPolicy`` middleware that
-    ``policy`` builds, which must be among the router's middlewares.
+    ``policy`` builds, which must be among the router's middlewares. Fetched messages come to
+    ``inbox_prefix`` (the service's own, ``nats_auth.inbox_of``): FastStream does not take the
+    connection's.
     """
     policy.add(spec)
     handle = _typed(spec)
@@ -379,6 +383,7 @@ def subscribe(router: NatsRouter | NatsBroker, policy: ConsumerPolicy, spec: Con
             pull_sub=PullSub(batch_size=1, timeout=PULL_TIMEOUT_S),
             config=ConsumerConfig(durable_name=durable),
             ack_policy=AckPolicy.MANUAL,
+            inbox_prefix=f"{inbox_prefix}.".encode(),
             title=durable,
             description=f"{spec.service}: {spec.model.__name__}, up to {spec.max_deliver} deliveries, "
             f"then deadletter.{spec.service}.{spec.base_subject}",

@@ -59,6 +59,7 @@ def problems(settings: Settings) -> list[str]:
         ("STRIPE_API_KEY", settings.stripe_api_key),
         ("STRIPE_PRICE_ID", settings.stripe_price_id),
         ("ADMIN_JWT_SECRET", settings.admin_jwt_secret),
+        ("NATS_PASSWORD", settings.nats_password),
     ):
         found += _checked(name, _value(secret))
     if settings.twilio_from_number == DEFAULT_FROM_NUMBER:

@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from careline_contracts import subjects
 from careline_contracts.deadletter import DeadLetter
-from careline_platform import metrics, mongo
+from careline_platform import metrics, mongo, nats_auth
 from careline_platform.admin import AdminOperation, CaregiverSlice, admin_router
 from careline_platform.admin_operations import MongoJobBook, common_operations
 from careline_platform.clock import Clock, clock_from
@@ -117,6 +117,7 @@ async def connect_infrastructure(
         reconnect_time_wait=1,
         logger=logging.getLogger("faststream"),
         connect_timeout=5,
+        **nats_auth.broker_options(settings, service),
     )
     jobs = JobStore(db.jobs, clock)
 
@@ -254,7 +255,7 @@ class ServiceRuntime:
         infra, definition = self.infra, self.definition
         consumers: list[tuple[ConsumerSpec, list[tuple[str, str]]]] = []
         for spec in definition.consumers:
-            subscribe(self.router, self.policy, spec)
+            subscribe(self.router, self.policy, spec, nats_auth.inbox_of(infra.settings, definition.name))
 
         async def prepare() -> None:
             await declare_streams(

@@ -21,6 +21,15 @@ class Settings(BaseSettings):
         description="production refuses sandbox defaults and placeholder secrets (see production.py)",
     )
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = Field(
+        default=None, description="NATS user; a service's own name, or `operator` for the CLI, by default"
+    )
+    nats_password: SecretStr | None = Field(
+        default=None, description="password of the NATS user; unset connects anonymously (development)"
+    )
+    nats_ca_file: str | None = Field(
+        default=None, description="CA certificate of the NATS servers; set, the connection is TLS"
+    )
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
     ingress_port: int = 8080
     ingress_host: str = "127.0.0.1"

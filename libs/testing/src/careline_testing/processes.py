@@ -18,7 +18,7 @@ from typing import Protocol
 
 from careline_platform.services import EDGE, SERVICE_NAMES, service
 from careline_platform.services import SERVICES as SERVICE_INFOS
-from careline_testing.servers import Process, free_port, wait_for_port
+from careline_testing.servers import NatsUsers, Process, free_port, wait_for_port
 from careline_testing.zygote import Zygote, zygote_supported
 
 SERVICES = SERVICE_NAMES  # the one list (careline_platform.services), under its old name here
@@ -131,12 +131,21 @@ class Cluster:
     ingress_port: int = field(default_factory=free_port)
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     metrics_ports: dict[str, int] = field(default_factory=dict)
+    nats_users: NatsUsers | None = None
+    """The NATS server's users: each service connects as itself (None: an open server)."""
+
+    @property
+    def harness_url(self) -> str:
+        """The NATS URL for a test's own client: the harness user's, which may do anything."""
+        return self.nats_users.url(self.nats_url) if self.nats_users is not None else self.nats_url
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.ingress_port}"
 
-    def service_env(self) -> dict[str, str]:
+    def service_env(self, name: str | None = None) -> dict[str, str]:
+        """The environment of service ``name`` (with its NATS credentials), or what all share."""
+        credentials = self.nats_users.env(name) if self.nats_users is not None and name else {}
         return {
             **os.environ,
             "NATS_URL": self.nats_url,
@@ -144,6 +153,7 @@ class Cluster:
             "INGRESS_PORT": str(self.ingress_port),
             "PUBLIC_BASE_URL": self.base_url,
             "LOG_FORMAT": "json",
+            **credentials,
             **self.env,
         }
 
@@ -153,7 +163,7 @@ class Cluster:
             raise ValueError(f"LOG_LEVEL {level}: a cluster needs INFO or DEBUG to see its services start")
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
-            env = self.service_env()
+            env = self.service_env(name)
             if service(name).metrics_port is not None:  # else /metrics is on its HTTP port
                 self.metrics_ports[name] = free_port()
                 env["METRICS_PORT"] = str(self.metrics_ports[name])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -12,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from careline_contracts.access import IDENTITIES, authorization_block
 
 PORTS_PER_WORKER = 1000
 FIRST_WORKER_PORT = 10_000
@@ -89,6 +92,14 @@ class ServerProcess:
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
     env: dict[str, str] = field(default_factory=dict)
+    users: NatsUsers | None = None
+    """A NATS server's users (None: a server without authentication, or not NATS)."""
+
+    @property
+    def url(self) -> str:
+        """A NATS server's URL for the harness user (everything allowed), for tests to inspect."""
+        base = f"nats://127.0.0.1:{self.port}"
+        return self.users.url(base) if self.users is not None else base
 
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
@@ -121,15 +132,69 @@ class ServerProcess:
         self.start()
 
 
-def nats_server(data_dir: Path, port: int | None = None) -> ServerProcess:
+HARNESS_USER = "harness"
+"""The tests' own NATS user, allowed everything: a test reads streams and consumers, publishes
+forged events, as no Careline identity may. ``make run`` has no such user."""
+
+
+@dataclass(frozen=True)
+class NatsUsers:
+    """Passwords, generated for one server run, of every identity in ``careline_contracts.access``."""
+
+    passwords: dict[str, str]
+    harness: str | None = None
+    """The harness user's password (tests), or None (``make run``)."""
+
+    @classmethod
+    def generate(cls, *, harness: bool = True) -> NatsUsers:
+        return cls(
+            {name: secrets.token_urlsafe(24) for name in IDENTITIES},
+            secrets.token_urlsafe(24) if harness else None,
+        )
+
+    def env(self, identity: str) -> dict[str, str]:
+        """The settings a process needs to connect as ``identity``."""
+        return {"NATS_USER": identity, "NATS_PASSWORD": self.passwords[identity]}
+
+    def url(self, url: str, identity: str = HARNESS_USER) -> str:
+        """``url`` with ``identity``'s credentials in it (the harness's, by default)."""
+        password = self.harness if identity == HARNESS_USER else self.passwords[identity]
+        if password is None:
+            raise ValueError("this server has no harness user")
+        return url.replace("://", f"://{identity}:{password}@", 1)
+
+    def authorization(self) -> str:
+        superusers = {HARNESS_USER: self.harness} if self.harness is not None else {}
+        return authorization_block(self.passwords, superusers)
+
+
+def nats_server(data_dir: Path, port: int | None = None, users: NatsUsers | None = None) -> ServerProcess:
+    """A JetStream server on ``port``; with ``users`` (generated when not given), it refuses
+    anonymous connections and holds every identity to its permissions."""
     port = port or free_port()
     store = data_dir / "nats"
     store.mkdir(parents=True, exist_ok=True)
+    users = users or NatsUsers.generate()
+    config = data_dir / "nats.conf"
+    config.touch(mode=0o600)
+    config.write_text(users.authorization())
     return ServerProcess(
         "nats",
         port,
-        [_bin("nats-server"), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)],
+        [
+            _bin("nats-server"),
+            "-c",
+            str(config),
+            "-js",
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-sd",
+            str(store),
+        ],
         data_dir / "nats.log",
+        users=users,
     )
 
 
@@ -173,7 +238,13 @@ class Backends:
 
     @property
     def nats_url(self) -> str:
+        """The URL services connect to, each with its own credentials (``nats_env``)."""
         return f"nats://127.0.0.1:{self.nats.port}"
+
+    @property
+    def harness_url(self) -> str:
+        """The URL with the harness user's credentials, for a test's own client."""
+        return self.nats.url
 
     @property
     def mongodb_uri(self) -> str:
