@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from structlog.testing import capture_logs
 
 from careline_contracts import subjects
 from careline_contracts.ingress import SmsReceived
@@ -225,3 +226,43 @@ async def test_a_retry_never_takes_an_unrecorded_message_from_before_the_job(
     assert len(api.attempts) == 2
     doc = await deps.jobs.col.find_one({"_id": "sms:reply:after-erasure"})
     assert doc is not None and doc["result"] == {"sid": api.to(PHONE)[1].sid}
+
+
+async def test_a_text_outside_the_allowed_regions_goes_dead_at_once_and_twilio_never_hears_of_it(
+    deps: Conversation, twilio: tuple[FakeTwilio, str]
+) -> None:
+    """SMS pumping: a Jamaican number (+1, but not the US or Canada) gets a dead job on its first
+    attempt, whose reason names the region and never the number; the SDK is never called."""
+    api, _ = twilio
+    jamaica = "+18765550123"
+    payload = SendSmsJob(to=jamaica, user_id=USER, body=SAME_WORDS, kind="agent").to_payload()
+    await deps.jobs.enqueue(new_job("sms:reply:far", SEND_SMS, payload, now=datetime.now(UTC), actor=USER))
+    letters: list[dict[str, Any]] = []
+
+    async def collect(doc: dict[str, Any]) -> None:
+        letters.append(doc)
+
+    worker = JobWorker(
+        deps.jobs,
+        {SEND_SMS: JobType(lambda job: sending.send_sms(job, deps.uow, deps.services), RetryPolicy())},
+        owner="test",
+        dead_letter_sink=collect,
+        poll_interval_s=0.05,
+    )
+    with capture_logs() as logs:
+        worker.start()
+        try:
+            await eventually(lambda: letters, timeout_s=20)
+        finally:
+            await worker.stop(grace_s=2)
+    doc = await deps.jobs.col.find_one({"_id": "sms:reply:far"})
+    assert doc is not None and doc["status"] == "dead" and doc["attempts"] == 1
+    assert doc["last_error"] == (
+        "DestinationNotAllowed: destination +1 876 (Jamaica, JM)"
+        " is not in SMS_ALLOWED_REGIONS (CA,US): not sent"
+    )
+    assert [letter["_id"] for letter in letters] == ["sms:reply:far"]
+    assert api.attempts == [] and api.messages == []
+    failed = [line for line in logs if line["event"] == "job.failed"]
+    assert failed and failed[0]["error"] == "DestinationNotAllowed" and failed[0]["permanent"] is True
+    assert "5550123" not in repr(logs)

@@ -22,9 +22,10 @@ from careline_contracts.jobs import (
     SummaryRefreshJob,
 )
 from careline_contracts.profile import CheckinDue, PromptReady
-from careline_conversation import handlers
+from careline_conversation import handlers, sending
 from careline_conversation.domain import onboarding
 from careline_conversation.safety.keywords import STOP_CONFIRMATION
+from careline_platform.jobs import Job
 from careline_platform.mongo import AlreadyProcessed
 from careline_testing.uow import delivery
 from tests.unit.conversation.fakes import Conversation, ScriptedAgent, conversation
@@ -99,6 +100,26 @@ async def test_a_crisis_turn_owes_the_alert_the_follow_ups_and_the_event_and_jum
     [detected] = [e for e in conv.uow.emitted if isinstance(e.event, CrisisDetected)]
     assert detected.msg_id == "crisis:SMc" and detected.event.category == "suicide_self"  # type: ignore[attr-defined]
     assert conv.repo.states[USER]["crisis"]["category"] == "suicide_self"
+
+
+async def test_a_crisis_from_outside_the_allowed_regions_still_alerts_staff_but_no_sms_answers() -> None:
+    """Inbound is accepted from anywhere: the crisis is recorded and staff are alerted; the reply
+    job is owed as for anyone, and dies at its send with the region as its reason."""
+    conv = conversation()
+    jamaica = "+18765550100"
+    conv.repo.states[USER] = {**settled(), "phone": jamaica}
+    event = SmsReceived(
+        occurred_at=conv.uow.now, message_sid="SMj", user_id=USER, phone=jamaica, body=CRISIS_TEXT
+    )
+    await handlers.on_sms_received(event, delivery("twilio:SMj"), conv.uow, conv.services)
+    [alert] = conv.uow.jobs(CrisisAlertJob)
+    assert alert.key == "crisis:alert:SMj" and alert.job.priority == "high"  # type: ignore[attr-defined]
+    [reply] = conv.uow.jobs(SendSmsJob)
+    assert reply.job.to == jamaica  # type: ignore[attr-defined]
+    job = Job(reply.key, "sms.send", reply.job.to_payload(), 1, None, {}, "t")
+    with pytest.raises(sending.DestinationNotAllowed, match=r"\+1 876 \(Jamaica, JM\)"):
+        await sending.send_sms(job, conv.uow, conv.services)
+    assert conv.sender.sent == []
 
 
 async def test_stop_confirms_and_owes_the_opt_out_event() -> None:

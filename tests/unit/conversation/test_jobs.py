@@ -3,6 +3,7 @@ follow-ups, paging, staff's admin operations and the backfill."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -43,7 +44,7 @@ from careline_conversation import alert_admin, backfill, paging, sending
 from careline_conversation.agents import ToolCall
 from careline_conversation.domain.alerts import PagingPolicy
 from careline_platform.admin import AdminOperation
-from careline_platform.jobs import Job
+from careline_platform.jobs import Job, PermanentJobError
 from careline_testing.uow import delivery
 from tests.unit.conversation.fakes import Conversation, ScriptedAgent, conversation
 
@@ -97,6 +98,42 @@ async def test_a_retry_never_takes_another_jobs_identical_message() -> None:
     retry = job(other.key, other.payload, claimed_before=conv.uow.now)
     result = await sending.send_sms(retry, conv.uow, conv.services)
     assert len(conv.sender.sent) == 2 and conv.sent.records[result["sid"]]["job_key"] == "sms:reply:two"
+
+
+@pytest.mark.parametrize(
+    ("to", "region"),
+    [
+        pytest.param("+18765550100", "+1 876 (Jamaica, JM)", id="jamaica"),
+        pytest.param("+18095550100", "+1 809 (Dominican Republic, DO)", id="dominican-republic"),
+        pytest.param("+447700900123", "outside the North American Numbering Plan (+1)", id="uk"),
+        pytest.param("+1876555", "not a valid +1 number", id="malformed"),
+    ],
+)
+@pytest.mark.parametrize("retry", [False, True], ids=["first-attempt", "retry"])
+async def test_a_text_outside_the_allowed_regions_dies_before_anything_is_composed_or_sent(
+    to: str, region: str, retry: bool
+) -> None:
+    agent = ScriptedAgent("never composed")
+    conv = conversation(agent=agent)
+    conv.repo.states[USER] = {"_id": USER, "recent_messages": []}
+    payload = SendSmsJob(to=to, user_id=USER, kind="agent", compose=SmsCompose(message="hi")).to_payload()
+    sms = job("sms:reply:SMfar", payload, claimed_before=conv.uow.now if retry else None)
+    with pytest.raises(sending.DestinationNotAllowed) as refused:
+        await sending.send_sms(sms, conv.uow, conv.services)
+    assert isinstance(refused.value, PermanentJobError)  # the worker marks it dead, no retry
+    assert str(refused.value) == f"destination {region} is not in SMS_ALLOWED_REGIONS (CA,US): not sent"
+    assert to[3:] not in str(refused.value)  # the reason never carries the number
+    assert conv.sender.sent == [] and agent.asked == []
+    assert conv.progress.writes == 0 and conv.repo.states[USER]["recent_messages"] == []
+
+
+async def test_a_text_to_a_region_the_setting_allows_is_sent() -> None:
+    conv = conversation()
+    conv.services = dataclasses.replace(conv.services, sms_regions=frozenset({"US", "CA", "JM"}))
+    payload = SendSmsJob(to="+18765550100", user_id=USER, kind="agent", body="hi").to_payload()
+    sms = job("sms:reply:SMjm", payload)
+    await sending.send_sms(sms, conv.uow, conv.services)
+    assert [(to, body) for _sid, to, body, _at in conv.sender.sent] == [("+18765550100", "hi")]
 
 
 async def test_a_composed_reply_asks_the_agent_once_and_is_kept_in_history_once() -> None:

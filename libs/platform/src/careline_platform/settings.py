@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from careline_platform import regions
 
 DEFAULT_FROM_NUMBER = "+15550000000"
 """The sandbox's own number (a 555 number, never a real line)."""
@@ -40,6 +42,10 @@ class Settings(BaseSettings):
     twilio_from_number: str = DEFAULT_FROM_NUMBER
     twilio_api_base_url: str | None = None
     twilio_timeout_s: float = 10.0
+    sms_allowed_regions: str = Field(
+        default="US,CA",
+        description="regions outbound SMS may go to (comma-separated; see careline_platform.regions)",
+    )
 
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
@@ -102,6 +108,17 @@ class Settings(BaseSettings):
         default="sandbox-auth-token",
         description="token ingress checks Twilio signatures with when TWILIO_AUTH_TOKEN is unset",
     )
+
+    @field_validator("sms_allowed_regions")
+    @classmethod
+    def _known_regions(cls, value: str) -> str:
+        regions.parse_allowed(value)  # a ValueError names the unknown region at start
+        return value
+
+    @property
+    def sms_regions(self) -> frozenset[str]:
+        """The region codes of ``SMS_ALLOWED_REGIONS`` (validated when the settings were read)."""
+        return regions.parse_allowed(self.sms_allowed_regions)
 
     def database_name(self, service: str) -> str:
         return f"{self.db_prefix}_{service}"

@@ -67,6 +67,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
             per_day=settings.rate_daily_limit,
         ),
         summary_every=settings.summary_every,
+        sms_regions=settings.sms_regions,
     )
     policy = PagingPolicy(
         escalate_after=timedelta(seconds=settings.page_escalate_after_s), base_url=settings.public_base_url

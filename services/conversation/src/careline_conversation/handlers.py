@@ -39,6 +39,7 @@ from careline_conversation.domain.turn import FOLLOW_UP_AFTER, Turn, decide, pos
 from careline_conversation.integrations.sms import SmsSender
 from careline_conversation.repository import ConversationUow, SentMessages, Writer
 from careline_conversation.safety.sizing import fit, normalise_for_gsm
+from careline_platform import regions
 from careline_platform.jobs import Job
 from careline_platform.logging import get_logger
 from careline_platform.uow import HasMsgId, Tx
@@ -65,6 +66,8 @@ class Services:
     sent: SentMessages
     limits: RateLimits
     summary_every: int = 6
+    sms_regions: frozenset[str] = regions.DEFAULT_ALLOWED
+    """Regions outbound SMS may go to (``SMS_ALLOWED_REGIONS``); a text to any other dies."""
 
 
 async def on_sms_received(

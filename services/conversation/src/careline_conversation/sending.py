@@ -4,6 +4,8 @@
 pages to the person on call, staff's messages), its payload always a ``SendSmsJob``. What an
 attempt learns before sending (the agent's words, its tool calls) is kept in the job's
 progress through the job engine, outside any transaction, so a retry never asks or pays twice.
+A text to a number outside ``SMS_ALLOWED_REGIONS`` dies at once, before anything is composed or
+asked of the provider (:class:`DestinationNotAllowed`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from careline_conversation.handlers import MAX_SEGMENTS, Services, context
 from careline_conversation.repository import ConversationUow
 from careline_conversation.safety import responses
 from careline_conversation.safety.sizing import fit, normalise_for_gsm
-from careline_platform.jobs import Job
+from careline_platform import regions
+from careline_platform.jobs import Job, PermanentJobError
+
+
+class DestinationNotAllowed(PermanentJobError):
+    """The number is outside the regions outbound SMS may go to: no attempt can send it."""
 
 
 async def send_sms(job: Job, uow: ConversationUow, services: Services) -> dict[str, Any]:
@@ -29,6 +36,7 @@ async def send_sms(job: Job, uow: ConversationUow, services: Services) -> dict[s
     was first claimed, and takes one only if no other job's record holds it (atomically).
     """
     sms = SendSmsJob.of(job.payload)
+    refuse_unless_allowed(sms.to, services.sms_regions)
     body = await compose(job, sms, uow, services)
     sid, status = job.progress.get("sid"), "sent"  # earlier releases recorded these two
     since = job.claimed_before or job.progress.get("send_started_at")
@@ -41,6 +49,17 @@ async def send_sms(job: Job, uow: ConversationUow, services: Services) -> dict[s
         sid, status = sent.sid, sent.status
     await services.sent.record_sent(sid, sms.user_id, job.key, status, uow.now)
     return {"sid": sid}
+
+
+def refuse_unless_allowed(to: str, allowed: frozenset[str]) -> None:
+    """Raise :class:`DestinationNotAllowed` (the job goes dead, never retried) unless ``to`` is
+    in an allowed region. The reason names the region and area code, never the number."""
+    destination = regions.classify(to)
+    if not destination.allowed_by(allowed):
+        raise DestinationNotAllowed(
+            f"destination {destination.label} is not in SMS_ALLOWED_REGIONS "
+            f"({','.join(sorted(allowed)) or 'none'}): not sent"
+        )
 
 
 async def compose(job: Job, sms: SendSmsJob, uow: ConversationUow, services: Services) -> str:
