@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
+from careline_contracts.access import IDENTITIES, authorization_block
 from careline_platform.production import problems
 from careline_platform.services import SERVICE_NAMES
 from careline_platform.settings import Settings
+from careline_testing.tls import write_certificates
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -57,6 +59,22 @@ def nats_server_binary() -> str:
     found = str(candidate) if candidate.exists() else shutil.which("nats-server")
     assert found, "nats-server is not installed; run `make install`"
     return found
+
+
+NATS_PASSWORDS = {f"NATS_PASSWORD_{name.upper()}": f"test-{name}" for name in IDENTITIES}
+"""What the StatefulSet's environment gives nats.conf from the careline-nats-* Secrets."""
+
+
+def local_tls(text: str, directory: Path) -> str:
+    """nats.conf with the nats-tls Secret's mount swapped for certificates generated here."""
+    assert "/etc/nats-tls/" in text
+    return text.replace("/etc/nats-tls/", f"{write_certificates(directory)}/")
+
+
+def example_secrets() -> dict[str, dict[str, Any]]:
+    """secret.example.yaml's Secrets by name."""
+    docs = yaml.safe_load_all((K8S / "secret.example.yaml").read_text(encoding="utf-8"))
+    return {d["metadata"]["name"]: d for d in docs}
 
 
 def check_nats_config(path: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -123,7 +141,7 @@ def test_deployment_has_probes_on_the_services_own_port(name: str) -> None:
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     else:
-        env = {e["name"]: e["value"] for e in container["env"]}
+        env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
         assert ports["metrics"] == int(env["METRICS_PORT"])
         assert container["livenessProbe"]["httpGet"]["path"] == "/metrics"
     # the startup probe outlasts STARTUP_TIMEOUT_S: a service waiting for NATS is not killed
@@ -180,12 +198,12 @@ def test_each_deployment_has_a_disruption_budget(name: str) -> None:
 def test_configmap_is_valid_settings_for_a_cluster() -> None:
     settings = Settings.model_validate({k.lower(): v for k, v in config_data().items()})
     assert settings.stream_replicas == 3
-    assert settings.nats_url == "nats://nats:4222"
+    assert settings.nats_url == "tls://nats:4222" and settings.nats_ca_file == "/etc/nats-tls/ca.crt"
     assert settings.shutdown_grace_s > 0
 
 
 def test_example_secret_holds_the_secrets_and_a_majority_replica_set_uri() -> None:
-    secret = yaml.safe_load((K8S / "secret.example.yaml").read_text(encoding="utf-8"))["stringData"]
+    secret = example_secrets()["careline-secrets"]["stringData"]
     assert {"MONGODB_URI", "TWILIO_AUTH_TOKEN", "STRIPE_WEBHOOK_SECRET", "ADMIN_JWT_SECRET"} <= set(secret)
     assert "replicaSet=" in secret["MONGODB_URI"] and "w=majority" in secret["MONGODB_URI"]
     assert not set(secret) & set(config_data()), "a setting is either configuration or secret"
@@ -193,12 +211,21 @@ def test_example_secret_holds_the_secrets_and_a_majority_replica_set_uri() -> No
 
 def test_the_cluster_runs_in_production_and_refuses_the_example_secrets_as_they_stand() -> None:
     """k8s is production: a service started with secret.example.yaml's placeholders refuses."""
-    secret = yaml.safe_load((K8S / "secret.example.yaml").read_text(encoding="utf-8"))["stringData"]
+    secrets = example_secrets()
+    secret = {**secrets["careline-secrets"]["stringData"]}
+    secret["NATS_PASSWORD"] = secrets["careline-nats-billing"]["stringData"]["password"]
     merged = {k.lower(): v for k, v in {**config_data(), **secret}.items()}
     settings = Settings.model_validate(merged)
     assert settings.production
     found = problems(settings)
-    for variable in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "STRIPE_API_KEY", "ADMIN_JWT_SECRET"):
+    variables = (
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "STRIPE_API_KEY",
+        "ADMIN_JWT_SECRET",
+        "NATS_PASSWORD",
+    )
+    for variable in variables:
         assert any(line.startswith(variable) for line in found), found
 
 
@@ -238,17 +265,73 @@ def test_nats_config_routes_to_the_three_statefulset_pods_and_runs_jetstream() -
     assert re.search(r"^server_name\s*:\s*\$POD_NAME", text, re.M)
 
 
-def test_nats_server_accepts_the_config() -> None:
-    result = check_nats_config(NATS_CONF, POD_NAME="nats-0")
+def test_nats_server_accepts_the_config(tmp_path: Path) -> None:
+    conf = tmp_path / "nats.conf"
+    conf.write_text(local_tls(NATS_CONF.read_text(encoding="utf-8"), tmp_path / "tls"))
+    result = check_nats_config(conf, POD_NAME="nats-0", **NATS_PASSWORDS)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "valid" in result.stdout + result.stderr
 
 
 def test_nats_server_check_really_rejects_a_broken_config(tmp_path: Path) -> None:
-    """The check above is not vacuous: a typo in the JetStream block fails it."""
-    broken = tmp_path / "nats.conf"
-    broken.write_text(
-        NATS_CONF.read_text(encoding="utf-8").replace("sync_interval: 10s", "sync_interval: soon")
-    )
-    assert check_nats_config(broken, POD_NAME="nats-0").returncode != 0
-    assert check_nats_config(NATS_CONF).returncode != 0  # without POD_NAME (the downward API) too
+    """The check above is not vacuous: a typo in the JetStream block fails it, and so do a
+    missing POD_NAME (the downward API), a missing password or the certificates' absence."""
+    text = local_tls(NATS_CONF.read_text(encoding="utf-8"), tmp_path / "tls")
+    broken = tmp_path / "broken.conf"
+    broken.write_text(text.replace("sync_interval: 10s", "sync_interval: soon"))
+    assert check_nats_config(broken, POD_NAME="nats-0", **NATS_PASSWORDS).returncode != 0
+    good = tmp_path / "nats.conf"
+    good.write_text(text)
+    assert check_nats_config(good, **NATS_PASSWORDS).returncode != 0
+    one_missing = {k: v for k, v in NATS_PASSWORDS.items() if k != "NATS_PASSWORD_PROFILE"}
+    assert check_nats_config(good, POD_NAME="nats-0", **one_missing).returncode != 0
+    assert check_nats_config(NATS_CONF, POD_NAME="nats-0", **NATS_PASSWORDS).returncode != 0
+
+
+def test_nats_config_lists_exactly_the_identities_of_the_access_table() -> None:
+    """The authorization block is careline_contracts.access's, each password from the
+    environment: no anonymous user, no identity with more than the table gives it."""
+    text = NATS_CONF.read_text(encoding="utf-8")
+    generated = re.search(r"# BEGIN authorization \(generated\)\n(.*)# END authorization", text, re.S)
+    assert generated, "nats.conf has no generated authorization block"
+    expected = authorization_block({name: f"$NATS_PASSWORD_{name.upper()}" for name in IDENTITIES})
+    assert generated.group(1) == expected, "regenerate it: careline_contracts.access changed"
+    assert "no_auth_user" not in text and text.count("authorization {") == 1
+    assert re.search(r"^tls\s*\{", text, re.M), "clients must connect over TLS"
+    assert re.search(r"cluster\s*\{.*?tls\s*\{.*?verify:\s*true", text, re.S), "routes are mutual TLS"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_connects_as_itself_with_only_its_own_password(name: str) -> None:
+    [container] = of_kind("Deployment")[name]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container.get("env", [])}
+    assert env["NATS_USER"]["value"] == name
+    assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"careline-nats-{name}"
+    mentioned = re.findall(r"careline-nats-\w+", yaml.safe_dump(of_kind("Deployment")[name]))
+    assert set(mentioned) == {f"careline-nats-{name}"}, "a pod must not read another identity's password"
+    secrets = example_secrets()
+    assert set(secrets) >= {f"careline-nats-{n}" for n in IDENTITIES} | {"nats-tls"}
+
+
+def test_the_nats_servers_get_every_password_and_their_certificate() -> None:
+    [container] = of_kind("StatefulSet")["nats"]["spec"]["template"]["spec"]["containers"]
+    refs = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+        for e in container["env"]
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+    assert refs == {f"NATS_PASSWORD_{n.upper()}": f"careline-nats-{n}" for n in IDENTITIES}
+    volumes = of_kind("StatefulSet")["nats"]["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "tls", "secret": {"secretName": "nats-tls"}} in volumes
+
+
+def test_network_policies_deny_by_default_and_open_nats_only_to_the_services() -> None:
+    policies = of_kind("NetworkPolicy")
+    deny = policies["default-deny-ingress"]["spec"]
+    assert deny["podSelector"] == {} and deny["policyTypes"] == ["Ingress"] and "ingress" not in deny
+    nats = policies["nats"]["spec"]
+    client = [rule for rule in nats["ingress"] if {"port": 4222, "protocol": "TCP"} in rule["ports"]]
+    [rule] = client
+    [source] = rule["from"]
+    [expression] = source["podSelector"]["matchExpressions"]
+    assert set(expression["values"]) == {*SERVICES, "careline-cli"}
