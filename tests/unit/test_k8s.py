@@ -198,7 +198,13 @@ def test_the_cluster_runs_in_production_and_refuses_the_example_secrets_as_they_
     settings = Settings.model_validate(merged)
     assert settings.production
     found = problems(settings)
-    for variable in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "STRIPE_API_KEY", "ADMIN_JWT_SECRET"):
+    for variable in (
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "STRIPE_API_KEY",
+        "ADMIN_JWT_SECRET",
+        "PHONE_HASH_KEY",
+    ):
         assert any(line.startswith(variable) for line in found), found
 
 
