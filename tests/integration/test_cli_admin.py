@@ -56,3 +56,24 @@ def test_grant_and_revoke_change_the_roles_on_the_identity(
         assert bad_role.code == 2
     finally:
         client.close()
+
+
+def test_revoking_a_bootstrap_admin_from_the_cli_ends_the_bootstrap(
+    plain_cli: Cli,  # noqa: F811
+    backends: Backends,
+    prefix: str,  # noqa: F811
+) -> None:
+    cli = plain_cli
+    cli.env["ADMIN_USER_IDS"] = "usr_boot"
+    client: MongoClient[dict[str, Any]] = MongoClient(backends.mongodb_uri, serverSelectionTimeoutMS=5000)
+    bootstrap = client[f"{prefix}_ingress"].admin_bootstrap
+    try:
+        bootstrap.insert_one(
+            {"_id": "usr_boot", "granted_at": None, "revoked_at": None}
+        )  # as ingress's start
+        revoked = cli("admin", "revoke", "--user", "usr_boot", "--role", "admin")
+        assert revoked.code == 0, revoked.err
+        assert "usr_boot: roles none" in revoked.out
+        assert bootstrap.find_one({"_id": "usr_boot"})["revoked_at"] is not None
+    finally:
+        client.close()

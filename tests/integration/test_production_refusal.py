@@ -40,6 +40,7 @@ def test_a_service_in_production_with_sandbox_defaults_exits_78_naming_each_prob
         "STRIPE_API_KEY is missing",
         "STRIPE_WEBHOOK_SECRET is missing",
         "ADMIN_JWT_SECRET is shorter than 32 bytes",
+        "PHONE_HASH_KEY is missing",
         "TWILIO_FROM_NUMBER is the sandbox default",
         "PUBLIC_BASE_URL is not https",
     ):

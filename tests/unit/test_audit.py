@@ -28,6 +28,7 @@ def test_a_record_names_who_did_what_to_which_record() -> None:
         "user_id": "usr_1",
         "ref": "crisis:alert:SM1",
         "detail": {"round": 1},
+        "role": None,
     }
 
 

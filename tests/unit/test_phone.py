@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
-from careline_platform.phone import InvalidPhoneNumber, to_e164
+from careline_platform.phone import InvalidPhoneNumber, is_e164, phone_hash, to_e164
 
 
 @pytest.mark.parametrize(
@@ -86,3 +88,25 @@ def test_non_ascii_digits_never_reach_the_identity_key() -> None:
     except InvalidPhoneNumber:
         return
     assert result == "+14155550101"
+
+
+@pytest.mark.parametrize("text", ["+15551234567", "+442071838750", "+4915123456789"])
+def test_exact_e164_is_accepted(text: str) -> None:
+    assert is_e164(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["5551234567", "15551234567", "+1 555 123 4567", "+1-555-123-4567", "+15551234567\n", "+0551234567", ""],
+    ids=["no-plus", "no-plus-with-1", "spaces", "dashes", "trailing-newline", "country-0", "empty"],
+)
+def test_anything_but_exact_e164_is_refused(text: str) -> None:
+    assert not is_e164(text)
+
+
+def test_a_phone_hash_is_keyed_stable_and_hides_the_number() -> None:
+    digest = phone_hash(b"k" * 32, "+15551234567")
+    assert digest == phone_hash(b"k" * 32, "+15551234567")
+    assert digest != phone_hash(b"j" * 32, "+15551234567")  # another key, another hash
+    assert digest != hashlib.sha256(b"+15551234567").hexdigest()  # not the plain, reversible hash
+    assert "5551234567" not in digest and len(digest) == 64

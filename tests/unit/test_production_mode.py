@@ -23,6 +23,7 @@ LIVE: dict[str, Any] = {
     "stripe_webhook_secret": "whsec_" + "k2P" * 10,
     "stripe_price_id": "price_1QxYz" + "a" * 10,
     "admin_jwt_secret": "7e2a" * 12,
+    "phone_hash_key": "c41d" * 12,
     "public_base_url": "https://line.example.org",
     "nats_password": "Nq4" * 11,
 }
@@ -50,6 +51,10 @@ def test_development_has_no_refusals_and_is_the_default() -> None:
         ("stripe_api_key", None, "STRIPE_API_KEY is missing or empty"),
         ("stripe_price_id", None, "STRIPE_PRICE_ID is missing or empty"),
         ("admin_jwt_secret", None, "ADMIN_JWT_SECRET is missing or empty"),
+        ("phone_hash_key", None, "PHONE_HASH_KEY is missing or empty"),
+        ("phone_hash_key", "CHANGE-ME" * 4, "PHONE_HASH_KEY is a placeholder"),
+        ("phone_hash_key", "9f3e" * 7, "PHONE_HASH_KEY is shorter than 32 bytes"),
+        ("phone_hash_key", "careline-development-phone-hash-key", "PHONE_HASH_KEY is the public development"),
         ("stripe_webhook_secret", None, "STRIPE_WEBHOOK_SECRET is missing or empty"),
         ("twilio_auth_token", "   ", "TWILIO_AUTH_TOKEN is missing or empty"),
         ("twilio_auth_token", "CHANGE-ME", "TWILIO_AUTH_TOKEN is a placeholder"),
@@ -118,3 +123,10 @@ def test_stripe_secrets_drop_empty_entries_and_the_sandbox_secret_is_the_sandbox
     assert stripe_secrets(settings()) == [SANDBOX_STRIPE_SECRET]
     assert stripe_secrets(settings(stripe_api_key="sk_live_" + "Zq8" * 10)) == []  # no secret: refuse all
     assert SANDBOX_STRIPE_SECRET not in stripe_secrets(settings(**LIVE))
+
+
+def test_admin_user_ids_are_a_set_of_trimmed_ids_and_the_phone_key_has_a_development_default() -> None:
+    assert settings(admin_user_ids=" usr_a, ,usr_b,usr_a ").bootstrap_admin_ids == {"usr_a", "usr_b"}
+    assert settings().bootstrap_admin_ids == frozenset()
+    assert settings().phone_hash_secret == b"careline-development-phone-hash-key"
+    assert settings(phone_hash_key="c41d" * 12).phone_hash_secret == b"c41d" * 12

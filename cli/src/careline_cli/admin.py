@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -11,6 +11,7 @@ from rich.console import Console
 from careline_cli.common import CliError, mongo
 from careline_platform.admin_tokens import ROLES, mint_token
 from careline_platform.settings import Settings
+from careline_platform.staff_roles import StaffRoles
 
 
 async def token(args: argparse.Namespace, settings: Settings, console: Console) -> int:
@@ -26,15 +27,18 @@ async def token(args: argparse.Namespace, settings: Settings, console: Console) 
 
 
 async def change_role(args: argparse.Namespace, settings: Settings, console: Console) -> int:
+    """Grant or revoke a role on an identity; revoking ``admin`` also ends an ``ADMIN_USER_IDS``
+    bootstrap for good, exactly as the admin API does (``careline_platform.staff_roles``)."""
     async with mongo(settings, args.timeout) as client:
-        users = client[settings.database_name("ingress")].users
-        update = {"$addToSet": {"roles": args.role}} if args.grant else {"$pull": {"roles": args.role}}
-        res = await users.update_one({"_id": args.user}, update)
-        if res.matched_count == 0:
+        roles = StaffRoles(client[settings.database_name("ingress")])
+        if args.grant:
+            changed = await roles.grant(args.user, args.role)
+        else:
+            changed = await roles.revoke(args.user, args.role, datetime.now(UTC))
+        if not changed:
             raise CliError(f"no user {args.user}")
-        doc = await users.find_one({"_id": args.user}, {"roles": 1})
-    roles = ", ".join(sorted((doc or {}).get("roles") or [])) or "none"
-    console.print(f"{args.user}: roles {roles}")
+        held = await roles.roles_of(args.user, settings.bootstrap_admin_ids)
+    console.print(f"{args.user}: roles {', '.join(sorted(held or [])) or 'none'}")
     return 0
 
 

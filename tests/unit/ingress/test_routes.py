@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from careline_ingress.app import Connected, create_app
+from careline_ingress.audit_log import AuditLog
 from careline_ingress.handlers import Background
 from careline_ingress.health import Readiness
 from careline_ingress.repository import Users
@@ -59,6 +60,7 @@ def client(world: World) -> Iterator[TestClient]:
     connected = Connected(
         edge=Edge(world.users, world.publisher, FakeClock(), Background()),
         users=cast(Users, world.users),
+        audit=cast(AuditLog, None),  # no admin route runs here
         readiness=Readiness({name: world.probe(name) for name in world.probes}),
         nats=lambda: None,  # type: ignore[arg-type,return-value]
         broker=lambda: None,  # type: ignore[arg-type,return-value]

@@ -8,6 +8,7 @@ them. Service names are keys, never fields, so a fifth service changes no model.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
@@ -79,3 +80,38 @@ class MetricsView(RootModel[dict[str, list[dict[str, Any]]]]):
 
 class RollupsRefreshed(HttpView):
     refreshed: dict[str, str] = Field(description="service name -> the day recomputed (YYYY-MM-DD)")
+
+
+class CaregiverLookup(HttpBody):
+    """``POST /admin/caregivers/lookup``: the caregiver's phone number, exactly E.164. In the
+    body, not the URL, so the number stays out of access logs, proxies and browser history."""
+
+    phone: str = Field(description="E.164: a +, the country code and the number, e.g. +15551234567")
+
+
+class CaregiverMatch(HttpView):
+    """The caregiver a phone number belongs to (their record: ``GET /admin/caregivers/{user_id}``)."""
+
+    user_id: str
+    status: str | None = None
+
+
+class AuditEntry(HttpView):
+    """One audited action: who (user id and role), what, about which caregiver, when. Never a
+    message text or a phone number (a number looked up appears as ``detail.phone_hash``)."""
+
+    id: str = Field(description="pass as ?before= to page on from here")
+    at: datetime
+    actor: str
+    role: str | None = None
+    action: str = Field(description="dotted, e.g. caregiver.read, caregiver.lookup, role.revoke")
+    user_id: str | None = Field(default=None, description="the caregiver (or staff member) concerned")
+    ref: str | None = Field(default=None, description="the record acted on (an alert id, say)")
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditPage(HttpView):
+    """``GET /admin/audit``: entries newest first."""
+
+    entries: list[AuditEntry]
+    next: str | None = Field(description="?before= value of the next (older) page; null on the last")

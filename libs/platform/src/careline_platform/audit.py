@@ -1,10 +1,14 @@
 """The audit log: who did what, to which record, when; never what anyone said.
 
 One collection (``audit_log``) in the database of the service that carries out the actions.
-Each row is an ``AuditRecord``: a staff member's user id (from their admin token) or
-``system``, a dotted action name (``crisis.page``, ``oncall.replace``), the caregiver the action
-concerns, the record acted on, and a few plain details (a round number, an outcome). Message
-text and phone numbers never go in: a row must stay safe to keep after the caregiver is erased.
+Each row is an ``AuditRecord``: a staff member's user id (from their admin token) and the role
+they acted in, or ``system``, a dotted action name (``crisis.page``, ``caregiver.read``), the
+caregiver the action concerns, the record acted on, and a few plain details (a round number, an
+outcome). Message text and phone numbers never go in (where a number matters, its keyed hash,
+``careline_platform.phone.phone_hash``): a row must stay safe to keep after the caregiver is erased.
+
+Ingress keeps its own ``audit_log``: every read of a caregiver's data through the admin API
+(``careline_ingress.access``), written before the data is answered.
 
 Rows are written in the same transaction as the change they record, so an action and its row
 exist together or not at all. Erasing a caregiver keeps their rows (that an alert was paged and
@@ -38,6 +42,7 @@ class AuditRecord(BaseModel):
     user_id: str | None = Field(default=None, description="the caregiver the action concerns")
     ref: str | None = Field(default=None, description="the record acted on (an alert id, say)")
     detail: dict[str, Detail] = Field(default_factory=dict, description="plain facts; no text")
+    role: str | None = Field(default=None, description="the role the actor acted in (admin, support)")
 
 
 async def ensure_audit_indexes(collection: AsyncCollection[Document]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -30,3 +32,16 @@ def to_e164(raw: str, default_country_code: str = "1") -> str:
     if not _E164.match(candidate):
         raise InvalidPhoneNumber("not a phone number")
     return candidate
+
+
+def is_e164(text: str) -> bool:
+    """Exactly E.164 as written (``+15551234567``): no spaces, dashes or missing country code."""
+    return _E164.fullmatch(text) is not None
+
+
+def phone_hash(key: bytes, phone: str) -> str:
+    """A phone number's keyed hash (HMAC-SHA256, hex), kept where the number itself must not be
+    (the audit log). The same number under the same key always gives the same hash, so an admin
+    can find every entry about a number; without the key, hashing every number in the plan
+    recovers nothing."""
+    return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()

@@ -11,6 +11,9 @@ from careline_platform import regions
 
 DEFAULT_FROM_NUMBER = "+15550000000"
 """The sandbox's own number (a 555 number, never a real line)."""
+DEVELOPMENT_PHONE_HASH_KEY = "careline-development-phone-hash-key"
+"""The phone-hash key when ``PHONE_HASH_KEY`` is unset: public, so development only (production
+refuses to start without a key of its own)."""
 
 
 class Settings(BaseSettings):
@@ -69,6 +72,11 @@ class Settings(BaseSettings):
     log_redaction_key: SecretStr | None = Field(
         default=None, description="key of the [redacted:<tag>] tags; random per process when unset"
     )
+    phone_hash_key: SecretStr | None = Field(
+        default=None,
+        description="key of the phone-number hashes kept in place of numbers (the audit log); "
+        "must never change; required in production, a public development key otherwise",
+    )
     publish_timeout_s: float = 2.0
     startup_timeout_s: float = Field(
         default=120.0, description="how long a starting service waits for NATS and MongoDB"
@@ -119,6 +127,19 @@ class Settings(BaseSettings):
     def sms_regions(self) -> frozenset[str]:
         """The region codes of ``SMS_ALLOWED_REGIONS`` (validated when the settings were read)."""
         return regions.parse_allowed(self.sms_allowed_regions)
+
+    @property
+    def bootstrap_admin_ids(self) -> frozenset[str]:
+        """The user ids of ``ADMIN_USER_IDS`` (comma-separated, blanks dropped)."""
+        return frozenset(u.strip() for u in self.admin_user_ids.split(",") if u.strip())
+
+    @property
+    def phone_hash_secret(self) -> bytes:
+        """The key of :func:`careline_platform.phone.phone_hash`: ``PHONE_HASH_KEY``, else the
+        public development key."""
+        if self.phone_hash_key is not None:
+            return self.phone_hash_key.get_secret_value().encode()
+        return DEVELOPMENT_PHONE_HASH_KEY.encode()
 
     def database_name(self, service: str) -> str:
         return f"{self.db_prefix}_{service}"

@@ -1,22 +1,22 @@
 """The admin API under ``/admin``: bearer tokens, roles from ``users``, every service asked over NATS.
 
 Roles: ``support`` may read (jobs, a caregiver's record, metrics, crisis alerts and the on-call
-roster), retry jobs, and acknowledge, resolve and answer crisis alerts; ``admin`` may also
-grant and revoke roles, erase a caregiver and replace the on-call roster. ``ADMIN_USER_IDS`` is
-only a bootstrap: those users count as admins until roles are granted in ``users``. What staff
-do to an alert carries their user id (from the token) to conversation, which audits it.
+roster), find a caregiver by phone number, retry jobs, and acknowledge, resolve and answer
+crisis alerts; ``admin`` may also grant and revoke roles, erase a caregiver, replace the on-call
+roster and read the audit log. ``ADMIN_USER_IDS`` is only a bootstrap, applied once
+(``careline_platform.staff_roles``): a revoke sticks. Every read writes one entry to ingress's
+audit log before it answers (``careline_ingress.audit_log``), as do role changes; what staff do
+to an alert carries their user id (from the token) to conversation, which audits it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query
 from faststream.nats import NatsBroker
-from pydantic import BaseModel
 
 from careline_contracts import admin as ops
 from careline_contracts.admin import (
@@ -47,6 +47,9 @@ from careline_contracts.admin import (
     StaffMessageQueued,
 )
 from careline_contracts.http import (
+    AuditPage,
+    CaregiverLookup,
+    CaregiverMatch,
     CaregiverView,
     ErasureView,
     JobRetriedView,
@@ -59,11 +62,15 @@ from careline_contracts.http import (
     RollupsRefreshed,
     UserRoles,
 )
+from careline_ingress.access import Caller, Gate
+from careline_ingress.audit_log import AuditLog, UnknownCursor
 from careline_ingress.repository import Users
 from careline_platform.admin_client import NoAnswer, RequestRejected, ServiceFailed, ask
 from careline_platform.admin_operations import jsonable
-from careline_platform.admin_tokens import ROLES, InvalidToken, user_of
+from careline_platform.admin_tokens import ROLES
+from careline_platform.audit import Detail
 from careline_platform.logging import get_logger
+from careline_platform.phone import is_e164, phone_hash
 from careline_platform.services import BEHIND_EDGE, SERVICE_NAMES
 from careline_platform.settings import Settings
 
@@ -76,50 +83,24 @@ AlertId = Annotated[str, Path(min_length=1, max_length=200)]
 UserId = Annotated[str, Path(min_length=1, max_length=100)]
 ServiceName = Annotated[str, Path(pattern=f"^({'|'.join(SERVICE_NAMES)})$", description="a Careline service")]
 IDEMPOTENCY_KEY = r"^[A-Za-z0-9_.:-]{1,100}$"
+NOT_E164 = "phone must be E.164: a +, the country code, then the number, digits only (no spaces)"
 
 
-class Caller(BaseModel):
-    user_id: str
-    roles: frozenset[str]
-
-
-def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[[], NatsBroker]) -> APIRouter:
+def admin_router(
+    settings: Settings,
+    users: Callable[[], Users],
+    audit: Callable[[], AuditLog],
+    nats: Callable[[], NatsBroker],
+) -> APIRouter:
     """The ``/admin`` routes; ``nats`` returns the connected FastStream ``NatsBroker``."""
     router = APIRouter(prefix="/admin", tags=["admin"])
-    bootstrap = {u.strip() for u in settings.admin_user_ids.split(",") if u.strip()}
+    gate = Gate(settings, lambda: users().roles)
+    reader = Depends(gate.needs("admin", "support"))
+    admin = Depends(gate.needs("admin"))
 
-    async def caller(request: Request) -> Caller:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if settings.admin_jwt_secret is None or scheme.lower() != "bearer" or not token:
-            raise HTTPException(401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
-        try:
-            user_id = user_of(
-                settings.admin_jwt_secret.get_secret_value(),
-                token.strip(),
-                timedelta(hours=settings.admin_token_max_hours),
-            )
-        except InvalidToken as exc:
-            raise HTTPException(
-                401, "the token is not valid", headers={"WWW-Authenticate": "Bearer"}
-            ) from exc
-        doc = await users().get(user_id)
-        roles = set((doc or {}).get("roles") or [])
-        if not roles and user_id in bootstrap:
-            roles = {"admin"}
-        return Caller(user_id=user_id, roles=frozenset(roles))
-
-    def needs(*allowed: str) -> Callable[[Request], Awaitable[Caller]]:
-        async def check(request: Request) -> Caller:
-            who = await caller(request)
-            if not who.roles & set(allowed):
-                raise HTTPException(403, f"requires role {' or '.join(allowed)}")
-            return who
-
-        return check
-
-    reader = Depends(needs("admin", "support"))
-    admin = Depends(needs("admin"))
+    async def audited(who: Caller, action: str, **about: Any) -> None:
+        """One audit entry for what ``who`` is about to be shown (written before the answer)."""
+        await audit().record(who.user_id, who.role, action, **about)
 
     async def asked(service: str, operation: Operation[Req, Rep], request: Req) -> Rep:
         """The typed reply of ``service`` to ``request``; a refusal or failure as an HTTP error."""
@@ -136,11 +117,13 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
     async def list_jobs(
         status: Annotated[list[JobStatusName] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        _who: Caller = reader,
+        who: Caller = reader,
     ) -> JobsByService:
         """Failed and dead jobs (or the statuses asked for) of every service, ingress's included."""
         request = ListJobs(statuses=status or ["failed", "dead"], limit=limit)
-        return JobsByService(jobs={s: (await asked(s, ops.JOBS_LIST, request)).jobs for s in SERVICE_NAMES})
+        jobs = {s: (await asked(s, ops.JOBS_LIST, request)).jobs for s in SERVICE_NAMES}
+        await audited(who, "jobs.read", detail={"statuses": list(request.statuses)})
+        return JobsByService(jobs=jobs)
 
     @router.post("/jobs/{service}/{key:path}/retry")
     async def retry_job(
@@ -155,16 +138,32 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
         return JobRetriedView(retried=key, service=service)
 
     @router.get("/caregivers/{user_id}")
-    async def caregiver(user_id: UserId, _who: Caller = reader) -> CaregiverView:
-        """A caregiver's whole record, assembled from the four services."""
+    async def caregiver(user_id: UserId, who: Caller = reader) -> CaregiverView:
+        """A caregiver's whole record, assembled from the four services (audited)."""
         identity = await users().get(user_id)
         if identity is None:
             raise HTTPException(404, "no such caregiver")
+        await audited(who, "caregiver.read", user_id=user_id)
         record: dict[str, dict[str, Any]] = {"ingress": jsonable(identity)}
         for service in BEHIND_EDGE:
             found = await asked(service, ops.CAREGIVER_GET, GetCaregiver(user_id=user_id))
             record[service] = found.model_dump(mode="json", exclude={"service"})
         return CaregiverView(record)
+
+    @router.post("/caregivers/lookup", responses={400: {"description": "not an E.164 number"}})
+    async def lookup(body: CaregiverLookup, who: Caller = reader) -> CaregiverMatch:
+        """The caregiver with this phone number, exactly E.164 (``+15551234567``; anything else
+        is a 400). A POST, so the number is in no URL or access log; audited with the number's
+        keyed hash, found or not."""
+        if not is_e164(body.phone):
+            raise HTTPException(400, NOT_E164)
+        found = await users().by_phone(body.phone)
+        digest = phone_hash(settings.phone_hash_secret, body.phone)
+        detail: dict[str, Detail] = {"phone_hash": digest, "found": found is not None}
+        await audited(who, "caregiver.lookup", user_id=found and found["_id"], detail=detail)
+        if found is None:
+            raise HTTPException(404, "no caregiver has that number")
+        return CaregiverMatch(user_id=found["_id"], status=found.get("status"))
 
     @router.post("/caregivers/{user_id}/erase")
     async def erase(user_id: UserId, who: Caller = admin) -> ErasureView:
@@ -178,38 +177,63 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
                 raise HTTPException(502, f"{service} did not confirm the erasure")
             confirmed[service] = reply.deleted
         confirmed["ingress"] = {"users": await users().erase(user_id)}
+        await users().roles.never_bootstrap(user_id, audit().clock.now())  # never an admin again
         log.warning("admin.erased", user=user_id, by=who.user_id)
         return ErasureView(erased=user_id, complete=True, confirmed=confirmed)
 
     @router.get("/users/{user_id}/roles")
-    async def roles(user_id: UserId, _who: Caller = admin) -> UserRoles:
-        doc = await users().get(user_id)
-        if doc is None:
+    async def roles(user_id: UserId, who: Caller = admin) -> UserRoles:
+        """The roles the user holds now, a live ``ADMIN_USER_IDS`` bootstrap included."""
+        held = await users().roles.roles_of(user_id, gate.bootstrap)
+        if held is None:
             raise HTTPException(404, "no such user")
-        return UserRoles(user_id=user_id, roles=sorted(doc.get("roles") or []))
+        await audited(who, "roles.read", user_id=user_id)
+        return UserRoles(user_id=user_id, roles=sorted(held))
 
     @router.post("/users/{user_id}/roles")
     async def grant(user_id: UserId, body: RoleGrant, who: Caller = admin) -> RoleGranted:
-        if not await users().grant(user_id, body.role):
+        if not await users().roles.grant(user_id, body.role):
             raise HTTPException(404, "no such user")
+        await audited(who, "role.grant", user_id=user_id, detail={"role": body.role})
         log.warning("admin.role_granted", user=user_id, role=body.role, by=who.user_id)
         return RoleGranted(user_id=user_id, granted=body.role)
 
     @router.delete("/users/{user_id}/roles/{role}")
     async def revoke(user_id: UserId, role: Annotated[Role, Path()], who: Caller = admin) -> RoleRevoked:
-        if not await users().revoke(user_id, role):
+        """Take a role away for good: revoking ``admin`` also ends an ``ADMIN_USER_IDS`` bootstrap."""
+        if not await users().roles.revoke(user_id, role, audit().clock.now()):
             raise HTTPException(404, "no such user")
+        await audited(who, "role.revoke", user_id=user_id, detail={"role": role})
         log.warning("admin.role_revoked", user=user_id, role=role, by=who.user_id)
         return RoleRevoked(user_id=user_id, revoked=role)
+
+    @router.get("/audit", responses={400: {"description": "before names no entry"}})
+    async def audit_entries(
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        before: Annotated[
+            str | None, Query(max_length=64, description="the last id of the page before")
+        ] = None,
+        user_id: Annotated[str | None, Query(max_length=100, description="only about this user")] = None,
+        actor: Annotated[str | None, Query(max_length=100, description="only by this staff member")] = None,
+        _who: Caller = admin,
+    ) -> AuditPage:
+        """The audit log, newest first (admin only): every read of a caregiver's data through
+        this API, lookups by phone number and role changes. Reading it is not itself audited."""
+        try:
+            return await audit().page(limit=limit, before=before, user_id=user_id, actor=actor)
+        except UnknownCursor as exc:
+            raise HTTPException(400, "before names no audit entry") from exc
 
     @router.get("/metrics")
     async def metrics(
         days: Annotated[int, Query(ge=1, le=90)] = 7,
-        _who: Caller = reader,
+        who: Caller = reader,
     ) -> MetricsView:
         """The precomputed daily rollups of every service (nothing is counted here)."""
         request = ListRollups(days=days)
-        return MetricsView({s: jsonable((await asked(s, ops.ROLLUPS, request)).rollups) for s in BEHIND_EDGE})
+        rollups = {s: jsonable((await asked(s, ops.ROLLUPS, request)).rollups) for s in BEHIND_EDGE}
+        await audited(who, "metrics.read", detail={"days": days})
+        return MetricsView(rollups)
 
     @router.post("/metrics/refresh")
     async def refresh_metrics(_who: Caller = reader) -> RollupsRefreshed:
@@ -222,16 +246,21 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
     async def crisis_alerts(
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         status: Annotated[AlertStatus | None, Query()] = None,
-        _who: Caller = reader,
+        who: Caller = reader,
     ) -> AlertList:
         """The most recent crisis alerts, newest first: category, priority, status and pages;
-        never the message or the caregiver's number."""
-        return await asked("conversation", ops.CRISIS_ALERTS, ListAlerts(limit=limit, status=status))
+        never the message or the caregiver's number. Audited with the caregivers shown."""
+        found = await asked("conversation", ops.CRISIS_ALERTS, ListAlerts(limit=limit, status=status))
+        shown = sorted({a.user_id for a in found.alerts})
+        await audited(who, "alerts.read", detail={"user_ids": shown, "count": len(found.alerts)})
+        return found
 
     @router.get("/crisis-alerts/{alert_id}")
-    async def crisis_alert(alert_id: AlertId, _who: Caller = reader) -> AlertView:
+    async def crisis_alert(alert_id: AlertId, who: Caller = reader) -> AlertView:
         """One crisis alert (the dashboard opens ``#alert=<id>`` with it)."""
-        return await asked("conversation", ops.ALERT_GET, GetAlert(alert_id=alert_id))
+        found = await asked("conversation", ops.ALERT_GET, GetAlert(alert_id=alert_id))
+        await audited(who, "alert.read", user_id=found.user_id, ref=alert_id)
+        return found
 
     @router.post("/crisis-alerts/{alert_id}/acknowledge")
     async def acknowledge_alert(alert_id: AlertId, who: Caller = reader) -> AlertView:
@@ -264,9 +293,11 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
         return await asked("conversation", ops.ALERT_MESSAGE, request)
 
     @router.get("/oncall")
-    async def oncall(_who: Caller = reader) -> Roster:
+    async def oncall(who: Caller = reader) -> Roster:
         """Who is paged about crisis alerts, in escalation order."""
-        return await asked("conversation", ops.ONCALL_GET, GetRoster())
+        roster = await asked("conversation", ops.ONCALL_GET, GetRoster())
+        await audited(who, "oncall.read")
+        return roster
 
     @router.put("/oncall")
     async def replace_oncall(body: RosterBody, who: Caller = admin) -> Roster:

@@ -24,6 +24,7 @@ from careline_contracts.migration import LegacyUsersSubmitted
 from careline_ingress import backfill
 from careline_ingress.admin_api import admin_router
 from careline_ingress.asgi import BodyLimit, DirectRoutes
+from careline_ingress.audit_log import AuditLog
 from careline_ingress.dashboard import dashboard_router
 from careline_ingress.dev import dev_router
 from careline_ingress.domain.webhooks import MAX_BODY_BYTES
@@ -55,6 +56,7 @@ class Connected:
 
     edge: Edge
     users: Users
+    audit: AuditLog
     readiness: Readiness
     nats: Callable[[], NatsClient]
     broker: Callable[[], NatsBroker]
@@ -64,7 +66,11 @@ class Connected:
 async def create_service(settings: Settings, clock: Clock | None = None) -> WebServiceRuntime:
     infra = await connect_infrastructure(settings, NAME, clock)
     users = Users(infra.db)
+    audit = AuditLog(infra.db, infra.clock)
     background = Background()
+
+    async def bootstrap_admins() -> None:  # once per id, ever: a revoke sticks
+        await users.roles.apply_bootstrap(settings.bootstrap_admin_ids, infra.clock.now())
 
     async def finish_background() -> None:
         await background.finish(settings.shutdown_grace_s)
@@ -73,12 +79,13 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> WebS
         name=NAME,
         owned_streams=OWNED_STREAMS,
         consumers=[backfill_consumer(infra, users)],
-        on_start=[users.ensure_indexes],
+        on_start=[users.ensure_indexes, audit.ensure_indexes, bootstrap_admins],
         on_stop=[finish_background],  # after the HTTP server answered its last request
     )
     connected = Connected(
         edge=Edge(users, infra.publisher, infra.clock, background),
         users=users,
+        audit=audit,
         readiness=Readiness(
             {
                 "nats": lambda: _is_connected(infra),
@@ -148,7 +155,11 @@ def create_app(settings: Settings, connected: Connected | None = None) -> FastAP
         app.post(path)(endpoint)
     app.add_middleware(DirectRoutes, endpoints=webhooks)  # answered here, ahead of the router
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # added last, so outside: every route
-    app.include_router(admin_router(settings, users=lambda: need().users, nats=lambda: need().broker()))
+    app.include_router(
+        admin_router(
+            settings, users=lambda: need().users, audit=lambda: need().audit, nats=lambda: need().broker()
+        )
+    )
     app.include_router(dashboard_router())
     if settings.stripe_sandbox:  # development with no Stripe credential at all
         app.include_router(dev_router(settings, stripe_secrets(settings)[0]))

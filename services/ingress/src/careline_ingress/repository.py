@@ -1,4 +1,5 @@
-"""Ingress's own data: the ``users`` collection (identity, keyed by E.164 phone number)."""
+"""Ingress's own data: the ``users`` collection (identity, keyed by E.164 phone number), with
+the staff roles on it (``careline_platform.staff_roles``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from careline_ingress.callers import KnownCallers
 from careline_platform.backfill import gap_fill
+from careline_platform.staff_roles import StaffRoles
 
 Document = dict[str, Any]
 
@@ -46,6 +48,7 @@ class Users:
         self.db = db
         self.col = db.users
         self.known = KnownCallers()
+        self.roles = StaffRoles(db)
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index("phone", unique=True)
@@ -120,13 +123,9 @@ class Users:
     async def get(self, user_id: str) -> Document | None:
         return await self.col.find_one({"_id": user_id})
 
-    async def grant(self, user_id: str, role: str) -> bool:
-        res = await self.col.update_one({"_id": user_id}, {"$addToSet": {"roles": role}})
-        return res.matched_count == 1
-
-    async def revoke(self, user_id: str, role: str) -> bool:
-        res = await self.col.update_one({"_id": user_id}, {"$pull": {"roles": role}})
-        return res.matched_count == 1
+    async def by_phone(self, phone: str) -> Document | None:
+        """The identity of an E.164 number (support's lookup), read from the database."""
+        return await self.col.find_one({"phone": phone})
 
     async def erase(self, user_id: str) -> int:
         self.known.forget_user(user_id)
