@@ -1,7 +1,10 @@
 """deploy/k8s/nats.conf as a real three-server cluster: streams declared with replicas 3 survive a server.
 
 The three servers run the Kubernetes configuration itself, with only the addresses, the storage
-and pid paths and the routes swapped for local ones (the pods' DNS names do not resolve here).
+and pid paths, the certificates' directory and the routes swapped for local ones (the pods' DNS
+names do not resolve here). So clients and routes speak TLS with certificates generated here,
+and every client authenticates as one of the identities of careline_contracts.access, with the
+passwords the StatefulSet's environment would give.
 """
 
 from __future__ import annotations
@@ -10,21 +13,28 @@ import asyncio
 import json
 import logging
 import re
+import secrets
 import shutil
+import ssl
 import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import nats as nats_py
 import pytest
 import pytest_asyncio
 from faststream.nats import NatsBroker
 from nats.js import api as js_api
 
 from careline_contracts import subjects
+from careline_contracts.access import IDENTITIES
 from careline_platform.messaging import Publisher, declare_streams
+from careline_platform.nats_auth import broker_options, connect_options
+from careline_platform.settings import Settings
 from careline_testing.servers import ServerProcess, free_port
+from careline_testing.tls import write_certificates
 from careline_testing.waiting import eventually
 
 pytestmark = pytest.mark.asyncio
@@ -32,7 +42,7 @@ K8S_NATS_CONF = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "nats.c
 SERVERS = 3
 
 
-def local_config(index: int, ports: list[dict[str, int]], data: Path) -> str:
+def local_config(index: int, ports: list[dict[str, int]], data: Path, certificates: Path) -> str:
     """The Kubernetes nats.conf with this machine's addresses, paths and routes."""
     own = ports[index]
     swaps = {
@@ -46,6 +56,7 @@ def local_config(index: int, ports: list[dict[str, int]], data: Path) -> str:
     for old, new in swaps.items():
         assert text.count(old) == 1, old
         text = text.replace(old, new)
+    text = text.replace("/etc/nats-tls/", f"{certificates}/")
     text, routes = re.subn(
         r"nats://nats-(\d)\.nats-headless:6222",
         lambda m: f"nats://127.0.0.1:{ports[int(m.group(1))]['cluster']}",
@@ -72,8 +83,27 @@ def nats_server_binary() -> str:
     return found
 
 
+PASSWORDS = {name: secrets.token_urlsafe(16) for name in IDENTITIES}
+
+
+def settings_of(identity: str, certificates: Path, urls: list[str]) -> Settings:
+    """What a service on the cluster is configured with (the password from its own Secret)."""
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        nats_url=",".join(urls),
+        nats_user=identity,
+        nats_password=PASSWORDS[identity],
+        nats_ca_file=str(certificates / "ca.crt"),
+    )
+
+
 @pytest.fixture
-def nats_cluster(tmp_path: Path) -> Iterator[list[tuple[ServerProcess, int]]]:
+def certificates(tmp_path: Path) -> Path:
+    return write_certificates(tmp_path / "tls")
+
+
+@pytest.fixture
+def nats_cluster(tmp_path: Path, certificates: Path) -> Iterator[list[tuple[ServerProcess, int]]]:
     """The three servers, each with its monitoring port."""
     ports = [{"client": free_port(), "cluster": free_port(), "monitor": free_port()} for _ in range(SERVERS)]
     servers = []
@@ -81,11 +111,13 @@ def nats_cluster(tmp_path: Path) -> Iterator[list[tuple[ServerProcess, int]]]:
         data = tmp_path / f"nats-{i}"
         data.mkdir()
         conf = data / "nats.conf"
-        conf.write_text(local_config(i, ports, data), encoding="utf-8")
+        conf.write_text(local_config(i, ports, data, certificates), encoding="utf-8")
         server = ServerProcess(
             f"nats-{i}", ports[i]["client"], [nats_server_binary(), "--config", str(conf)], data / "log"
         )
-        server.env = {"POD_NAME": f"nats-{i}"}
+        server.env = {"POD_NAME": f"nats-{i}"} | {
+            f"NATS_PASSWORD_{name.upper()}": password for name, password in PASSWORDS.items()
+        }
         servers.append(server)
     try:
         for server in servers:
@@ -97,13 +129,49 @@ def nats_cluster(tmp_path: Path) -> Iterator[list[tuple[ServerProcess, int]]]:
 
 
 @pytest_asyncio.fixture
-async def broker(nats_cluster: list[tuple[ServerProcess, int]]) -> AsyncIterator[NatsBroker]:
+async def broker(
+    nats_cluster: list[tuple[ServerProcess, int]], certificates: Path
+) -> AsyncIterator[NatsBroker]:
+    """Ingress's connection: TLS, its own user, as careline_platform.nats_auth makes it."""
     await eventually(lambda: all(jetstream_ready(monitor) for _, monitor in nats_cluster), timeout_s=60)
-    urls = [f"nats://127.0.0.1:{server.port}" for server, _ in nats_cluster]
-    running = NatsBroker(urls, logger=logging.getLogger("faststream"), max_reconnect_attempts=-1)
+    urls = cluster_urls(nats_cluster)
+    running = NatsBroker(
+        urls,
+        logger=logging.getLogger("faststream"),
+        max_reconnect_attempts=-1,
+        **broker_options(settings_of("ingress", certificates, urls), "ingress"),
+    )
     await running.connect()
     yield running
     await running.stop()
+
+
+def cluster_urls(nats_cluster: list[tuple[ServerProcess, int]]) -> list[str]:
+    return [f"tls://127.0.0.1:{server.port}" for server, _ in nats_cluster]
+
+
+async def test_the_cluster_refuses_anonymous_plaintext_and_unverified_clients(
+    nats_cluster: list[tuple[ServerProcess, int]], certificates: Path
+) -> None:
+    await eventually(lambda: all(jetstream_ready(monitor) for _, monitor in nats_cluster), timeout_s=60)
+    urls = cluster_urls(nats_cluster)
+    conversation = settings_of("conversation", certificates, urls)
+    good = connect_options(conversation, "conversation")
+    once = {"allow_reconnect": False, "max_reconnect_attempts": 1, "connect_timeout": 2}
+    nc = await nats_py.connect(urls, **good, **once)  # the right user, over verified TLS
+    await nc.close()
+    anonymous = {k: v for k, v in good.items() if k not in ("user", "password", "inbox_prefix")}
+    wrong = {**good, "password": PASSWORDS["ingress"]}  # another identity's password
+    plaintext = {k: v for k, v in good.items() if k != "tls"}
+    unverified = {**good, "tls": ssl.create_default_context()}  # the system's CAs: not ours
+    for options, servers in (
+        (anonymous, urls),
+        (wrong, urls),
+        (plaintext, [u.replace("tls://", "nats://") for u in urls]),
+        (unverified, urls),
+    ):
+        with pytest.raises(Exception):  # noqa: B017 - refused, whichever way nats-py says it
+            await nats_py.connect(servers, **options, **once)
 
 
 async def declare_when_the_cluster_has_a_leader(broker: NatsBroker, replicas: int) -> None:
@@ -119,11 +187,15 @@ async def declare_when_the_cluster_has_a_leader(broker: NatsBroker, replicas: in
 
 
 async def test_streams_declared_with_three_replicas_keep_acknowledging_when_a_server_stops(
-    broker: NatsBroker, nats_cluster: list[tuple[ServerProcess, int]]
+    broker: NatsBroker, nats_cluster: list[tuple[ServerProcess, int]], certificates: Path
 ) -> None:
     js = broker.connection.jetstream()
     await declare_when_the_cluster_has_a_leader(broker, replicas=1)  # an existing single-copy stream ...
-    await js.add_consumer(
+    urls = cluster_urls(nats_cluster)
+    reader = await nats_py.connect(
+        urls, **connect_options(settings_of("conversation", certificates, urls), "x")
+    )
+    await reader.jetstream().add_consumer(  # conversation reads SMS; ingress may not
         subjects.SMS.name, js_api.ConsumerConfig(durable_name="reader", ack_policy=js_api.AckPolicy.EXPLICIT)
     )
     await declare_when_the_cluster_has_a_leader(broker, replicas=3)  # ... is scaled up in place
@@ -140,7 +212,7 @@ async def test_streams_declared_with_three_replicas_keep_acknowledging_when_a_se
     assert info.cluster is not None
 
     async def consumer_replicated() -> bool:  # the consumer follows its stream
-        consumer = await js.consumer_info(subjects.SMS.name, "reader")
+        consumer = await reader.jetstream().consumer_info(subjects.SMS.name, "reader")
         return bool(consumer.cluster and len(consumer.cluster.replicas or []) == SERVERS - 1)
 
     await eventually(consumer_replicated, timeout_s=30)
@@ -160,3 +232,4 @@ async def test_streams_declared_with_three_replicas_keep_acknowledging_when_a_se
     await eventually(acknowledged_again, timeout_s=30)  # a new leader among the two left
     state = (await js.stream_info(subjects.SMS.name)).state
     assert state.messages == 2
+    await reader.close()

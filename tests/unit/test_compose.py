@@ -8,7 +8,10 @@ depends on. Nothing here runs `docker` or `docker compose config`: no engine is 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ import jsonschema
 import pytest
 import yaml
 
+from careline_contracts.access import IDENTITIES, authorization_block
 from careline_platform.services import SERVICE_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -279,12 +283,71 @@ def test_mongo_is_a_single_node_replica_set() -> None:
         assert f"replicaSet={set_name}" in str(environment(name)["MONGODB_URI"])
 
 
-def test_ingress_publishes_8080_on_all_interfaces() -> None:
+def test_ingress_publishes_8080_on_localhost_by_default() -> None:
+    """Published on 127.0.0.1 unless INGRESS_BIND says otherwise (issue 14): a developer's
+    `docker compose up` does not put the admin API on every network the machine is on."""
     ingress = service("ingress")
     assert ("8080", "8080") in published_ports(ingress)
+    assert [str(p) for p in ingress["ports"]] == ["${INGRESS_BIND:-127.0.0.1}:8080:8080"]
     env = environment("ingress")
-    assert env["INGRESS_HOST"] == "0.0.0.0"
+    assert env["INGRESS_HOST"] == "0.0.0.0"  # inside its container; the host binding is above
     assert str(env.get("INGRESS_PORT", "8080")) == "8080"
+    for name, svc in load_compose()["services"].items():
+        if name != "ingress":
+            assert not svc.get("ports"), f"{name} publishes a port"
+
+
+COMPOSE_NATS_CONF = ROOT / "deploy" / "compose" / "nats.conf"
+
+
+def test_nats_refuses_anonymous_clients_and_holds_each_identity_to_the_access_table() -> None:
+    nats = service("nats")
+    args = command_args(nats["command"])
+    assert args[args.index("--config") + 1] == "/etc/nats/nats.conf"
+    assert "./deploy/compose/nats.conf:/etc/nats/nats.conf:ro" in nats["volumes"]
+    text = COMPOSE_NATS_CONF.read_text(encoding="utf-8")
+    generated = re.search(r"# BEGIN authorization \(generated\)\n(.*)# END authorization", text, re.S)
+    assert generated, "deploy/compose/nats.conf has no generated authorization block"
+    expected = authorization_block({name: f"$NATS_PASSWORD_{name.upper()}" for name in IDENTITIES})
+    assert generated.group(1) == expected, "regenerate it: careline_contracts.access changed"
+    assert "no_auth_user" not in text
+    for name in IDENTITIES:  # a missing password stops `docker compose up`, naming it
+        assert str(nats["environment"][f"NATS_PASSWORD_{name.upper()}"]).startswith(
+            f"${{NATS_PASSWORD_{name.upper()}:?"
+        )
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_each_service_connects_to_nats_as_itself(name: str) -> None:
+    env = environment(name)
+    assert env["NATS_USER"] == name
+    assert str(env["NATS_PASSWORD"]).startswith(f"${{NATS_PASSWORD_{name.upper()}:?")
+
+
+def test_nats_server_accepts_the_compose_config(tmp_path: Path) -> None:
+    conf = tmp_path / "nats.conf"
+    conf.write_text(COMPOSE_NATS_CONF.read_text(encoding="utf-8").replace("/data", str(tmp_path / "js")))
+    passwords = {f"NATS_PASSWORD_{name.upper()}": "x" for name in IDENTITIES}
+    nats_server = Path(sys.executable).parent / "nats-server"
+    run = subprocess.run(
+        [str(nats_server), "--config", str(conf), "-t"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **passwords},
+        timeout=30,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    del passwords["NATS_PASSWORD_OPERATOR"]  # and it is not vacuous: a missing password fails
+    missing = subprocess.run(
+        [str(nats_server), "--config", str(conf), "-t"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in {**os.environ, **passwords}.items() if k != "NATS_PASSWORD_OPERATOR"},
+        timeout=30,
+        check=False,
+    )
+    assert missing.returncode != 0
 
 
 def test_named_volumes_are_declared() -> None:
