@@ -140,6 +140,8 @@ def test_deployment_has_probes_on_the_services_own_port(name: str) -> None:
         assert ports["http"] == int(config_data()["INGRESS_PORT"])
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+        assert ports["metrics"] == int(env["METRICS_PORT"]) != ports["http"]  # not on the public port
     else:
         env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
         assert ports["metrics"] == int(env["METRICS_PORT"])

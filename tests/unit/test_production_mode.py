@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from careline_billing.app import build_gateway
+from careline_billing.integrations.stripe_gateway import SandboxGateway
 from careline_ingress.app import create_app
 from careline_ingress.integrations.signatures import SANDBOX_STRIPE_SECRET, Signatures, stripe_secrets
-from careline_platform.production import problems, warnings
+from careline_platform.production import ConfigurationError, problems, warnings
 from careline_platform.settings import Settings
 from careline_platform.webhooks import SignatureError
 
@@ -130,3 +132,24 @@ def test_admin_user_ids_are_a_set_of_trimmed_ids_and_the_phone_key_has_a_develop
     assert settings().bootstrap_admin_ids == frozenset()
     assert settings().phone_hash_secret == b"careline-development-phone-hash-key"
     assert settings(phone_hash_key="c41d" * 12).phone_hash_secret == b"c41d" * 12
+
+
+def test_a_mixed_stripe_configuration_gets_no_sandbox_page_and_billing_refuses_it() -> None:
+    """A webhook secret without an API key is a mistake, not a sandbox: no /dev/checkout (which
+    would grant a subscription to anyone and sign with the real secret), and billing stops at
+    start instead of handing out sandbox links."""
+    mixed = settings(stripe_webhook_secret="whsec_" + "k2P" * 10)
+    assert not mixed.stripe_sandbox
+    assert TestClient(create_app(mixed)).get("/dev/checkout/cs_sandbox_x?user=u1").status_code == 404
+    assert stripe_secrets(mixed) == ["whsec_" + "k2P" * 10]
+    with pytest.raises(ConfigurationError, match="STRIPE_API_KEY and STRIPE_PRICE_ID"):
+        build_gateway(mixed)
+    with pytest.raises(ConfigurationError):
+        build_gateway(settings(stripe_api_key="sk_test_" + "Zq8" * 10))  # a key without its price
+    assert isinstance(build_gateway(settings()), SandboxGateway)
+    assert TestClient(create_app(settings())).get("/dev/checkout/cs_sandbox_x?user=u1").status_code == 200
+
+
+def test_production_serves_metrics_only_on_its_own_port() -> None:
+    assert TestClient(create_app(settings(**LIVE))).get("/metrics").status_code == 404
+    assert TestClient(create_app(settings())).get("/metrics").status_code == 200

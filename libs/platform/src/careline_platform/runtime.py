@@ -53,6 +53,8 @@ Document = dict[str, Any]
 W = TypeVar("W")
 R = TypeVar("R")
 DEFAULT_METRICS_PORTS = default_metrics_ports()  # ingress: none, its HTTP app serves /metrics
+EDGE_METRICS_PORT = 9100
+"""Where ingress serves /metrics in production (METRICS_PORT overrides): not its public port."""
 GAUGE_REFRESH_S = 15.0
 """How often the query-backed gauges are refreshed: Prometheus's default scrape interval. Each
 refresh is a count per job status and a consumer-info request per durable, so a quicker one
@@ -282,6 +284,8 @@ class ServiceRuntime:
         infra.broker.include_router(self.router)
         await infra.broker.start()
         metrics_port = infra.settings.metrics_port or DEFAULT_METRICS_PORTS.get(definition.name)
+        if metrics_port is None and infra.settings.production:  # not on the public HTTP port
+            metrics_port = EDGE_METRICS_PORT
         if metrics_port is not None:  # else the service's own HTTP app serves /metrics (ingress)
             metrics.serve(metrics_port)
         durables = [(spec.stream.name, durable) for spec, pairs in consumers for _, durable in pairs]

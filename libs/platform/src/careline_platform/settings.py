@@ -156,8 +156,9 @@ class Settings(BaseSettings):
 
     @property
     def stripe_sandbox(self) -> bool:
-        """Checkout is a local page: development without a Stripe API key (never production)."""
-        return not self.production and self.stripe_api_key is None
+        """Checkout is a local page: development with no Stripe credential at all (a webhook
+        secret without an API key is a mistake, not a sandbox; never production)."""
+        return not self.production and self.stripe_api_key is None and self.stripe_webhook_secret is None
 
     @property
     def twilio_signing_token(self) -> str | None:

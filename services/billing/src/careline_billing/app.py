@@ -12,6 +12,7 @@ from careline_billing.subscribers import NAME, job_types, subscribers
 from careline_contracts import subjects
 from careline_platform.admin import CaregiverSlice
 from careline_platform.clock import Clock
+from careline_platform.production import ConfigurationError
 from careline_platform.runtime import ServiceDefinition, ServiceRuntime, connect_infrastructure
 from careline_platform.settings import Settings
 
@@ -19,9 +20,15 @@ __all__ = ["NAME", "build_gateway", "create_service"]
 
 
 def build_gateway(settings: Settings) -> BillingGateway:
-    """Stripe when a key and a price are configured; the local checkout simulator otherwise."""
-    if settings.stripe_api_key is None or not settings.stripe_price_id:
+    """Stripe when configured; the local checkout simulator only with no Stripe credential at all
+    (a key without its price, or a webhook secret alone, fails at start, not quietly here)."""
+    if settings.stripe_sandbox:
         return SandboxGateway(settings.public_base_url)
+    if settings.stripe_api_key is None or not settings.stripe_price_id:
+        raise ConfigurationError(
+            "STRIPE_API_KEY and STRIPE_PRICE_ID must be set together (or no Stripe setting at all, "
+            "for the local checkout sandbox)"
+        )
     return StripeGateway(
         settings.stripe_api_key.get_secret_value(),
         settings.stripe_price_id,

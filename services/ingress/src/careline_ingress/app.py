@@ -165,5 +165,6 @@ def create_app(settings: Settings, connected: Connected | None = None) -> FastAP
         app.include_router(dev_router(settings, stripe_secrets(settings)[0]))
     if settings.twilio_sandbox:  # development with no Twilio credential: replies never leave
         app.include_router(simulator_router(settings, nats=lambda: need().nats()))
-    app.include_router(health_router(lambda: need().readiness))
+    # production: /metrics only on METRICS_PORT (runtime.py), never on the public edge
+    app.include_router(health_router(lambda: need().readiness, metrics=not settings.production))
     return app

@@ -3,7 +3,8 @@
 ``/healthz`` answers while the process runs. ``/readyz`` answers 200 only while a webhook
 can be made durable, so a load balancer stops sending traffic to a replica that would
 answer 503; its body names what is missing. ``/metrics`` is Prometheus's text format
-(ingress serves it on its HTTP port; the other services on a port of their own).
+(in development ingress serves it on its HTTP port; in production, and always for the other
+services, it is on a port of its own, which the public edge does not expose).
 """
 
 from __future__ import annotations
@@ -48,13 +49,16 @@ def mongo_probe(ping: Callable[[], Awaitable[object]]) -> Probe:
     return probe
 
 
-def health_router(readiness: Callable[[], Readiness]) -> APIRouter:
-    """``/healthz``, ``/readyz`` and ``/metrics``; ``readiness`` is looked up per request."""
+def health_router(readiness: Callable[[], Readiness], *, metrics: bool = True) -> APIRouter:
+    """``/healthz``, ``/readyz`` and (with ``metrics``) ``/metrics``; ``readiness`` is looked up
+    per request."""
     router = APIRouter()
 
-    @router.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if metrics:
+
+        @router.get("/metrics", include_in_schema=False)
+        async def prometheus_metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
