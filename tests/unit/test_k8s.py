@@ -187,6 +187,7 @@ def test_configmap_is_valid_settings_for_a_cluster() -> None:
 def test_example_secret_holds_the_secrets_and_a_majority_replica_set_uri() -> None:
     secret = yaml.safe_load((K8S / "secret.example.yaml").read_text(encoding="utf-8"))["stringData"]
     assert {"MONGODB_URI", "TWILIO_AUTH_TOKEN", "STRIPE_WEBHOOK_SECRET", "ADMIN_JWT_SECRET"} <= set(secret)
+    assert "PHONE_HASH_KEY" in secret
     assert "replicaSet=" in secret["MONGODB_URI"] and "w=majority" in secret["MONGODB_URI"]
     assert not set(secret) & set(config_data()), "a setting is either configuration or secret"
 
@@ -198,7 +199,13 @@ def test_the_cluster_runs_in_production_and_refuses_the_example_secrets_as_they_
     settings = Settings.model_validate(merged)
     assert settings.production
     found = problems(settings)
-    for variable in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "STRIPE_API_KEY", "ADMIN_JWT_SECRET"):
+    for variable in (
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "STRIPE_API_KEY",
+        "ADMIN_JWT_SECRET",
+        "PHONE_HASH_KEY",
+    ):
         assert any(line.startswith(variable) for line in found), found
 
 

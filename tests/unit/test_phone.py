@@ -86,3 +86,16 @@ def test_non_ascii_digits_never_reach_the_identity_key() -> None:
     except InvalidPhoneNumber:
         return
     assert result == "+14155550101"
+
+
+def test_a_phone_hash_is_keyed_stable_and_never_the_number() -> None:
+    """The same number and key give the same hash in any process; another key, another hash."""
+    from careline_platform.phone import phone_hash
+
+    one = phone_hash("+14155550101", b"k" * 32)
+    assert one == phone_hash("+14155550101", b"k" * 32)
+    assert one.startswith("ph_") and "4155550101" not in one
+    assert one != phone_hash("+14155550101", b"j" * 32)
+    assert one != phone_hash("+14155550102", b"k" * 32)
+    with pytest.raises(ValueError):
+        phone_hash("+14155550101", b"")

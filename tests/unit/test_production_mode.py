@@ -23,6 +23,7 @@ LIVE: dict[str, Any] = {
     "stripe_webhook_secret": "whsec_" + "k2P" * 10,
     "stripe_price_id": "price_1QxYz" + "a" * 10,
     "admin_jwt_secret": "7e2a" * 12,
+    "phone_hash_key": "c41d" * 12,
     "public_base_url": "https://line.example.org",
 }
 
@@ -63,6 +64,14 @@ def test_development_has_no_refusals_and_is_the_default() -> None:
         ("admin_jwt_secret", "CorrectHorse-31-bytes-long-1234", "ADMIN_JWT_SECRET is shorter than 32 bytes"),
         ("twilio_from_number", None, "TWILIO_FROM_NUMBER is the sandbox default"),
         ("public_base_url", "http://line.example.org", "PUBLIC_BASE_URL is not https"),
+        ("phone_hash_key", None, "PHONE_HASH_KEY is missing or empty"),
+        ("phone_hash_key", "CHANGE-ME", "PHONE_HASH_KEY is a placeholder"),
+        (
+            "phone_hash_key",
+            "careline-development-phone-hash-key",
+            "PHONE_HASH_KEY is the public development key",
+        ),
+        ("phone_hash_key", "k" * 31, "PHONE_HASH_KEY is shorter than 32 bytes"),
         ("public_base_url", None, "PUBLIC_BASE_URL is not https"),
     ],
 )

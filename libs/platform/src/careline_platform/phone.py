@@ -1,7 +1,15 @@
-"""Phone numbers in E.164, the one form identities are keyed by."""
+"""Phone numbers in E.164, the one form identities are keyed by, and their keyed hash.
+
+What outlives a caregiver (an erasure's tombstone, an audit row) names a phone number only by
+``phone_hash``: an HMAC under ``PHONE_HASH_KEY``, the same in every process and across restarts
+(a tombstone written today must match the same number next year), that cannot be reversed by
+hashing every possible number without the key.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -30,3 +38,10 @@ def to_e164(raw: str, default_country_code: str = "1") -> str:
     if not _E164.match(candidate):
         raise InvalidPhoneNumber("not a phone number")
     return candidate
+
+
+def phone_hash(phone: str, key: bytes) -> str:
+    """The keyed hash of an E.164 number (``ph_`` and 64 hex digits): stable for one key."""
+    if not key:
+        raise ValueError("a phone hash needs a key")
+    return "ph_" + hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()

@@ -14,7 +14,7 @@ import re
 
 from pydantic import SecretStr
 
-from careline_platform.settings import DEFAULT_FROM_NUMBER, Settings
+from careline_platform.settings import DEFAULT_FROM_NUMBER, DEV_PHONE_HASH_KEY, Settings
 
 EX_CONFIG = 78
 
@@ -24,6 +24,7 @@ class ConfigurationError(Exception):
 
 
 MIN_ADMIN_SECRET_BYTES = 32
+MIN_PHONE_HASH_KEY_BYTES = 32
 PLACEHOLDER = re.compile(
     r"change[-_ ]?me|replace[-_ ]?me|x{4,}|\btodo\b|\btbd\b|\bfixme\b|placeholder|\bdummy\b|<[^>]*>",
     re.IGNORECASE,
@@ -59,6 +60,7 @@ def problems(settings: Settings) -> list[str]:
         ("STRIPE_API_KEY", settings.stripe_api_key),
         ("STRIPE_PRICE_ID", settings.stripe_price_id),
         ("ADMIN_JWT_SECRET", settings.admin_jwt_secret),
+        ("PHONE_HASH_KEY", settings.phone_hash_key),
     ):
         found += _checked(name, _value(secret))
     if settings.twilio_from_number == DEFAULT_FROM_NUMBER:
@@ -73,6 +75,11 @@ def problems(settings: Settings) -> list[str]:
     admin_secret = _value(settings.admin_jwt_secret)
     if admin_secret.strip() and len(admin_secret.encode()) < MIN_ADMIN_SECRET_BYTES:
         found.append(f"ADMIN_JWT_SECRET is shorter than {MIN_ADMIN_SECRET_BYTES} bytes")
+    phone_key = _value(settings.phone_hash_key)
+    if phone_key == DEV_PHONE_HASH_KEY:
+        found.append("PHONE_HASH_KEY is the public development key")
+    elif not _checked("PHONE_HASH_KEY", phone_key) and len(phone_key.encode()) < MIN_PHONE_HASH_KEY_BYTES:
+        found.append(f"PHONE_HASH_KEY is shorter than {MIN_PHONE_HASH_KEY_BYTES} bytes")
     if not settings.public_base_url.lower().startswith("https://"):
         found.append("PUBLIC_BASE_URL is not https (Twilio and Stripe must reach us over TLS)")
     return found

@@ -9,6 +9,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_FROM_NUMBER = "+15550000000"
 """The sandbox's own number (a 555 number, never a real line)."""
+DEV_PHONE_HASH_KEY = "careline-development-phone-hash-key"
+"""The public key of phone hashes in development; production refuses it (see production.py)."""
 
 
 class Settings(BaseSettings):
@@ -53,6 +55,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_redaction_key: SecretStr | None = Field(
         default=None, description="key of the [redacted:<tag>] tags; random per process when unset"
+    )
+    phone_hash_key: SecretStr | None = Field(
+        default=None,
+        description="key of the phone hashes kept after an erasure and in audit rows (stable: "
+        "never random, never rotated without re-keying); a public development key when unset",
     )
     publish_timeout_s: float = 2.0
     startup_timeout_s: float = Field(
@@ -100,6 +107,14 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.careline_env == "production"
+
+    @property
+    def phone_hash_secret(self) -> bytes:
+        """The key of ``careline_platform.phone.phone_hash``: ``PHONE_HASH_KEY``, or the public
+        development key when it is unset (production refuses to start without a real one)."""
+        if self.phone_hash_key is not None and self.phone_hash_key.get_secret_value():
+            return self.phone_hash_key.get_secret_value().encode()
+        return DEV_PHONE_HASH_KEY.encode()
 
     @property
     def twilio_sandbox(self) -> bool:
