@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
@@ -61,8 +61,9 @@ from careline_contracts.http import (
 )
 from careline_ingress.repository import Users
 from careline_platform.admin_client import NoAnswer, RequestRejected, ServiceFailed, ask
-from careline_platform.admin_operations import jsonable
+from careline_platform.admin_operations import Scrub, jsonable
 from careline_platform.admin_tokens import ROLES, InvalidToken, user_of
+from careline_platform.erasure import needles
 from careline_platform.logging import get_logger
 from careline_platform.services import BEHIND_EDGE, SERVICE_NAMES
 from careline_platform.settings import Settings
@@ -83,8 +84,11 @@ class Caller(BaseModel):
     roles: frozenset[str]
 
 
-def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[[], NatsBroker]) -> APIRouter:
-    """The ``/admin`` routes; ``nats`` returns the connected FastStream ``NatsBroker``."""
+def admin_router(
+    settings: Settings, users: Callable[[], Users], nats: Callable[[], NatsBroker], scrub: Scrub
+) -> APIRouter:
+    """The ``/admin`` routes; ``nats`` returns the connected FastStream ``NatsBroker``; ``scrub``
+    deletes an erased caregiver's messages from ingress's streams."""
     router = APIRouter(prefix="/admin", tags=["admin"])
     bootstrap = {u.strip() for u in settings.admin_user_ids.split(",") if u.strip()}
 
@@ -168,16 +172,31 @@ def admin_router(settings: Settings, users: Callable[[], Users], nats: Callable[
 
     @router.post("/caregivers/{user_id}/erase")
     async def erase(user_id: UserId, who: Caller = admin) -> ErasureView:
-        """Every service deletes its slice; complete only when all four confirmed."""
-        if await users().get(user_id) is None:
+        """Erase a caregiver everywhere; complete only when all four services confirmed.
+
+        Ingress buries the identity first (no replica reuses it, a backfill skips the number, the
+        next text from the number gets a new identity); then each service cancels the caregiver's
+        jobs, deletes its slice, keeps a tombstone of the user id and deletes the messages about
+        them from its own streams; ingress deletes them from its streams and DEAD_LETTERS last,
+        with every id the services reported. Asking again finishes an erasure cut short.
+        """
+        identity = await users().get(user_id)
+        if identity is None and not await users().is_erased(user_id):
             raise HTTPException(404, "no such caregiver")
-        confirmed: dict[str, dict[str, int]] = {}
+        phone = (identity or {}).get("phone")
+        confirmed: dict[str, dict[str, int]] = {
+            "ingress": {"users": await users().erase(user_id, phone, datetime.now(UTC))}
+        }
+        identifiers: list[str] = [phone] if phone else []
         for service in BEHIND_EDGE:
-            reply = await asked(service, ops.CAREGIVER_ERASE, EraseCaregiver(user_id=user_id))
+            request = EraseCaregiver(user_id=user_id, phone=phone)
+            reply = await asked(service, ops.CAREGIVER_ERASE, request)
             if not reply.erased:
                 raise HTTPException(502, f"{service} did not confirm the erasure")
-            confirmed[service] = reply.deleted
-        confirmed["ingress"] = {"users": await users().erase(user_id)}
+            confirmed[service] = {**reply.deleted, **{f"stream:{k}": v for k, v in reply.scrubbed.items()}}
+            identifiers += reply.identifiers
+        scrubbed = await scrub(needles(user_id, *identifiers))
+        confirmed["ingress"].update({f"stream:{k}": v for k, v in scrubbed.items()})
         log.warning("admin.erased", user=user_id, by=who.user_id)
         return ErasureView(erased=user_id, complete=True, confirmed=confirmed)
 
