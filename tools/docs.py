@@ -28,6 +28,7 @@ import argparse
 import importlib
 import inspect
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -42,6 +43,7 @@ from careline_billing.domain.access import Terms
 from careline_billing.repository import BillingUow
 from careline_contracts import admin as ops
 from careline_contracts import subjects
+from careline_contracts.access import IDENTITIES, authorization_block
 from careline_contracts.base import Event
 from careline_contracts.deadletter import DeadLetter
 from careline_conversation import alert_admin
@@ -222,6 +224,19 @@ def rendered() -> dict[str, str]:
     }
 
 
+NATS_CONFS = (DOCS.parent / "deploy" / "k8s" / "nats.conf", DOCS.parent / "deploy" / "compose" / "nats.conf")
+GENERATED = re.compile(r"(# BEGIN authorization \(generated\)\n)(.*)(# END authorization)", re.S)
+
+
+def write_nats_authorization() -> None:
+    """The authorization block of each nats.conf, from careline_contracts.access."""
+    block = authorization_block({name: f"$NATS_PASSWORD_{name.upper()}" for name in IDENTITIES})
+    for path in NATS_CONFS:
+        text = path.read_text(encoding="utf-8")
+        path.write_text(GENERATED.sub(lambda m: m.group(1) + block + m.group(3), text), encoding="utf-8")
+        print(f"wrote the authorization block of {path.relative_to(DOCS.parent)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if docs/ is not current")
@@ -236,6 +251,8 @@ def main() -> int:
             DOCS.mkdir(exist_ok=True)
             path.write_text(text)
             print(f"wrote docs/{name}")
+    if not args.check:
+        write_nats_authorization()
     if stale:
         print(f"out of date: {', '.join(stale)}; run `make docs`", file=sys.stderr)
         return 1

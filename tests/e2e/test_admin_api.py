@@ -262,8 +262,8 @@ async def test_every_read_is_audited_once_and_no_entry_holds_a_phone_number(
         assert missing.status_code == 404
         lookups = await log.find({"action": "caregiver.lookup"}).to_list()
         assert [(e["user_id"], e["detail"]) for e in lookups] == [
-            (user_id, {"phone_hash": phone_hash(HASH_KEY.encode(), number), "found": True}),
-            (None, {"phone_hash": phone_hash(HASH_KEY.encode(), "+14155550999"), "found": False}),
+            (user_id, {"phone_hash": phone_hash(number, HASH_KEY.encode()), "found": True}),
+            (None, {"phone_hash": phone_hash("+14155550999", HASH_KEY.encode()), "found": False}),
         ]
 
         # the log: admins only, newest first, paged

@@ -3,6 +3,7 @@ out, on fakes; and the request/reply round trip through FastStream's in-memory b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -51,15 +52,25 @@ class Service:
         self.rollups = FakeRollups(NOW, keeps_rollups=keeps_rollups)
         self.slices: dict[str, dict[str, Any]] = {"u-1": {"conversation_state": {"_id": "u-1", "at": NOW}}}
         slice_ = CaregiverSlice(self.read, self.erase) if caregiver else None
-        found = common_operations("conversation", self.jobs, self.rollups, slice_, FakeClock(NOW))
+        self.scrubbed: list[tuple[str, ...]] = []
+        found = common_operations("conversation", self.jobs, self.rollups, slice_, FakeClock(NOW), self.scrub)
         self.ops = {op.name: op for op in found}
 
     async def read(self, user_id: str) -> dict[str, Any]:
         return self.slices.get(user_id, {})
 
-    async def erase(self, user_id: str) -> dict[str, Any]:
-        gone = self.slices.pop(user_id, None)
-        return {"erased": True, "deleted": {"conversation_state": int(gone is not None)}}
+    async def erase(self, request: EraseCaregiver) -> dict[str, Any]:
+        gone = self.slices.pop(request.user_id, None)
+        known = ["+14155550199"] if gone is not None else []
+        return {
+            "erased": True,
+            "deleted": {"conversation_state": int(gone is not None)},
+            "identifiers": known,
+        }
+
+    async def scrub(self, marks: Sequence[str]) -> dict[str, int]:
+        self.scrubbed.append(tuple(marks))
+        return {"CONVERSATION": 2}
 
     async def answer(self, name: str, request: Any) -> Any:
         return await self.ops[name].answer(request)
@@ -179,9 +190,17 @@ async def test_a_caregivers_slice_is_read_as_json_and_erased() -> None:
     record = await svc.answer("caregiver_get", GetCaregiver(user_id="u-1"))
     assert isinstance(record, CaregiverRecord)
     assert record.model_dump()["conversation_state"] == {"_id": "u-1", "at": NOW.isoformat()}
-    erased = await svc.answer("caregiver_erase", EraseCaregiver(user_id="u-1"))
-    assert erased == CaregiverErased(service="conversation", erased=True, deleted={"conversation_state": 1})
+    erased = await svc.answer("caregiver_erase", EraseCaregiver(user_id="u-1", identifiers=("cus_123456",)))
+    assert erased == CaregiverErased(
+        service="conversation",
+        erased=True,
+        deleted={"conversation_state": 1},
+        scrubbed={"CONVERSATION": 2},
+        identifiers=["+14155550199"],
+    )
     assert svc.slices == {}
+    # the streams are scrubbed of every message naming the caregiver: id, number (by its digits), others
+    assert svc.scrubbed == [("u-1", "cus_123456", "14155550199")]
     nothing = await Service(caregiver=False).answer("caregiver_get", GetCaregiver(user_id="u-1"))
     assert isinstance(nothing, Rejected) and nothing.rejected == "not_found"
 

@@ -309,7 +309,7 @@ def test_nats_refuses_anonymous_clients_and_holds_each_identity_to_the_access_ta
     generated = re.search(r"# BEGIN authorization \(generated\)\n(.*)# END authorization", text, re.S)
     assert generated, "deploy/compose/nats.conf has no generated authorization block"
     expected = authorization_block({name: f"$NATS_PASSWORD_{name.upper()}" for name in IDENTITIES})
-    assert generated.group(1) == expected, "regenerate it: careline_contracts.access changed"
+    assert generated.group(1) == expected, "run `make docs`: careline_contracts.access changed"
     assert "no_auth_user" not in text
     for name in IDENTITIES:  # a missing password stops `docker compose up`, naming it
         assert str(nats["environment"][f"NATS_PASSWORD_{name.upper()}"]).startswith(

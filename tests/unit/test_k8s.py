@@ -207,6 +207,7 @@ def test_configmap_is_valid_settings_for_a_cluster() -> None:
 def test_example_secret_holds_the_secrets_and_a_majority_replica_set_uri() -> None:
     secret = example_secrets()["careline-secrets"]["stringData"]
     assert {"MONGODB_URI", "TWILIO_AUTH_TOKEN", "STRIPE_WEBHOOK_SECRET", "ADMIN_JWT_SECRET"} <= set(secret)
+    assert "PHONE_HASH_KEY" in secret
     assert "replicaSet=" in secret["MONGODB_URI"] and "w=majority" in secret["MONGODB_URI"]
     assert not set(secret) & set(config_data()), "a setting is either configuration or secret"
 
@@ -297,7 +298,7 @@ def test_nats_config_lists_exactly_the_identities_of_the_access_table() -> None:
     generated = re.search(r"# BEGIN authorization \(generated\)\n(.*)# END authorization", text, re.S)
     assert generated, "nats.conf has no generated authorization block"
     expected = authorization_block({name: f"$NATS_PASSWORD_{name.upper()}" for name in IDENTITIES})
-    assert generated.group(1) == expected, "regenerate it: careline_contracts.access changed"
+    assert generated.group(1) == expected, "run `make docs`: careline_contracts.access changed"
     assert "no_auth_user" not in text and text.count("authorization {") == 1
     assert re.search(r"^tls\s*\{", text, re.M), "clients must connect over TLS"
     assert re.search(r"cluster\s*\{.*?tls\s*\{.*?verify:\s*true", text, re.S), "routes are mutual TLS"

@@ -104,9 +104,14 @@ def test_anything_but_exact_e164_is_refused(text: str) -> None:
     assert not is_e164(text)
 
 
-def test_a_phone_hash_is_keyed_stable_and_hides_the_number() -> None:
-    digest = phone_hash(b"k" * 32, "+15551234567")
-    assert digest == phone_hash(b"k" * 32, "+15551234567")
-    assert digest != phone_hash(b"j" * 32, "+15551234567")  # another key, another hash
-    assert digest != hashlib.sha256(b"+15551234567").hexdigest()  # not the plain, reversible hash
-    assert "5551234567" not in digest and len(digest) == 64
+def test_a_phone_hash_is_keyed_stable_and_never_the_number() -> None:
+    """The same number and key give the same hash in any process; another key, another hash."""
+
+    one = phone_hash("+14155550101", b"k" * 32)
+    assert one != "ph_" + hashlib.sha256(b"+14155550101").hexdigest()  # not the plain, reversible hash
+    assert one == phone_hash("+14155550101", b"k" * 32)
+    assert one.startswith("ph_") and "4155550101" not in one
+    assert one != phone_hash("+14155550101", b"j" * 32)
+    assert one != phone_hash("+14155550102", b"k" * 32)
+    with pytest.raises(ValueError):
+        phone_hash("+14155550101", b"")

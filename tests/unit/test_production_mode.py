@@ -71,6 +71,8 @@ def test_development_has_no_refusals_and_is_the_default() -> None:
         ("admin_jwt_secret", "CorrectHorse-31-bytes-long-1234", "ADMIN_JWT_SECRET is shorter than 32 bytes"),
         ("twilio_from_number", None, "TWILIO_FROM_NUMBER is the sandbox default"),
         ("public_base_url", "http://line.example.org", "PUBLIC_BASE_URL is not https"),
+        ("phone_hash_key", "CHANGE-ME", "PHONE_HASH_KEY is a placeholder"),
+        ("phone_hash_key", "k" * 31, "PHONE_HASH_KEY is shorter than 32 bytes"),
         ("public_base_url", None, "PUBLIC_BASE_URL is not https"),
         ("nats_password", None, "NATS_PASSWORD is missing or empty"),
         ("nats_password", "CHANGE-ME", "NATS_PASSWORD is a placeholder"),

@@ -332,10 +332,15 @@ class FakeProgress:
 
     def __init__(self) -> None:
         self.writes = 0
+        self.cancelled: set[str] = set()
+        """Keys of jobs cancelled under their worker (an erasure deleted them)."""
 
     async def record_progress(self, job: Job, **fields: Any) -> None:
         job.progress.update(fields)
         self.writes += 1
+
+    async def holds(self, job: Job) -> bool:
+        return job.key not in self.cancelled
 
 
 class ScriptedAgent:

@@ -44,7 +44,7 @@ from careline_conversation import alert_admin, backfill, paging, sending
 from careline_conversation.agents import ToolCall
 from careline_conversation.domain.alerts import PagingPolicy
 from careline_platform.admin import AdminOperation
-from careline_platform.jobs import Job, PermanentJobError
+from careline_platform.jobs import Job, LeaseLost, PermanentJobError
 from careline_testing.uow import delivery
 from tests.unit.conversation.fakes import Conversation, ScriptedAgent, conversation
 
@@ -77,6 +77,17 @@ async def test_a_first_attempt_sends_and_records_only_its_outcome() -> None:
     assert [(to, body) for _sid, to, body, _at in conv.sender.sent] == [(PHONE, "hello")]
     assert conv.sent.records[conv.sender.sent[0][0]]["job_key"] == "sms:reply:SM1"
     assert conv.progress.writes == 0 and conv.uow.commits == 0  # nothing written around the send
+
+
+async def test_a_send_whose_job_was_cancelled_while_it_ran_texts_nobody() -> None:
+    """An erasure deletes a job in ``processing`` too: its worker's last look before the send
+    finds the claim gone, and the erased caregiver is not texted."""
+    conv = conversation()
+    sms = sms_job(body="hello")
+    conv.progress.cancelled.add(sms.key)
+    with pytest.raises(LeaseLost):
+        await sending.send_sms(sms, conv.uow, conv.services)
+    assert conv.sender.sent == [] and conv.sent.records == {}
 
 
 async def test_a_retry_adopts_the_message_a_lost_answer_sent_instead_of_sending_twice() -> None:

@@ -109,7 +109,8 @@ IDENTITIES: dict[str, Identity] = {
             "ingress",
             owns=(subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.MIGRATION),
             reads=(subjects.MIGRATION,),
-            fetches=(subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.MIGRATION),
+            # an erasure deletes the caregiver's messages from its streams and from DEAD_LETTERS
+            fetches=(subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.MIGRATION, subjects.DEAD_LETTERS),
             subscribes=(subjects.SANDBOX_SMS_SENT,),  # the development simulator's live replies
             calls_admin=True,
         ),
@@ -129,7 +130,7 @@ IDENTITIES: dict[str, Identity] = {
             "profile",
             owns=(subjects.PROFILE,),
             reads=(subjects.USERS, subjects.CONVERSATION),
-            fetches=(subjects.PROFILE, subjects.DEAD_LETTERS),
+            fetches=(subjects.PROFILE,),
         ),
         Identity(
             "operator",

@@ -175,7 +175,14 @@ class GetCaregiver(AdminRequest):
 
 
 class EraseCaregiver(GetCaregiver):
-    """``caregiver_erase``: delete the service's slice of one caregiver."""
+    """``caregiver_erase``: delete the service's slice of one caregiver, cancel their jobs, keep
+    a tombstone of them, and delete the messages about them from the streams the service owns.
+
+    ``phone`` (E.164, from ingress's identity) and ``identifiers`` (other ids of theirs, such as
+    their Stripe customer) mark the messages to delete besides the user id; none is kept."""
+
+    phone: str | None = Field(default=None, max_length=20)
+    identifiers: tuple[str, ...] = Field(default=(), max_length=20)
 
 
 class CaregiverRecord(AdminReply):
@@ -190,6 +197,11 @@ class CaregiverErased(AdminReply):
     service: str
     erased: bool
     deleted: dict[str, int] = {}
+    scrubbed: dict[str, int] = {}
+    """Messages about the caregiver deleted from each stream the service owns."""
+    identifiers: list[str] = []
+    """Other ids of the caregiver this service knew (their Stripe customer and subscription, their
+    number): the messages that name them are deleted from the streams other services own."""
 
 
 # --- the on-call roster ---------------------------------------------------------------------

@@ -201,3 +201,13 @@ class CheckoutCreateJob(JobPayload):
     JOB_TYPE: ClassVar[str] = "stripe.checkout.create"
 
     correlation_id: str | None = None
+
+
+class SubscriptionCancelJob(JobPayload):
+    """Cancel an erased caregiver's Stripe subscription at once (``stripe.subscription.cancel``):
+    the erasure owes it, so no erasure cancels it (``SURVIVES_ERASURE``)."""
+
+    JOB_TYPE: ClassVar[str] = "stripe.subscription.cancel"
+    SURVIVES_ERASURE: ClassVar[bool] = True
+
+    subscription_id: str

@@ -27,6 +27,7 @@ from careline_contracts.admin import (
     AdminError,
     AdminReply,
     AdminRequest,
+    EraseCaregiver,
     Operation,
     Rejected,
     RejectionKind,
@@ -34,13 +35,15 @@ from careline_contracts.admin import (
 )
 from careline_platform.logging import get_logger
 from careline_platform.mongo import rerun_on_conflict
-from careline_platform.uow import UnitOfWorkApi
+from careline_platform.uow import Tx, UnitOfWorkApi
 
 __all__ = ["AdminOperation", "AnswerErrors", "CaregiverSlice", "Refused", "admin_router", "admin_subject"]
 
 log = get_logger(__name__)
 Document = dict[str, Any]
 SliceHook = Callable[[str], Awaitable[Document]]
+EraseHook = Callable[[EraseCaregiver], Awaitable[Document]]
+AfterErase = Callable[[Tx[Any], str, Document], Awaitable[None]]
 Req = TypeVar("Req", bound=AdminRequest)
 Rep = TypeVar("Rep", bound=AdminReply)
 
@@ -50,15 +53,27 @@ class CaregiverSlice:
     """How a service shows and erases its part of one caregiver's record."""
 
     read: SliceHook
-    erase: SliceHook
+    erase: EraseHook
 
     @classmethod
-    def of(cls, uow: UnitOfWorkApi[ErasesCaregiver, ReadsCaregiver]) -> CaregiverSlice:
-        """Read through the unit of work's read-only view; erase in one of its transactions."""
+    def of(
+        cls, uow: UnitOfWorkApi[ErasesCaregiver, ReadsCaregiver], after: AfterErase | None = None
+    ) -> CaregiverSlice:
+        """Read through the unit of work's read-only view; erase in one of its transactions.
 
-        async def erase(user_id: str) -> Document:
+        The erasure cancels every job about the caregiver, deletes the slice and buries them (a
+        tombstone every consumer checks), all in one commit; ``after`` owes what the erasure
+        itself must do (billing: cancel the subscription), given what the slice returned.
+        """
+
+        async def erase(request: EraseCaregiver) -> Document:
             async with uow.begin() as tx:
-                return await tx.repo.erase_caregiver(user_id)
+                jobs = await tx.cancel_caregiver_jobs(request.user_id)
+                done = await tx.repo.erase_caregiver(request.user_id)
+                await tx.bury(request.user_id)
+                if after is not None:
+                    await after(tx, request.user_id, done)
+            return {**done, "deleted": {**done.get("deleted", {}), "jobs": jobs}}
 
         return cls(lambda user_id: uow.read().read_caregiver(user_id), erase)
 

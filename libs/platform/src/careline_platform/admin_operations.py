@@ -14,7 +14,7 @@ booleans and times are kept. A new job type with a new personal field is masked 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -42,6 +42,7 @@ from careline_contracts.admin import (
 )
 from careline_platform.admin import AdminOperation, CaregiverSlice, Refused
 from careline_platform.clock import Clock
+from careline_platform.erasure import needles
 from careline_platform.jobs import JobStatus, JobStore
 from careline_platform.logging import get_logger, mask_text
 
@@ -266,9 +267,18 @@ class RollupOperations:
         return RollupRefreshed(service=self.service, day=day)
 
 
+Scrub = Callable[[Sequence[str]], Awaitable[dict[str, int]]]
+"""Deletes the messages naming any of these marks from the service's own streams, by stream."""
+
+
+async def no_streams(_marks: Sequence[str]) -> dict[str, int]:
+    """A service without streams of its own to clean (and the unit tests' default)."""
+    return {}
+
+
 class CaregiverOperations:
-    def __init__(self, service: str, caregiver: CaregiverSlice | None) -> None:
-        self.service, self.caregiver = service, caregiver
+    def __init__(self, service: str, caregiver: CaregiverSlice | None, scrub: Scrub = no_streams) -> None:
+        self.service, self.caregiver, self.scrub = service, caregiver, scrub
 
     def _slice(self) -> CaregiverSlice:
         if self.caregiver is None:
@@ -280,8 +290,15 @@ class CaregiverOperations:
         return CaregiverRecord.model_validate({**found, "service": self.service})
 
     async def erase(self, request: EraseCaregiver) -> CaregiverErased:
-        done = await self._slice().erase(request.user_id)
-        return CaregiverErased.model_validate({**done, "service": self.service})
+        """The slice, jobs and tombstone in one commit; then the messages in the service's streams
+        that name the caregiver (after the commit: no job of theirs can publish any more)."""
+        done = await self._slice().erase(request)
+        known = [str(i) for i in done.get("identifiers") or []]
+        marks = needles(request.user_id, request.phone, *request.identifiers, *known)
+        scrubbed = await self.scrub(marks)
+        return CaregiverErased.model_validate(
+            {**done, "identifiers": known, "scrubbed": scrubbed, "service": self.service}
+        )
 
 
 def jsonable(value: Any) -> Any:
@@ -298,12 +315,17 @@ def jsonable(value: Any) -> Any:
 
 
 def common_operations(
-    service: str, jobs: JobBook, rollups: RollupBook, caregiver: CaregiverSlice | None, clock: Clock
+    service: str,
+    jobs: JobBook,
+    rollups: RollupBook,
+    caregiver: CaregiverSlice | None,
+    clock: Clock,
+    scrub: Scrub = no_streams,
 ) -> list[AdminOperation[Any, Any]]:
     """The operations every service answers, in ``COMMON_OPERATIONS`` order."""
     job_ops = JobOperations(service, jobs, clock)
     rollup_ops = RollupOperations(service, rollups)
-    slice_ops = CaregiverOperations(service, caregiver)
+    slice_ops = CaregiverOperations(service, caregiver, scrub)
     return [
         AdminOperation(ops.JOBS_LIST, job_ops.list),
         AdminOperation(ops.JOBS_SHOW, job_ops.show),

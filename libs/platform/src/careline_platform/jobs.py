@@ -404,6 +404,23 @@ class JobStore:
             return False
         return True
 
+    async def holds(self, job: Job) -> bool:
+        """Whether our claim on ``job`` still stands: a last look before an effect that cannot be
+        taken back (a publish). False once the lease moved on or the job was cancelled (deleted by
+        an erasure)."""
+        found = await self.col.find_one(
+            {"_id": job.key, "status": JobStatus.PROCESSING.value, "lease.token": job.token}, {"_id": 1}
+        )
+        return found is not None
+
+    async def cancel(self, query: Document, session: AsyncClientSession | None = None) -> int:
+        """Delete every job matching ``query``, whatever its status (an erasure's cancellation).
+
+        A job being run loses its lease with its document: its worker's next guarded write raises
+        ``LeaseLost``, so it records nothing more and completes nothing.
+        """
+        return (await self.col.delete_many(query, session=session)).deleted_count
+
     async def retry(self, key: str) -> bool:
         """Put a dead or failed job back in the queue with a fresh attempt budget."""
         res = await self.col.update_one(

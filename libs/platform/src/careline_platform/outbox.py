@@ -18,7 +18,7 @@ from typing import Any
 
 from careline_contracts import subjects
 from careline_contracts.base import Event
-from careline_platform.jobs import Job, JobType, RetryPolicy, new_job
+from careline_platform.jobs import Job, JobStore, JobType, LeaseLost, RetryPolicy, new_job
 from careline_platform.messaging import Publisher
 
 Document = dict[str, Any]
@@ -49,10 +49,16 @@ def outbox_job(event: Event, *, msg_id: str, key: str, stream: subjects.Stream, 
     )
 
 
-def relay_job_type(publisher: Publisher) -> JobType:
-    """The job type that publishes outbox entries; every service's worker runs it."""
+def relay_job_type(publisher: Publisher, store: JobStore | None = None) -> JobType:
+    """The job type that publishes outbox entries; every service's worker runs it.
+
+    With ``store``, the relay looks at its claim last thing before publishing: an event about a
+    caregiver erased while the job ran (the erasure deleted the job) is never published.
+    """
 
     async def publish(job: Job) -> dict[str, Any]:
+        if store is not None and not await store.holds(job):
+            raise LeaseLost(job.key)
         payload = job.payload
         correlation_id = payload.get("correlation_id")
         duplicate = await publisher.publish_raw(

@@ -1,4 +1,10 @@
-"""Phone numbers in E.164, the one form identities are keyed by."""
+"""Phone numbers in E.164, the one form identities are keyed by, and their keyed hash.
+
+What outlives a caregiver (an erasure's tombstone, an audit row) names a phone number only by
+``phone_hash``: an HMAC under ``PHONE_HASH_KEY``, the same in every process and across restarts
+(a tombstone written today must match the same number next year), that cannot be reversed by
+hashing every possible number without the key.
+"""
 
 from __future__ import annotations
 
@@ -39,9 +45,8 @@ def is_e164(text: str) -> bool:
     return _E164.fullmatch(text) is not None
 
 
-def phone_hash(key: bytes, phone: str) -> str:
-    """A phone number's keyed hash (HMAC-SHA256, hex), kept where the number itself must not be
-    (the audit log). The same number under the same key always gives the same hash, so an admin
-    can find every entry about a number; without the key, hashing every number in the plan
-    recovers nothing."""
-    return hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()
+def phone_hash(phone: str, key: bytes) -> str:
+    """The keyed hash of an E.164 number (``ph_`` and 64 hex digits): stable for one key."""
+    if not key:
+        raise ValueError("a phone hash needs a key")
+    return "ph_" + hmac.new(key, phone.encode(), hashlib.sha256).hexdigest()

@@ -80,7 +80,7 @@ def problems(settings: Settings) -> list[str]:
     hash_key = _value(settings.phone_hash_key)
     if hash_key == DEVELOPMENT_PHONE_HASH_KEY:
         found.append("PHONE_HASH_KEY is the public development key")
-    elif hash_key.strip() and len(hash_key.encode()) < MIN_PHONE_HASH_KEY_BYTES:
+    elif not _checked("PHONE_HASH_KEY", hash_key) and len(hash_key.encode()) < MIN_PHONE_HASH_KEY_BYTES:
         found.append(f"PHONE_HASH_KEY is shorter than {MIN_PHONE_HASH_KEY_BYTES} bytes")
     if not settings.public_base_url.lower().startswith("https://"):
         found.append("PUBLIC_BASE_URL is not https (Twilio and Stripe must reach us over TLS)")

@@ -14,8 +14,8 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -30,11 +30,13 @@ from careline_platform import metrics, mongo, nats_auth
 from careline_platform.admin import AdminOperation, CaregiverSlice, admin_router
 from careline_platform.admin_operations import MongoJobBook, common_operations
 from careline_platform.clock import Clock, clock_from
+from careline_platform.erasure import TOMBSTONES, Tombstones, admitted, caregivers_of, scrub_streams
 from careline_platform.jobs import Job, JobStatus, JobStore, JobType, JobWorker, Periodic
 from careline_platform.logging import get_logger
 from careline_platform.messaging import (
     ConsumerPolicy,
     ConsumerSpec,
+    Delivery,
     Publisher,
     declare_streams,
     ensure_consumers,
@@ -127,6 +129,7 @@ async def connect_infrastructure(
         await broker.connect()
         await jobs.ensure_indexes()
         await mongo.ensure_inbox(db)
+        await Tombstones(db[TOMBSTONES]).ensure_indexes()
 
     await retry_until_ready(prepare, "connect", settings.startup_timeout_s)
     return Infrastructure(
@@ -253,11 +256,39 @@ class ServiceRuntime:
     async def stop_edge(self) -> None:
         """Stop the edge, first of all."""
 
+    def guarded(self, spec: ConsumerSpec) -> ConsumerSpec:
+        """``spec`` whose handler never sees an erased caregiver: an event about one is acked and
+        dropped (a late or re-published event must not re-create what the erasure deleted); a
+        backfill batch goes on without them."""
+        tombstones = Tombstones(self.infra.db[TOMBSTONES])
+        handler = spec.handler
+
+        async def handle(event: Any, delivery: Delivery) -> None:
+            about = caregivers_of(event)
+            kept = admitted(event, await tombstones.buried_among(about)) if about else event
+            if kept is None:
+                log.info("message.caregiver_erased", subject=delivery.subject)
+                return
+            await handler(kept, delivery)
+
+        return replace(spec, handler=handle)
+
+    async def scrub(self, marks: Sequence[str]) -> dict[str, int]:
+        """Delete the messages naming ``marks`` from the streams this service owns (DEAD_LETTERS
+        is ``erasure.DEAD_LETTERS_SCRUBBER``'s to clean)."""
+        names = [s.name for s in self.definition.owned_streams]
+        return await scrub_streams(self.infra.js, names, marks)
+
     async def start_pipeline(self) -> None:
         infra, definition = self.infra, self.definition
         consumers: list[tuple[ConsumerSpec, list[tuple[str, str]]]] = []
         for spec in definition.consumers:
-            subscribe(self.router, self.policy, spec, nats_auth.inbox_of(infra.settings, definition.name))
+            subscribe(
+                self.router,
+                self.policy,
+                self.guarded(spec),
+                nats_auth.inbox_of(infra.settings, definition.name),
+            )
 
         async def prepare() -> None:
             await declare_streams(
@@ -279,6 +310,7 @@ class ServiceRuntime:
             MongoRollups(infra.db, definition.name, infra.clock, definition.rollup),
             definition.caregiver,
             infra.clock,
+            self.scrub,
         )
         self.router.include_router(admin_router(definition.name, [*common, *definition.admin_operations]))
         infra.broker.include_router(self.router)
@@ -291,7 +323,7 @@ class ServiceRuntime:
         durables = [(spec.stream.name, durable) for spec, pairs in consumers for _, durable in pairs]
         self._gauges = asyncio.create_task(self._refresh_gauges(durables))
         # every service relays its outbox; its own job types come on top
-        job_types = {OUTBOX_PUBLISH: relay_job_type(infra.publisher), **definition.job_types}
+        job_types = {OUTBOX_PUBLISH: relay_job_type(infra.publisher, infra.jobs), **definition.job_types}
         periodics = list(definition.periodic)
         if definition.rollup is not None:
             job_types[ROLLUP_JOB] = rollup_job_type(infra.db, definition.name, infra.clock, definition.rollup)

@@ -40,6 +40,7 @@ from careline_contracts import subjects
 from careline_contracts.base import Event
 from careline_contracts.jobs import JobPayload
 from careline_platform.clock import Clock
+from careline_platform.erasure import TOMBSTONES, caregiver_jobs, tombstone
 from careline_platform.jobs import JobStore, new_job
 from careline_platform.mongo import AlreadyProcessed
 from careline_platform.outbox import outbox_job
@@ -147,6 +148,13 @@ class Tx(Protocol[W_co]):
         job with that key is already owed (the effect is owed once). ``actor`` orders it behind
         that actor's earlier jobs; ``run_at`` delays it."""
 
+    async def cancel_caregiver_jobs(self, user_id: str) -> int:
+        """Cancel (delete) every job about ``user_id``, whatever its status, the erasure's own
+        excepted (``careline_platform.erasure``); how many."""
+
+    async def bury(self, user_id: str, *, phone_hash: str | None = None) -> None:
+        """Write the caregiver's tombstone: from the commit on, no event about them is handled."""
+
 
 class UnitOfWorkApi(Protocol[W_co, R_co]):
     """The unit of work as handlers see it; the real one and ``careline_testing``'s fake."""
@@ -188,7 +196,9 @@ class Transaction(Generic[W_co]):
         session: AsyncClientSession,
         jobs: JobStore,
         stream: subjects.Stream,
+        tombstones: AsyncCollection[Document],
     ) -> None:
+        self._tombstones = tombstones
         self._repo = repo
         self._now = now
         self._session = session
@@ -230,6 +240,13 @@ class Transaction(Generic[W_co]):
         added = await self._jobs.enqueue(doc, session=self._session)
         self.owed += int(added)
         return added
+
+    async def cancel_caregiver_jobs(self, user_id: str) -> int:
+        return await self._jobs.cancel(caregiver_jobs(user_id), session=self._session)
+
+    async def bury(self, user_id: str, *, phone_hash: str | None = None) -> None:
+        doc = tombstone(user_id, self._now, phone_hash)
+        await self._tombstones.replace_one({"_id": user_id}, doc, upsert=True, session=self._session)
 
 
 class UnitOfWork(Generic[W_co, R_co]):
@@ -283,7 +300,14 @@ class UnitOfWork(Generic[W_co, R_co]):
                         await self.db.processed_messages.insert_one(seen, session=session)
                     except DuplicateKeyError as exc:
                         raise AlreadyProcessed(msg_id) from exc
-                tx = Transaction(self.writer(WriteDb(self.db, session)), now, session, self.jobs, self.stream)
+                tx = Transaction(
+                    self.writer(WriteDb(self.db, session)),
+                    now,
+                    session,
+                    self.jobs,
+                    self.stream,
+                    self.db[TOMBSTONES],
+                )
                 yield tx
             # the transaction committed (an exception would have left the block above)
             if tx.owed:

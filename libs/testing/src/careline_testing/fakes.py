@@ -213,7 +213,8 @@ class FakeOpenAI:
 
 @dataclass
 class FakeStripe:
-    """Enough of Stripe's API for the real stripe SDK: checkout sessions and subscriptions.
+    """Enough of Stripe's API for the real stripe SDK: checkout sessions and subscriptions
+    (retrieved, and cancelled: ``cancelled`` lists the ids, in order).
 
     Like Stripe, a request that repeats an ``Idempotency-Key`` gets the first answer again and
     creates nothing. ``lose_answers`` creates the session but answers 500 (a lost answer).
@@ -222,6 +223,7 @@ class FakeStripe:
     sessions: list[dict[str, Any]] = field(default_factory=list)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
     lose_answers: int = 0
     fail_next: int = 0
     _answers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -264,11 +266,37 @@ class FakeStripe:
             )
         return JSONResponse({"object": "subscription", **sub})
 
+    async def _cancel_subscription(self, request: Request) -> JSONResponse:
+        """``DELETE /v1/subscriptions/{id}`` (``Subscription.cancel``): canceled at once; an
+        unknown id is ``resource_missing``, as Stripe answers."""
+        sub_id = request.path_params["sub"]
+        with self._lock:
+            self.requests.append(
+                {"cancel": sub_id, "idempotency_key": request.headers.get("idempotency-key")}
+            )
+            sub = self.subscriptions.get(sub_id)
+            if sub is None:
+                return JSONResponse(
+                    {
+                        "error": {
+                            "type": "invalid_request_error",
+                            "code": "resource_missing",
+                            "message": "none",
+                        }
+                    },
+                    status_code=404,
+                )
+            sub.update(status="canceled", canceled_at=int(time.time()))
+            if sub_id not in self.cancelled:
+                self.cancelled.append(sub_id)
+        return JSONResponse({"object": "subscription", **sub})
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
                 Route("/v1/checkout/sessions", self._create_session, methods=["POST"]),
                 Route("/v1/subscriptions/{sub}", self._subscription, methods=["GET"]),
+                Route("/v1/subscriptions/{sub}", self._cancel_subscription, methods=["DELETE"]),
             ]
         )
 

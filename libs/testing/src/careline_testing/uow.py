@@ -71,6 +71,20 @@ class FakeTransaction(Generic[W]):
     known_keys: set[str]
     emitted: list[Emitted] = field(default_factory=list)
     scheduled: list[Scheduled] = field(default_factory=list)
+    cancelled: set[str] = field(default_factory=set)
+    buried: dict[str, str | None] = field(default_factory=dict)
+
+    async def cancel_caregiver_jobs(self, user_id: str) -> int:
+        """As the real one: every job owed about ``user_id`` goes, the erasure's own excepted
+        (what was owed before this transaction goes at its commit)."""
+        self.cancelled.add(user_id)
+        kept = [s for s in self.scheduled if not _cancelled_by(s, user_id)]
+        gone = len(self.scheduled) - len(kept)
+        self.scheduled = kept
+        return gone
+
+    async def bury(self, user_id: str, *, phone_hash: str | None = None) -> None:
+        self.buried[user_id] = phone_hash
 
     async def emit(self, event: Event, *, key: str, msg_id: str) -> None:
         if f"event:{msg_id}" in self.known_keys:
@@ -95,6 +109,11 @@ class FakeTransaction(Generic[W]):
         return True
 
 
+def _cancelled_by(scheduled: Scheduled, user_id: str) -> bool:
+    survives = getattr(scheduled.job, "SURVIVES_ERASURE", False)
+    return not survives and (scheduled.job.user_id == user_id or scheduled.actor == user_id)
+
+
 class FakeUnitOfWork(Generic[W, R]):
     """``FakeUnitOfWork(repo)``; ``emitted``, ``scheduled`` and ``wakes`` say what was owed."""
 
@@ -112,6 +131,8 @@ class FakeUnitOfWork(Generic[W, R]):
         self.processed: set[str] = set()
         self.emitted: list[Emitted] = []
         self.scheduled: list[Scheduled] = []
+        self.buried: dict[str, str | None] = {}
+        """Tombstones: user id -> the phone hash kept with it."""
         self.commits = 0
         self.rollbacks = 0
         self.wakes = 0
@@ -157,6 +178,10 @@ class FakeUnitOfWork(Generic[W, R]):
             self.processed.add(msg_id)
         self.commits += 1
         self._keys = tx.known_keys
+        for user in tx.cancelled:
+            self.scheduled = [s for s in self.scheduled if not _cancelled_by(s, user)]
+            self.emitted = [e for e in self.emitted if e.key != user]
+        self.buried.update(tx.buried)
         self.emitted += tx.emitted
         self.scheduled += tx.scheduled
         if tx.emitted or tx.scheduled:

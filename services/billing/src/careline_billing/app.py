@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from careline_billing import repository
+from careline_billing import handlers, repository
 from careline_billing.domain.access import Terms
 from careline_billing.integrations.stripe_gateway import BillingGateway, SandboxGateway, StripeGateway
 from careline_billing.repository import MongoBillingReader, MongoBillingWriter
@@ -49,7 +49,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         owned_streams=(subjects.BILLING,),
         on_start=[lambda: repository.ensure_indexes(infra.db)],
         rollup=uow.read().daily_metrics,
-        caregiver=CaregiverSlice.of(uow),
+        caregiver=CaregiverSlice.of(uow, after=handlers.owe_subscription_cancel),
         consumers=subscribers(uow, terms),
         job_types=job_types(uow, terms, build_gateway(settings), infra.jobs),
     )

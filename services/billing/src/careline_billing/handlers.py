@@ -17,7 +17,13 @@ from careline_billing.repository import BillingUow, BillingWriter
 from careline_contracts.billing import CheckoutLinkReady
 from careline_contracts.conversation import CheckoutRequested
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
-from careline_contracts.jobs import CheckoutCreateJob, GraceEndJob, SubscriptionSyncJob, TrialEndJob
+from careline_contracts.jobs import (
+    CheckoutCreateJob,
+    GraceEndJob,
+    SubscriptionCancelJob,
+    SubscriptionSyncJob,
+    TrialEndJob,
+)
 from careline_platform.jobs import Job
 from careline_platform.uow import HasMsgId, Tx
 
@@ -198,3 +204,20 @@ async def create_checkout(
         )
         await tx.emit(ready, key=user, msg_id=f"checkout-link:{job.key}")
     return {"session_id": session_id}
+
+
+async def owe_subscription_cancel(tx: Tx[BillingWriter], user_id: str, erased: dict[str, Any]) -> None:
+    """An erased caregiver's subscription is cancelled (a job: Stripe may be away), unless it
+    has ended already; the erasure's commit owes it."""
+    subscription = erased.get("subscription_id")
+    if subscription is None or not lifecycle.charges_after_erasure(erased.get("subscription_status")):
+        return
+    cancel = SubscriptionCancelJob(user_id=user_id, subscription_id=subscription)
+    await tx.schedule(cancel, key=f"erase:stripe:cancel:{subscription}")
+
+
+async def cancel_subscription(job: Job, *, gateway: BillingGateway) -> dict[str, Any]:
+    """Cancel the subscription of an erased caregiver at Stripe (idempotent under the job's key)."""
+    payload = SubscriptionCancelJob.of(job.payload)
+    status = await gateway.cancel_subscription(payload.subscription_id, idempotency_key=job.key)
+    return {"subscription_status": status}

@@ -174,10 +174,15 @@ class MongoBillingWriter:
         )
 
     async def erase_caregiver(self, user_id: str) -> Document:
-        """The account and the caregiver's jobs (a running one finishes, and finds nothing)."""
+        """The account (the unit of work cancels the jobs); its Stripe ids are returned: the
+        subscription is cancelled, and the messages naming them go from the streams."""
+        account = await self.accounts.find_one({"_id": user_id}) or {}
         accounts = await self.accounts.delete_one({"_id": user_id})
-        jobs = await self.jobs.delete_many({"payload.user_id": user_id, "status": {"$ne": "processing"}})
+        stripe_ids = [account.get("stripe_customer_id"), account.get("stripe_subscription_id")]
         return {
             "erased": True,
-            "deleted": {"billing_accounts": accounts.deleted_count, "jobs": jobs.deleted_count},
+            "deleted": {"billing_accounts": accounts.deleted_count},
+            "identifiers": [i for i in stripe_ids if i],
+            "subscription_id": account.get("stripe_subscription_id"),
+            "subscription_status": account.get("status"),
         }

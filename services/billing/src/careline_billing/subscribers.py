@@ -16,7 +16,13 @@ from careline_contracts import subjects
 from careline_contracts.base import Event
 from careline_contracts.conversation import CheckoutRequested
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
-from careline_contracts.jobs import CheckoutCreateJob, GraceEndJob, SubscriptionSyncJob, TrialEndJob
+from careline_contracts.jobs import (
+    CheckoutCreateJob,
+    GraceEndJob,
+    SubscriptionCancelJob,
+    SubscriptionSyncJob,
+    TrialEndJob,
+)
 from careline_contracts.migration import UsersImported
 from careline_platform.jobs import Job, JobType, RetryPolicy
 from careline_platform.messaging import ConsumerSpec, Delivery
@@ -65,4 +71,7 @@ def job_types(
         CheckoutCreateJob.JOB_TYPE: run(
             lambda job: handlers.create_checkout(job, uow, gateway=gateway, progress=progress),
             RetryPolicy(max_attempts=6)),
+        SubscriptionCancelJob.JOB_TYPE: run(
+            lambda job: handlers.cancel_subscription(job, gateway=gateway),
+            RetryPolicy(max_attempts=20, cap_s=600)),
     }  # fmt: skip

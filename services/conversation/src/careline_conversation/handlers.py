@@ -54,6 +54,10 @@ class Progress(Protocol):
 
     async def record_progress(self, job: Job, **fields: Any) -> None: ...
 
+    async def holds(self, job: Job) -> bool:
+        """Whether the claim on ``job`` still stands (it was not cancelled by an erasure)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Services:

@@ -325,10 +325,11 @@ class MongoConversationWriter:
                 )
 
     async def erase_caregiver(self, user_id: str) -> Document:
-        """Delete the caregiver's slice (alerts and their pages included), and any reply, page or
-        job still owed to them. Audit rows stay, with only the user id (the record is accountable,
-        the person is gone): the record each row pointed at and its details go."""
-        jobs = await self.jobs.delete_many({"payload.user_id": user_id, "status": {"$ne": "processing"}})
+        """Delete the caregiver's slice (alerts and their pages included); the unit of work cancels
+        the jobs owed to them. Audit rows stay, with only the user id (the record is accountable,
+        the person is gone): the record each row pointed at and its details go. Their number is
+        returned among the ``identifiers``: the messages that name it go from the streams."""
+        state = await self.states.find_one({"_id": user_id}, {"phone": 1}) or {}
         forgotten = await self.audit_log.update_many(
             {"user_id": user_id}, {"$set": {"ref": None, "detail": {}, "erased": True}}
         )
@@ -338,9 +339,9 @@ class MongoConversationWriter:
                 "conversation_state": (await self.states.delete_one({"_id": user_id})).deleted_count,
                 "outbound_messages": (await self.outbound.delete_many({"user_id": user_id})).deleted_count,
                 "crisis_alerts": (await self.crisis_alerts.delete_many({"user_id": user_id})).deleted_count,
-                "jobs": jobs.deleted_count,
             },
             "anonymised": {"audit_log": forgotten.modified_count},
+            "identifiers": [state["phone"]] if state.get("phone") else [],
         }
 
 

@@ -20,7 +20,7 @@ from careline_conversation.repository import ConversationUow
 from careline_conversation.safety import responses
 from careline_conversation.safety.sizing import fit, normalise_for_gsm
 from careline_platform import regions
-from careline_platform.jobs import Job, PermanentJobError
+from careline_platform.jobs import Job, LeaseLost, PermanentJobError
 
 
 class DestinationNotAllowed(PermanentJobError):
@@ -45,6 +45,10 @@ async def send_sms(job: Job, uow: ConversationUow, services: Services) -> dict[s
             if await services.sent.adopt_sent(found.sid, sms.user_id, job.key, found.status, uow.now):
                 return {"sid": found.sid}
     if sid is None:
+        # a last look just before the send: a job cancelled meanwhile (its caregiver erased)
+        # lost its lease with its document, and the text never goes
+        if not await services.progress.holds(job):
+            raise LeaseLost(job.key)
         sent = await services.sender.send(to=sms.to, body=body, idempotency_key=job.key)
         sid, status = sent.sid, sent.status
     await services.sent.record_sent(sid, sms.user_id, job.key, status, uow.now)

@@ -66,9 +66,10 @@ from careline_ingress.access import Caller, Gate
 from careline_ingress.audit_log import AuditLog, UnknownCursor
 from careline_ingress.repository import Users
 from careline_platform.admin_client import NoAnswer, RequestRejected, ServiceFailed, ask
-from careline_platform.admin_operations import jsonable
+from careline_platform.admin_operations import Scrub, jsonable
 from careline_platform.admin_tokens import ROLES
 from careline_platform.audit import Detail
+from careline_platform.erasure import needles
 from careline_platform.logging import get_logger
 from careline_platform.phone import is_e164, phone_hash
 from careline_platform.services import BEHIND_EDGE, SERVICE_NAMES
@@ -91,8 +92,10 @@ def admin_router(
     users: Callable[[], Users],
     audit: Callable[[], AuditLog],
     nats: Callable[[], NatsBroker],
+    scrub: Scrub,
 ) -> APIRouter:
-    """The ``/admin`` routes; ``nats`` returns the connected FastStream ``NatsBroker``."""
+    """The ``/admin`` routes; ``nats`` returns the connected FastStream ``NatsBroker``; ``scrub``
+    deletes an erased caregiver's messages from ingress's streams."""
     router = APIRouter(prefix="/admin", tags=["admin"])
     gate = Gate(settings, lambda: users().roles)
     reader = Depends(gate.needs("admin", "support"))
@@ -158,7 +161,7 @@ def admin_router(
         if not is_e164(body.phone):
             raise HTTPException(400, NOT_E164)
         found = await users().by_phone(body.phone)
-        digest = phone_hash(settings.phone_hash_secret, body.phone)
+        digest = phone_hash(body.phone, settings.phone_hash_secret)
         detail: dict[str, Detail] = {"phone_hash": digest, "found": found is not None}
         await audited(who, "caregiver.lookup", user_id=found and found["_id"], detail=detail)
         if found is None:
@@ -167,17 +170,33 @@ def admin_router(
 
     @router.post("/caregivers/{user_id}/erase")
     async def erase(user_id: UserId, who: Caller = admin) -> ErasureView:
-        """Every service deletes its slice; complete only when all four confirmed."""
-        if await users().get(user_id) is None:
+        """Erase a caregiver everywhere; complete only when all four services confirmed.
+
+        Ingress buries the identity first (no replica reuses it, a backfill skips the number, the
+        next text from the number gets a new identity); then each service cancels the caregiver's
+        jobs, deletes its slice, keeps a tombstone of the user id and deletes the messages about
+        them from its own streams; ingress deletes them from its streams and DEAD_LETTERS last,
+        with every id the services reported. Asking again finishes an erasure cut short.
+        """
+        identity = await users().get(user_id)
+        if identity is None and not await users().is_erased(user_id):
             raise HTTPException(404, "no such caregiver")
-        confirmed: dict[str, dict[str, int]] = {}
+        phone = (identity or {}).get("phone")
+        confirmed: dict[str, dict[str, int]] = {
+            "ingress": {"users": await users().erase(user_id, phone, audit().clock.now())}
+        }
+        identifiers: list[str] = [phone] if phone else []
         for service in BEHIND_EDGE:
-            reply = await asked(service, ops.CAREGIVER_ERASE, EraseCaregiver(user_id=user_id))
+            request = EraseCaregiver(user_id=user_id, phone=phone)
+            reply = await asked(service, ops.CAREGIVER_ERASE, request)
             if not reply.erased:
                 raise HTTPException(502, f"{service} did not confirm the erasure")
-            confirmed[service] = reply.deleted
-        confirmed["ingress"] = {"users": await users().erase(user_id)}
+            confirmed[service] = {**reply.deleted, **{f"stream:{k}": v for k, v in reply.scrubbed.items()}}
+            identifiers += reply.identifiers
+        scrubbed = await scrub(needles(user_id, *identifiers))
+        confirmed["ingress"].update({f"stream:{k}": v for k, v in scrubbed.items()})
         await users().roles.never_bootstrap(user_id, audit().clock.now())  # never an admin again
+        await audited(who, "caregiver.erase", user_id=user_id)
         log.warning("admin.erased", user=user_id, by=who.user_id)
         return ErasureView(erased=user_id, complete=True, confirmed=confirmed)
 

@@ -34,7 +34,9 @@ from careline_ingress.integrations.signatures import Signatures, stripe_secrets
 from careline_ingress.repository import Users
 from careline_ingress.routes import Edge, webhook_endpoints
 from careline_ingress.simulator import simulator_router
+from careline_platform.admin_operations import Scrub, no_streams
 from careline_platform.clock import Clock
+from careline_platform.erasure import DEAD_LETTERS_SCRUBBER, scrub_streams
 from careline_platform.logging import get_logger
 from careline_platform.messaging import ConsumerSpec, Delivery
 from careline_platform.runtime import Infrastructure, ServiceDefinition, connect_infrastructure
@@ -44,6 +46,10 @@ from careline_platform.web import WebServer, WebServiceRuntime
 log = get_logger(__name__)
 NAME = "ingress"
 OWNED_STREAMS = (subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.MIGRATION)
+SCRUBBED_STREAMS = (*(s.name for s in OWNED_STREAMS), subjects.DEAD_LETTERS.name)
+assert DEAD_LETTERS_SCRUBBER == NAME
+"""Where ingress deletes an erased caregiver's messages: its own streams, and the dead letters
+(``careline_platform.erasure.DEAD_LETTERS_SCRUBBER``)."""
 
 
 class NotConnected(RuntimeError):
@@ -61,11 +67,13 @@ class Connected:
     nats: Callable[[], NatsClient]
     broker: Callable[[], NatsBroker]
     """The FastStream broker: typed admin requests go through its ``request``."""
+    scrub: Scrub = no_streams
+    """Deletes the messages naming an erased caregiver from ingress's streams and DEAD_LETTERS."""
 
 
 async def create_service(settings: Settings, clock: Clock | None = None) -> WebServiceRuntime:
     infra = await connect_infrastructure(settings, NAME, clock)
-    users = Users(infra.db)
+    users = Users(infra.db, settings.phone_hash_secret)
     audit = AuditLog(infra.db, infra.clock)
     background = Background()
 
@@ -94,6 +102,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> WebS
         ),
         nats=lambda: infra.broker.connection,
         broker=lambda: infra.broker,
+        scrub=lambda marks: scrub_streams(infra.js, SCRUBBED_STREAMS, marks),
     )
     web = WebServer(
         create_app(settings, connected),
@@ -157,7 +166,11 @@ def create_app(settings: Settings, connected: Connected | None = None) -> FastAP
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)  # added last, so outside: every route
     app.include_router(
         admin_router(
-            settings, users=lambda: need().users, audit=lambda: need().audit, nats=lambda: need().broker()
+            settings,
+            users=lambda: need().users,
+            audit=lambda: need().audit,
+            nats=lambda: need().broker(),
+            scrub=lambda marks: need().scrub(marks),
         )
     )
     app.include_router(dashboard_router())

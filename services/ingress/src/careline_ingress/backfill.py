@@ -38,6 +38,10 @@ async def on_legacy_users_submitted(
     event: LegacyUsersSubmitted, delivery: Delivery, *, users: Users, publisher: Publisher, clock: Clock
 ) -> None:
     now = clock.now()
+    erased = await users.erased_phones([legacy.phone for legacy in event.users])
+    if erased:  # an erased caregiver stays erased: a backfill run does not bring them back
+        log.info("backfill.erased_skipped", batch=event.batch, users=len(erased))
+        event = event.model_copy(update={"users": [u for u in event.users if u.phone not in erased]})
     entries = [
         LegacyIdentity(
             user_id_for_legacy(legacy.legacy_id),

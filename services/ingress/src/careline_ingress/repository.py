@@ -13,6 +13,8 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from careline_ingress.callers import KnownCallers
 from careline_platform.backfill import gap_fill
+from careline_platform.erasure import TOMBSTONES, Tombstones, tombstone
+from careline_platform.phone import phone_hash
 from careline_platform.staff_roles import StaffRoles
 
 Document = dict[str, Any]
@@ -44,20 +46,32 @@ class LegacyIdentity:
 
 
 class Users:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], phone_key: bytes) -> None:
         self.db = db
         self.col = db.users
         self.known = KnownCallers()
         self.roles = StaffRoles(db)
+        self.tombstones = Tombstones(db[TOMBSTONES])
+        self.phone_key = phone_key
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index("phone", unique=True)
 
+    def phone_hash(self, phone: str) -> str:
+        return phone_hash(phone, self.phone_key)
+
     async def find_or_create(self, phone: str, now: datetime) -> tuple[Document, bool]:
-        """The user for a phone number; created exactly once even under concurrent requests."""
-        known = self.known.get(phone)  # a caregiver seen moments ago: no database round trip
-        if known is not None:
+        """The user for a phone number; created exactly once even under concurrent requests.
+
+        A number whose caregiver was erased has no identity any more: its next text creates a
+        new one. A remembered identity is checked against the tombstones (erased on another
+        replica, say) before it is reused.
+        """
+        known = self.known.get(phone)  # a caregiver seen moments ago: no users round trip
+        if known is not None and not await self.tombstones.buried(known["_id"]):
             return known, False
+        if known is not None:
+            self.known.forget_user(known["_id"])
         doc = await self.col.find_one({"phone": phone})
         if doc is not None:
             self.known.remember(doc)
@@ -127,6 +141,21 @@ class Users:
         """The identity of an E.164 number (support's lookup), read from the database."""
         return await self.col.find_one({"phone": phone})
 
-    async def erase(self, user_id: str) -> int:
+    async def erased_phones(self, phones: list[str]) -> set[str]:
+        """Which of ``phones`` belonged to an erased caregiver (a backfill must not bring them back)."""
+        hashes = {self.phone_hash(p): p for p in phones}
+        return {hashes[h] for h in await self.tombstones.buried_phones(hashes)}
+
+    async def is_erased(self, user_id: str) -> bool:
+        return await self.tombstones.buried(user_id)
+
+    async def erase(self, user_id: str, phone: str | None, now: datetime) -> int:
+        """Bury the identity (its user id and the keyed hash of its number), then delete it.
+
+        The tombstone goes first: from then on a remembered identity is not reused on any
+        replica, and a backfill skips the number.
+        """
+        doc = tombstone(user_id, now, self.phone_hash(phone) if phone else None)
+        await self.tombstones.col.replace_one({"_id": user_id}, doc, upsert=True)
         self.known.forget_user(user_id)
         return (await self.col.delete_one({"_id": user_id})).deleted_count

@@ -125,3 +125,12 @@ def legacy_trial(
     if over and not subscribed:
         status = "none"
     return status, end, over
+
+
+ENDED = frozenset({"canceled", "incomplete_expired"})
+
+
+def charges_after_erasure(status: str | None) -> bool:
+    """Whether a subscription in ``status`` must be cancelled when its caregiver is erased: any
+    that has not ended may charge again (a past_due one retries its payment)."""
+    return status not in ENDED

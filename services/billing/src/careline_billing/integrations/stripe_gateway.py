@@ -28,6 +28,11 @@ class BillingGateway(Protocol):
 
     async def subscription(self, subscription_id: str) -> dict[str, Any]: ...
 
+    async def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> str:
+        """Cancel a subscription now (no further charge); its status after, ``missing`` when
+        Stripe has no such subscription (cancelled and gone already)."""
+        ...
+
 
 class StripeGateway:
     def __init__(
@@ -68,6 +73,17 @@ class StripeGateway:
         sub = await self.client.v1.subscriptions.retrieve_async(subscription_id)
         return dict(sub.to_dict())
 
+    async def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> str:
+        try:
+            sub = await self.client.v1.subscriptions.cancel_async(
+                subscription_id, options={"idempotency_key": idempotency_key}
+            )
+        except stripe.InvalidRequestError as exc:
+            if exc.code == "resource_missing":  # nothing left to charge
+                return "missing"
+            raise PermanentJobError(f"stripe refused the cancellation: {exc.code}") from exc
+        return str(sub.status)
+
 
 class SandboxGateway:
     """No Stripe account: links to the local checkout simulator (served by ingress in sandbox mode)."""
@@ -81,3 +97,6 @@ class SandboxGateway:
 
     async def subscription(self, subscription_id: str) -> dict[str, Any]:
         raise PermanentJobError("no Stripe account configured: nothing to fetch")
+
+    async def cancel_subscription(self, subscription_id: str, *, idempotency_key: str) -> str:
+        return "canceled"  # the simulator's subscriptions charge nobody
