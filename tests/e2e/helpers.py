@@ -25,7 +25,9 @@ async def post_sms(client: httpx.AsyncClient, cluster: Cluster, params: dict[str
 
 
 async def post_stripe(client: httpx.AsyncClient, cluster: Cluster, event: dict[str, Any]) -> httpx.Response:
-    body, headers = stripe_post(STRIPE_SECRET, event)
+    """``event`` signed as Stripe would: with the cluster's STRIPE_WEBHOOK_SECRET, or the
+    sandbox's public secret when it runs Stripe's sandbox."""
+    body, headers = stripe_post(cluster.env.get("STRIPE_WEBHOOK_SECRET", STRIPE_SECRET), event)
     return await client.post(f"{cluster.base_url}/webhooks/stripe", content=body, headers=headers)
 
 

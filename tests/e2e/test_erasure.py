@@ -54,13 +54,14 @@ def cluster_env(fake_stripe: tuple[FakeStripe, str]) -> dict[str, str]:
         "STRIPE_API_KEY": "sk_test_" + "e2e" * 8,
         "STRIPE_PRICE_ID": "price_e2e_monthly",
         "STRIPE_API_BASE": url,
+        "STRIPE_WEBHOOK_SECRET": "whsec_e2e_erasure",  # live Stripe has a webhook secret of its own
         "PHONE_HASH_KEY": "e2e-phone-hash-key-0123456789abcdef",
     }
 
 
 async def stream_messages(nats: ServerProcess) -> dict[str, list[tuple[str, bytes, str]]]:
     """Every message (subject, body, headers) of every stream."""
-    nc = await nats_client.connect(f"nats://127.0.0.1:{nats.port}")
+    nc = await nats_client.connect(nats.url)
     found: dict[str, list[tuple[str, bytes, str]]] = {}
     try:
         js = nc.jetstream()
@@ -187,7 +188,7 @@ async def test_an_erased_caregiver_leaves_nothing_and_comes_back_as_someone_new(
             )
 
         # a late copy of an earlier event (a new message id: past every de-duplication) re-creates nothing
-        nc = await nats_client.connect(f"nats://127.0.0.1:{nats.port}")
+        nc = await nats_client.connect(nats.url)
         try:
             js = nc.jetstream()
             for n, (subject, body) in enumerate(late):
