@@ -191,3 +191,36 @@ async def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(
         small = await client.post(sms_url(ingress), content=in_two(body), headers=headers)
     assert small.status_code == 200
     assert (await js.stream_info("SMS")).state.messages == 1
+
+
+async def test_invalid_utf8_is_a_clear_400_on_every_webhook_and_nothing_is_published(
+    ingress: Cluster, js: JetStreamContext
+) -> None:
+    """Bytes that are not UTF-8, in a form field or a JSON body, signed or not: 400 with a short
+    JSON error, never a 500 or a traceback, and nothing reaches a stream (issue 14, hostile input)."""
+    params = inbound_sms_params("+14155550177", "hello")
+    body, headers = twilio_form(TWILIO_TOKEN, sms_url(ingress), params)
+    broken_form = body.replace(b"hello", b"hel%FF%FElo")  # percent-encoded bytes that decode to nothing
+    raw_bytes = body.replace(b"hello", b"hel\xff\xfelo")  # raw invalid bytes in the body
+    event = stripe_event("checkout.session.completed", {}, event_id="evt_utf8")
+    stripe_body = json.dumps(event).encode().replace(b"evt_utf8", b"evt_\xc3\x28")  # a broken 2-byte char
+    now = int(time.time())
+    signed = f"t={now},v1={stripe_signature(STRIPE_SECRETS[0], now, stripe_body)}"  # a valid signature
+    status_url = f"{ingress.base_url}/webhooks/twilio/status"
+    async with httpx.AsyncClient() as client:
+        answers = [
+            await client.post(sms_url(ingress), content=broken_form, headers=headers),
+            await client.post(sms_url(ingress), content=raw_bytes, headers=headers),
+            await client.post(status_url, content=raw_bytes, headers=headers),
+            await client.post(
+                f"{ingress.base_url}/webhooks/stripe",
+                content=stripe_body,
+                headers={**JSON, "Stripe-Signature": signed},
+            ),
+        ]
+    # percent-encoded junk decodes to U+FFFD, so no signature can match it: refused as forged
+    assert [a.status_code for a in answers] == [403, 400, 400, 400], [a.text for a in answers]
+    for answer in answers:
+        assert "Traceback" not in answer.text and len(answer.text) < 300
+    for stream in ("SMS", "STRIPE", "USERS"):
+        assert await stream_count(js, stream) == 0
