@@ -10,6 +10,7 @@ import pytest
 
 from careline_contracts.admin import EraseCaregiver
 from careline_contracts.conversation import FactLearned
+from careline_contracts.ingress import StripeEventReceived
 from careline_contracts.jobs import SendSmsJob, SubscriptionCancelJob, TrialEndJob
 from careline_contracts.migration import ImportedUser, SliceCounts, UsersImported
 from careline_platform.admin import CaregiverSlice
@@ -123,3 +124,33 @@ async def test_an_erasure_cancels_the_caregivers_jobs_and_buries_them_in_one_com
     assert uow.emitted == []
     assert uow.buried == {"usr_a": None}
     assert repo.slices == {}
+
+
+def test_a_late_stripe_event_naming_an_erased_caregiver_reaches_no_handler() -> None:
+    """Stripe's `customer.subscription.deleted` for the cancelled subscription, or a replayed
+    checkout, names the caregiver inside Stripe's object: it must not re-create their account."""
+    deleted = StripeEventReceived(
+        event_id="evt_1",
+        type="customer.subscription.deleted",
+        created=1,
+        occurred_at=NOW,
+        data={"object": {"id": "sub_1", "customer": "cus_1", "metadata": {"user_id": "usr_gone"}}},
+    )
+    checkout = StripeEventReceived(
+        event_id="evt_2",
+        type="checkout.session.completed",
+        created=1,
+        occurred_at=NOW,
+        data={"object": {"client_reference_id": "usr_gone", "customer": "cus_1"}},
+    )
+    invoice = StripeEventReceived(
+        event_id="evt_3",
+        type="invoice.paid",
+        created=1,
+        occurred_at=NOW,
+        data={"object": {"customer": "cus_1"}},
+    )
+    assert caregivers_of(deleted) == ["usr_gone"] and caregivers_of(checkout) == ["usr_gone"]
+    assert admitted(deleted, {"usr_gone"}) is None and admitted(checkout, {"usr_gone"}) is None
+    assert admitted(deleted, {"usr_other"}) is deleted
+    assert caregivers_of(invoice) == [] and admitted(invoice, {"usr_gone"}) is invoice

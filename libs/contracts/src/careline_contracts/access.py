@@ -102,15 +102,22 @@ def inbox_prefix(user: str) -> str:
 BACKFILL_CONFIRMATIONS = (subjects.USERS, subjects.CONVERSATION, subjects.BILLING, subjects.PROFILE)
 """The streams ``careline migrate`` follows for each service's confirmation of a batch."""
 
+OWNED_BY_INGRESS = (subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.MIGRATION)
 IDENTITIES: dict[str, Identity] = {
     identity.name: identity
     for identity in (
         Identity(
             "ingress",
-            owns=(subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.MIGRATION),
+            owns=OWNED_BY_INGRESS,
             reads=(subjects.MIGRATION,),
             # an erasure deletes the caregiver's messages from its streams and from DEAD_LETTERS
-            fetches=(subjects.SMS, subjects.STRIPE, subjects.USERS, subjects.MIGRATION, subjects.DEAD_LETTERS),
+            fetches=(
+                subjects.SMS,
+                subjects.STRIPE,
+                subjects.USERS,
+                subjects.MIGRATION,
+                subjects.DEAD_LETTERS,
+            ),
             subscribes=(subjects.SANDBOX_SMS_SENT,),  # the development simulator's live replies
             calls_admin=True,
         ),

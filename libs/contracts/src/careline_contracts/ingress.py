@@ -46,3 +46,16 @@ class StripeEventReceived(Event):
     type: str
     created: int
     data: dict[str, Any]
+
+    def caregivers(self) -> list[str]:
+        """The caregivers the event names: a checkout's ``client_reference_id``, a subscription's
+        ``metadata.user_id`` (what an erasure's guard checks; a customer id alone names none)."""
+        obj = self.data.get("object")
+        if not isinstance(obj, dict):
+            return []
+        metadata = obj.get("metadata")
+        named = [
+            obj.get("client_reference_id"),
+            metadata.get("user_id") if isinstance(metadata, dict) else None,
+        ]
+        return [user for user in named if isinstance(user, str) and user]

@@ -73,7 +73,11 @@ def caregiver_jobs(user_id: str) -> Document:
 
 
 def caregivers_of(event: object) -> list[str]:
-    """The caregivers an event is about: its ``user_id``, or each of a batch's ``users``."""
+    """The caregivers an event is about: its ``user_id``, each of a batch's ``users``, or those
+    it names itself (``caregivers()``: a Stripe event's user id is inside Stripe's object)."""
+    named = getattr(event, "caregivers", None)
+    if callable(named):
+        return list(named())
     user = getattr(event, "user_id", None)
     if isinstance(user, str):
         return [user]
@@ -91,6 +95,8 @@ def admitted(event: BaseModel, buried: set[str]) -> BaseModel | None:
     """
     if not buried:
         return event
+    if set(caregivers_of(event)) & buried and getattr(event, "users", None) is None:
+        return None
     user = getattr(event, "user_id", None)
     if isinstance(user, str):
         return None if user in buried else event
