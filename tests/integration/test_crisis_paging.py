@@ -392,7 +392,8 @@ async def test_erasing_the_caregiver_removes_alerts_and_owed_pages_and_keeps_bar
     assert [a["_id"] for a in record["crisis_alerts"]] == [alert_id]
     assert [r["action"] for r in record["audit_log"]] == ["crisis.open", "crisis.page"]
     json.dumps(record, default=lambda v: v.isoformat())  # it travels as JSON (dates as text)
-    async with line.uow.begin() as tx:  # as the admin API erases
+    async with line.uow.begin() as tx:  # as the admin operation erases (CaregiverSlice.of)
+        await tx.cancel_caregiver_jobs(CAREGIVER)
         erased = await tx.repo.erase_caregiver(CAREGIVER)
     assert erased["deleted"]["crisis_alerts"] == 1 and erased["anonymised"]["audit_log"] >= 2
     assert await line.db.crisis_alerts.count_documents({}) == 0

@@ -71,6 +71,7 @@ class Identity:
                 f"{JS}.CONSUMER.DELETE.{stream.name}.>",
                 f"{JS}.CONSUMER.MSG.NEXT.{stream.name}.>",
                 f"$JS.ACK.{stream.name}.>",
+                f"$JS.FC.{stream.name}.>",  # flow control of a push (ordered) consumer
             ]
         for stream in self.fetches:
             allow += [f"{JS}.STREAM.MSG.GET.{stream.name}", f"{JS}.STREAM.MSG.DELETE.{stream.name}"]
