@@ -65,7 +65,9 @@ from careline_profile.repository import ProfileUow
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 CONTRACT_MODULES = ("ingress", "conversation", "billing", "profile", "migration")
 REPLY_INBOX = "_INBOX.>"
-"""Where a reply goes: the requester's inbox, the request's reply subject (NATS request/reply)."""
+"""Where a reply goes: the request's reply subject (NATS request/reply), shown with NATS's default
+prefix; on Careline's servers it is the requester's own, ``_INBOX_ingress.`` or
+``_INBOX_operator.`` (careline_contracts.access)."""
 
 
 class Unconnected:
@@ -191,7 +193,8 @@ def declare_publishers(router: NatsRouter, service: ServiceDoc) -> None:
             REPLY_INBOX,
             schema=op.contract.reply | ops.Rejected | ops.AdminError,
             title=f"{request}:reply",
-            description=f"{name}'s answer to {request}, sent to the request's reply subject",
+            description=f"{name}'s answer to {request}, sent to the request's reply subject "
+            "(under the requester's own inbox prefix, _INBOX_<NATS user>.)",
         )
 
 
