@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from pymongo.errors import PyMongoError
 
 from careline_contracts import subjects
 from careline_contracts.conversation import OptOutChanged
 from careline_contracts.jobs import SendSmsJob
 from careline_platform.clock import SystemClock
+from careline_platform.erasure import FENCES, TOMBSTONES, CaregiverErased, handling
 from careline_platform.jobs import JobStore
 from careline_platform.mongo import AlreadyProcessed, connect
 from careline_platform.uow import ReadDb, UnitOfWork, WriteDb
@@ -132,3 +134,41 @@ async def test_a_single_write_outside_a_transaction_owes_nothing_and_is_seen_at_
     await world.uow.single().add("n1", "one atomic write")
     assert await world.uow.read().keys() == ["n1"]
     assert await world.job_keys() == [] and world.wakes == []
+
+
+async def test_a_handler_and_an_erasure_of_its_caregiver_never_interleave(world: World) -> None:
+    """The check before a handler runs leaves a window: it passed, then the caregiver was erased,
+    then the handler writes them back. The fence closes it (issue 14): whichever of the two
+    transactions comes second conflicts, and a handler run again finds the tombstone."""
+    user = "usr_fenced"
+    await world.uow.db.create_collection(FENCES)
+    await world.uow.db.create_collection(TOMBSTONES)
+
+    # the erasure first, still open: the handler's transaction conflicts at its start
+    async with world.uow.begin() as erasing:
+        await erasing.bury(user)
+        with handling(user), pytest.raises(PyMongoError) as late:
+            async with world.uow.begin("SM-late") as handler:
+                await handler.repo.add("n1", "written after the erasure")
+        assert late.value.has_error_label("TransientTransactionError")
+    with handling(user), pytest.raises(CaregiverErased):  # run again: the tombstone is there
+        async with world.uow.begin("SM-late") as handler:
+            await handler.repo.add("n1", "written after the erasure")
+    assert await world.uow.read().keys() == []
+
+    # the handler first, still open: the erasure conflicts, and goes on once it committed
+    other = "usr_fenced_2"
+    with handling(other):
+        async with world.uow.begin("SM-first") as handler:
+            await handler.repo.add("n2", "written before the erasure")
+            with pytest.raises(PyMongoError) as waiting:
+                async with world.uow.begin() as erasing:
+                    await erasing.bury(other)
+            assert waiting.value.has_error_label("TransientTransactionError")
+    async with world.uow.begin() as erasing:  # what rerun_on_conflict does for the erasure
+        await erasing.bury(other)
+    assert await world.uow.db[TOMBSTONES].count_documents({"_id": other}) == 1
+    with handling(None):  # a transaction about no one caregiver is not fenced
+        async with world.uow.begin("SM-nobody") as handler:
+            await handler.repo.add("n3", "about no caregiver")
+    assert await world.uow.read().keys() == ["n2", "n3"]

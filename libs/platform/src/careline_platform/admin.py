@@ -66,7 +66,7 @@ class CaregiverSlice:
         itself must do (billing: cancel the subscription), given what the slice returned.
         """
 
-        async def erase(request: EraseCaregiver) -> Document:
+        async def once(request: EraseCaregiver) -> Document:
             async with uow.begin() as tx:
                 jobs = await tx.cancel_caregiver_jobs(request.user_id)
                 done = await tx.repo.erase_caregiver(request.user_id)
@@ -74,6 +74,10 @@ class CaregiverSlice:
                 if after is not None:
                     await after(tx, request.user_id, done)
             return {**done, "deleted": {**done.get("deleted", {}), "jobs": jobs}}
+
+        async def erase(request: EraseCaregiver) -> Document:
+            # a handler about the caregiver committing meanwhile conflicts on their fence: again
+            return await rerun_on_conflict(lambda: once(request))
 
         return cls(lambda user_id: uow.read().read_caregiver(user_id), erase)
 

@@ -23,12 +23,21 @@ their user id or number.
 
 A number that texts again after its erasure gets a new identity (a new user id, no tombstone):
 the tombstone by phone hash only stops a backfill from bringing the old caregiver back.
+
+The check before a handler runs leaves a window: a handler that passed it just before the
+erasure committed would write the caregiver back. So the transaction of a handler about one
+caregiver also fences them (:func:`handling`): it writes their ``caregiver_fences`` document and
+reads their tombstone inside the transaction, and the erasure writes the same fence. Whichever
+commits second conflicts and is run again, and the run again sees the tombstone: the handler
+raises :class:`CaregiverErased` and its event is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +52,31 @@ from careline_platform.logging import get_logger
 log = get_logger(__name__)
 Document = dict[str, Any]
 TOMBSTONES = "tombstones"
+FENCES = "caregiver_fences"
+"""One document per caregiver (the user id and a counter), written by each handler transaction
+about them and by their erasure, so the two conflict instead of interleaving."""
+_HANDLING: ContextVar[str | None] = ContextVar("careline_handling_caregiver", default=None)
+
+
+class CaregiverErased(Exception):
+    """The caregiver a handler's transaction is about was erased meanwhile: drop the event."""
+
+
+@contextmanager
+def handling(user_id: str | None) -> Iterator[None]:
+    """Transactions begun inside are about ``user_id``: they fence the caregiver (see above)."""
+    token = _HANDLING.set(user_id)
+    try:
+        yield
+    finally:
+        _HANDLING.reset(token)
+
+
+def handled_caregiver() -> str | None:
+    """The caregiver the running handler is about, if one."""
+    return _HANDLING.get()
+
+
 DEAD_LETTERS_SCRUBBER = "ingress"
 """The one service that deletes an erased caregiver's messages from DEAD_LETTERS (every service
 writes there; each other stream is cleaned by its owner): ingress, which erases last and knows

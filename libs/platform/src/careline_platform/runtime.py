@@ -30,7 +30,15 @@ from careline_platform import metrics, mongo, nats_auth
 from careline_platform.admin import AdminOperation, CaregiverSlice, admin_router
 from careline_platform.admin_operations import MongoJobBook, common_operations
 from careline_platform.clock import Clock, clock_from
-from careline_platform.erasure import TOMBSTONES, Tombstones, admitted, caregivers_of, scrub_streams
+from careline_platform.erasure import (
+    TOMBSTONES,
+    CaregiverErased,
+    Tombstones,
+    admitted,
+    caregivers_of,
+    handling,
+    scrub_streams,
+)
 from careline_platform.jobs import Job, JobStatus, JobStore, JobType, JobWorker, Periodic
 from careline_platform.logging import get_logger
 from careline_platform.messaging import (
@@ -269,7 +277,12 @@ class ServiceRuntime:
             if kept is None:
                 log.info("message.caregiver_erased", subject=delivery.subject)
                 return
-            await handler(kept, delivery)
+            one = about[0] if len(about) == 1 and getattr(event, "users", None) is None else None
+            try:
+                with handling(one):  # its transactions fence the caregiver against an erasure
+                    await handler(kept, delivery)
+            except CaregiverErased:
+                log.info("message.caregiver_erased", subject=delivery.subject, during="handling")
 
         return replace(spec, handler=handle)
 

@@ -40,7 +40,14 @@ from careline_contracts import subjects
 from careline_contracts.base import Event
 from careline_contracts.jobs import JobPayload
 from careline_platform.clock import Clock
-from careline_platform.erasure import TOMBSTONES, caregiver_jobs, tombstone
+from careline_platform.erasure import (
+    FENCES,
+    TOMBSTONES,
+    CaregiverErased,
+    caregiver_jobs,
+    handled_caregiver,
+    tombstone,
+)
 from careline_platform.jobs import JobStore, new_job
 from careline_platform.mongo import AlreadyProcessed
 from careline_platform.outbox import outbox_job
@@ -247,6 +254,12 @@ class Transaction(Generic[W_co]):
     async def bury(self, user_id: str, *, phone_hash: str | None = None) -> None:
         doc = tombstone(user_id, self._now, phone_hash)
         await self._tombstones.replace_one({"_id": user_id}, doc, upsert=True, session=self._session)
+        await fence(self._tombstones.database, user_id, self._session)
+
+
+async def fence(db: AsyncDatabase[Document], user_id: str, session: AsyncClientSession) -> None:
+    """Write the caregiver's fence in this transaction (``careline_platform.erasure``)."""
+    await db[FENCES].update_one({"_id": user_id}, {"$inc": {"writes": 1}}, upsert=True, session=session)
 
 
 class UnitOfWork(Generic[W_co, R_co]):
@@ -300,6 +313,11 @@ class UnitOfWork(Generic[W_co, R_co]):
                         await self.db.processed_messages.insert_one(seen, session=session)
                     except DuplicateKeyError as exc:
                         raise AlreadyProcessed(msg_id) from exc
+                about = handled_caregiver()
+                if about is not None:  # an erasure committing meanwhile conflicts with this
+                    await fence(self.db, about, session)
+                    if await self.db[TOMBSTONES].find_one({"_id": about}, {"_id": 1}, session=session):
+                        raise CaregiverErased(about)
                 tx = Transaction(
                     self.writer(WriteDb(self.db, session)),
                     now,
