@@ -83,7 +83,9 @@ def nats_server_binary() -> str:
     return found
 
 
-PASSWORDS = {name: secrets.token_urlsafe(16) for name in IDENTITIES}
+PASSWORDS = {name: "p" + secrets.token_hex(16) for name in IDENTITIES}
+"""Each starts with a letter: nats-server parses an environment value as configuration, so
+``7kB`` would be a size and ``-a`` or ``3.5z`` an error (production.py refuses such a password)."""
 
 
 def settings_of(identity: str, certificates: Path, urls: list[str]) -> Settings:

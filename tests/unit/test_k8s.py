@@ -338,3 +338,14 @@ def test_network_policies_deny_by_default_and_open_nats_only_to_the_services() -
     [source] = rule["from"]
     [expression] = source["podSelector"]["matchExpressions"]
     assert set(expression["values"]) == {*SERVICES, "careline-cli"}
+
+
+def test_nats_server_parses_a_password_from_its_environment_as_configuration(tmp_path: Path) -> None:
+    """Why production.py insists a NATS password starts with a letter: nats-server reads
+    ``$NATS_PASSWORD_<ID>`` as a configuration value, so a leading digit can make it a size."""
+    conf = tmp_path / "nats.conf"
+    conf.write_text(local_tls(NATS_CONF.read_text(encoding="utf-8"), tmp_path / "tls"))
+    assert check_nats_config(conf, POD_NAME="nats-0", **NATS_PASSWORDS).returncode == 0
+    for bad in ("7kB", "-abc", "3.5z"):
+        env = {**NATS_PASSWORDS, "NATS_PASSWORD_PROFILE": bad}
+        assert check_nats_config(conf, POD_NAME="nats-0", **env).returncode != 0, bad

@@ -76,6 +76,9 @@ def test_development_has_no_refusals_and_is_the_default() -> None:
         ("public_base_url", None, "PUBLIC_BASE_URL is not https"),
         ("nats_password", None, "NATS_PASSWORD is missing or empty"),
         ("nats_password", "CHANGE-ME", "NATS_PASSWORD is a placeholder"),
+        ("nats_password", "7kB" + "a" * 20, "NATS_PASSWORD must start with a letter"),
+        ("nats_password", "p+/=" + "a" * 20, "NATS_PASSWORD must start with a letter"),
+        ("nats_password", "pShort", "NATS_PASSWORD must start with a letter"),
     ],
 )
 def test_each_problem_is_named_on_its_own_line(name: str, value: Any, problem: str) -> None:

@@ -32,6 +32,9 @@ PLACEHOLDER = re.compile(
 )
 """What example files and half-done configurations leave in a secret (``CHANGE-ME``,
 ``sk_live_CHANGE-ME``, ``ACxxxxxxxx...``, ``<your token>``). Random secrets do not contain these."""
+NATS_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]{15,}")
+"""What nats-server takes as a plain string from ``$NATS_PASSWORD_<ID>`` (a leading digit or ``-``
+may parse as a number, a size or fail; ``true`` is a boolean), and long enough to be a secret."""
 STRIPE_TEST_KEY = re.compile(r"^(sk|rk)_test_")
 
 
@@ -77,6 +80,12 @@ def problems(settings: Settings) -> list[str]:
     admin_secret = _value(settings.admin_jwt_secret)
     if admin_secret.strip() and len(admin_secret.encode()) < MIN_ADMIN_SECRET_BYTES:
         found.append(f"ADMIN_JWT_SECRET is shorter than {MIN_ADMIN_SECRET_BYTES} bytes")
+    nats_password = _value(settings.nats_password)
+    if not _checked("NATS_PASSWORD", nats_password) and not NATS_PASSWORD.fullmatch(nats_password):
+        found.append(
+            "NATS_PASSWORD must start with a letter and hold only letters, digits, - and _ "
+            "(nats-server reads it from its environment as configuration: 7kB would be a size)"
+        )
     hash_key = _value(settings.phone_hash_key)
     if hash_key == DEVELOPMENT_PHONE_HASH_KEY:
         found.append("PHONE_HASH_KEY is the public development key")
