@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 
-from careline_profile.domain.timezones import TABLE_FILE, time_zone_for_zip, zip3_table
+from careline_profile.domain.timezones import time_zone_for_zip, zip3_table
 
 
 @pytest.mark.parametrize(
@@ -45,7 +44,7 @@ def test_malformed_unassigned_and_military_zips_are_unknown(zip5: str) -> None:
 
 def test_every_zone_in_the_table_is_a_valid_zoneinfo_key() -> None:
     """Each zone name loads with zoneinfo."""
-    zones = set(zip3_table().values())
+    zones = {row.time_zone for row in zip3_table().values()}
     assert zones <= available_timezones()
     for name in zones:
         ZoneInfo(name)
@@ -58,10 +57,3 @@ def test_table_covers_the_states_from_005_to_999() -> None:
     assert all(len(prefix) == 3 and prefix.isdigit() and "005" <= prefix <= "999" for prefix in table)
     for prefix in ("005", "100", "149", "600", "629", "800", "816", "850", "900", "961", "967", "995", "999"):
         assert prefix in table
-
-
-def test_the_csv_ships_inside_the_package() -> None:
-    """The table is a package resource, so it is in the wheel with the code."""
-    resource = files("careline_profile.domain").joinpath(TABLE_FILE)
-    assert resource.is_file()
-    assert resource.read_text(encoding="utf-8").startswith("zip3,time_zone\n")
