@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
 from importlib.resources import files
@@ -67,6 +67,14 @@ class Resource:
     source: str
     see_also: tuple[str, ...]
     checked: date
+    states: tuple[str, ...] = ()
+    """USPS state codes where this entry applies; empty for a national one."""
+    say: tuple[tuple[str, str], ...] = ()
+    """(language, sentence): how a reply names this entry, when "{name}: {contact}." reads badly."""
+
+    def said_in(self, language: str) -> str | None:
+        """This entry's own sentence in ``language``, if the catalogue gives one."""
+        return dict(self.say).get(language)
 
 
 @dataclass(frozen=True)
@@ -91,10 +99,21 @@ class Unconfirmed:
 
 
 @dataclass(frozen=True)
+class LocalReply:
+    """The words around the entries resources_for() picks, in one language."""
+
+    entry: str
+    """One picked entry: ``{name}`` and ``{contact}``."""
+    share_zip: str
+    """Said when the caregiver's ZIP is not known, instead of pretending to be local."""
+
+
+@dataclass(frozen=True)
 class Catalogue:
     resources: tuple[Resource, ...]
     topics: tuple[TopicText, ...]
     unconfirmed: tuple[Unconfirmed, ...]
+    local_reply: dict[str, LocalReply] = field(default_factory=dict)
 
     def resource(self, resource_id: str) -> Resource:
         for resource in self.resources:
@@ -132,7 +151,11 @@ def parse(data: dict[str, Any]) -> Catalogue:
         )
         for raw in data.get("unconfirmed", [])
     )
-    return Catalogue(resources, topics, unconfirmed)
+    local_reply = {
+        language: LocalReply(entry=str(raw["entry"]), share_zip=str(raw["share_zip"]))
+        for language, raw in data.get("local_reply", {}).items()
+    }
+    return Catalogue(resources, topics, unconfirmed, local_reply)
 
 
 def _resource(raw: dict[str, Any]) -> Resource:
@@ -149,6 +172,8 @@ def _resource(raw: dict[str, Any]) -> Resource:
         source=str(raw["source"]),
         see_also=_strings(raw.get("see_also", [])),
         checked=date.fromisoformat(str(raw["checked"])),
+        states=_strings(raw.get("states", [])),
+        say=tuple((str(lang), str(text)) for lang, text in raw.get("say", {}).items()),
     )
 
 
