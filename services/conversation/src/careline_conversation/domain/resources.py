@@ -1,4 +1,6 @@
-"""National resources the line can point a caregiver to, by topic (no local directory yet).
+"""National resources the line can point a caregiver to, by topic (the OpenAI agent's tool).
+
+For resources near the caregiver (state entries from their ZIP), see ``local_resources``.
 
 The texts come from the resource catalogue (``safety/data/resources.toml``), where every number
 and link they contain is recorded with the official page it was checked against.

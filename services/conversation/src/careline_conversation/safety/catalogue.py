@@ -2,7 +2,9 @@
 
 Every phone number, short code and link Careline may put in a reply lives in
 ``data/resources.toml`` (shipped in this package), each with the official page it was checked
-against. This module loads it once and answers two questions about free text:
+against. Most entries are national; an entry with ``states`` applies only to a caregiver whose
+ZIP is in one of those states (``domain/local_resources.py`` picks them). This module loads the
+file once and answers two questions about free text:
 
 - ``numbers_in`` / ``links_in``: which phone numbers, short codes and links does it contain?
 - ``unknown_contacts``: which of those are not in the catalogue? The OpenAI agent's tripwire
