@@ -1,4 +1,5 @@
-"""make eval: the crisis detector on the labelled sets in evals/crisis, per category, tier and language.
+"""make eval: the crisis detector on the labelled sets in evals/crisis, per category, tier and language;
+then the language detector on evals/language, by length and language.
 
 python tools/eval.py            # every set, then each set on its own
 python tools/eval.py --misses   # also list what was missed, mislabelled or a false alarm
@@ -9,7 +10,26 @@ from __future__ import annotations
 import argparse
 import sys
 
+from careline_conversation.language import evaluation as language_eval
 from careline_conversation.safety.evaluation import evals_dir, evaluate, load, table
+
+
+def language_report(misses: bool) -> str | None:
+    """The language tables (every set, then each; ``dev`` was tuned on, ``holdout`` never);
+    the target missed, if any."""
+    paths = sorted(language_eval.evals_dir().glob("*.jsonl"))
+    report = language_eval.evaluate(language_eval.load(paths))
+    print(f"\n== language: all sets ({', '.join(p.stem for p in paths)}) ==")
+    print(language_eval.table(report))
+    for path in paths:
+        print(f"\n== language: {path.stem} ==")
+        print(language_eval.table(language_eval.evaluate(language_eval.load([path]))))
+    if misses:
+        print("\n== language: wrong ==")
+        for o in report.misses():
+            d, ex = o.detection, o.example
+            print(f"  [{ex.source} {ex.lang}->{d.language} {d.confidence:.2f}] {ex.text}")
+    return report.below_target()
 
 
 def main() -> int:
@@ -41,6 +61,9 @@ def main() -> int:
             ex = o.example
             print(f"  [{ex.source} {ex.category} -> {o.match.category}:{o.match.pattern}] {ex.text}")
     failed = report.below_targets()
+    language_failed = language_report(args.misses)
+    if language_failed:
+        failed.append(language_failed)
     print("\n" + ("below target: " + "; ".join(failed) if failed else "every target met"))
     return 1 if failed else 0
 

@@ -9,7 +9,11 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from careline_conversation.safety import responses
-from careline_conversation.safety.keywords import START_CONFIRMATION, STOP_CONFIRMATION
+from careline_conversation.safety.keywords import (
+    START_CONFIRMATION,
+    STOP_CONFIRMATION,
+    SWITCH_CONFIRMATION,
+)
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.signing import inbound_sms_params, stripe_event
@@ -117,3 +121,20 @@ async def test_a_caregiver_whose_trial_ended_still_gets_crisis_help_and_one_chec
         await eventually(alert_opened)
         gentle = await phone.text("can we talk?")
         assert gentle is not None and "checkout" not in gentle and "CHECK IN" not in gentle
+
+
+async def test_a_spanish_first_text_is_stored_as_spanish_and_espanol_english_switch(
+    cluster: Cluster, fake_twilio: tuple[FakeTwilio, str], mongo: AsyncMongoClient[Any]
+) -> None:
+    twilio, _ = fake_twilio
+    db = databases(mongo, cluster)
+    async with httpx.AsyncClient(timeout=10) as client:
+        phone = Phone(client, cluster, twilio, "+14155550158")
+        assert await phone.text("hola, estoy muy cansada y no se que hacer con mi mama") is not None
+        state = await db["conversation"].conversation_state.find_one({"phone": "+14155550158"})
+        assert state is not None and state["language"]["code"] == "es"
+        # mid-onboarding, the pending question follows the confirmation
+        assert (await phone.text("ENGLISH") or "").startswith(SWITCH_CONFIRMATION["en"] + " What's your")
+        assert (await phone.text("español") or "").startswith(SWITCH_CONFIRMATION["es"])
+        state = await db["conversation"].conversation_state.find_one({"phone": "+14155550158"})
+        assert state is not None and state["language"] == {**state["language"], "code": "es", "by": "keyword"}

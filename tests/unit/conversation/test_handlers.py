@@ -234,3 +234,11 @@ async def test_a_status_callback_only_moves_forward() -> None:
         if n == 1:
             assert conv.repo.outbound["SMo"]["status"] == "delivered"  # "sent" came late: ignored
     assert conv.repo.outbound["SMo"]["status"] == "read"
+
+
+async def test_a_spanish_first_text_stores_spanish_for_the_caregiver() -> None:
+    conv = conversation()
+    await text(conv, "hola, estoy muy cansada y no se que hacer con mi mama")
+    assert conv.repo.states[USER]["language"]["code"] == "es"
+    await text(conv, "ok", sid="SM2")  # a short text later does not flip it
+    assert conv.repo.states[USER]["language"]["code"] == "es"

@@ -11,6 +11,7 @@ from careline_conversation.domain.alerts import PagingPolicy
 from careline_conversation.domain.ratelimit import RateLimits
 from careline_conversation.handlers import Services
 from careline_conversation.integrations.sms import SandboxSender, SmsSender, TwilioSender
+from careline_conversation.language.detector import warm_in_background
 from careline_conversation.repository import MongoReader, MongoSentMessages, MongoWriter
 from careline_conversation.subscribers import NAME, job_types, subscribers
 from careline_platform.admin import CaregiverSlice
@@ -76,7 +77,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
     definition = ServiceDefinition(
         name=NAME,
         owned_streams=(subjects.CONVERSATION, subjects.SANDBOX),
-        on_start=[lambda: repository.ensure_indexes(infra.db)],
+        on_start=[lambda: repository.ensure_indexes(infra.db), warm_in_background],
         on_stop=[sender.close] if isinstance(sender, TwilioSender) else [],
         rollup=uow.read().daily_metrics,
         caregiver=CaregiverSlice.of(uow),

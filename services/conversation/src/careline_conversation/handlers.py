@@ -7,6 +7,7 @@ for an event) in the same transaction. The jobs they owe are run by ``sending`` 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -33,10 +34,11 @@ from careline_contracts.jobs import (
 )
 from careline_contracts.profile import CheckinDue, PromptReady
 from careline_conversation.agents import Agent, AgentContext
-from careline_conversation.domain import replies
+from careline_conversation.domain import language, replies
 from careline_conversation.domain.ratelimit import RateLimits
 from careline_conversation.domain.turn import FOLLOW_UP_AFTER, Turn, decide, post_crisis
 from careline_conversation.integrations.sms import SmsSender
+from careline_conversation.language.detector import detect_in_thread
 from careline_conversation.repository import ConversationUow, SentMessages, Writer
 from careline_conversation.safety.sizing import fit, normalise_for_gsm
 from careline_platform import regions
@@ -72,6 +74,8 @@ class Services:
     summary_every: int = 6
     sms_regions: frozenset[str] = regions.DEFAULT_ALLOWED
     """Regions outbound SMS may go to (``SMS_ALLOWED_REGIONS``); a text to any other dies."""
+    detect_language: Callable[[str], Awaitable[language.Detection]] = detect_in_thread
+    """The language detector, asked only about a caregiver's first messages (off the event loop)."""
 
 
 async def on_sms_received(
@@ -92,7 +96,16 @@ async def on_sms_received(
         )
         state = before or {}
         inbound_at = [*(state.get("inbound_at") or []), now]
-        turn = decide(before, event.body, now, services.limits, inbound_at, message_id=event.message_sid)
+        detected = await services.detect_language(event.body) if language.needs_detection(before) else None
+        turn = decide(
+            before,
+            event.body,
+            now,
+            services.limits,
+            inbound_at,
+            message_id=event.message_sid,
+            detected=detected,
+        )
         if turn.set_state:
             await tx.repo.update_state(user, turn.set_state)
         await _owe_reply(event, turn, tx, services.agent, state)
@@ -122,7 +135,7 @@ async def _owe_reply(
         # Nothing to wait for or pay: the reply is decided here, with the turn, and the job
         # only sends it (fewer writes before the caregiver reads it). Tool calls are carried
         # out by the job, so a reply that asks for some is composed there.
-        reply = await agent.reply(context(state, event.body, now))
+        reply = await agent.reply(context(state, event.body, now, turn.language))
         if not reply.tool_calls:
             text, by = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS), reply.agent
     if text is not None:
@@ -280,12 +293,16 @@ async def on_sms_status(event: SmsStatusUpdated, delivery: HasMsgId, uow: Conver
         await tx.repo.apply_status(event.message_sid, event.status, event.error_code, tx.now)
 
 
-def context(state: dict[str, Any], message: str, now: datetime) -> AgentContext:
-    """What the agent may know for a reply to ``message``."""
+def context(
+    state: dict[str, Any], message: str, now: datetime, lang: language.Language | None = None
+) -> AgentContext:
+    """What the agent may know for a reply to ``message`` (``lang``: the caregiver's language
+    as this turn left it, when it is newer than ``state``)."""
     return AgentContext(
         message=message,
         recent=tuple(state.get("recent_messages") or ()),
         summary=state.get("summary") or "",
         first_name=(state.get("facts") or {}).get("first_name"),
         post_crisis=post_crisis(state, now),
+        language=lang or language.language_of(state),
     )

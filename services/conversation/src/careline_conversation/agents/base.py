@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,9 @@ class AgentContext:
     post_crisis: str | None = None
     """The crisis category when the caregiver had a crisis in the last 24 hours (never its text):
     the agent stays gentle and offers no questionnaire, paywall or pitch."""
+    language: Literal["en", "es"] = "en"
+    """The language to reply in: the caregiver's (``domain.language``), detected from their
+    first messages or chosen with ESPAÑOL / ENGLISH."""
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,12 @@ TOOLS: list[dict[str, Any]] = [
 KNOWN_TOOLS = frozenset(t["function"]["name"] for t in TOOLS)
 
 
+SPANISH = (
+    "The caregiver writes in Spanish: always reply in warm, simple Spanish, using tú, even if "
+    "they mix in English words."
+)
+
+
 class OpenAIAgent:
     name = "openai"
     instant = False
@@ -119,6 +125,8 @@ class OpenAIAgent:
             parts.append(f"The caregiver's first name is {context.first_name}.")
         if context.summary:
             parts.append(f"What you know so far: {context.summary}")
+        if context.language == "es":
+            parts.append(SPANISH)
         messages: list[dict[str, Any]] = [{"role": "system", "content": " ".join(parts)}]
         for turn in context.recent:
             role = "user" if turn.get("dir") == "in" else "assistant"

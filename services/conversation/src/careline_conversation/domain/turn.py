@@ -11,6 +11,9 @@
 5. Keywords (STOP/HELP/START): they always work, and a retried STOP does nothing twice
    because the whole turn runs once per message id.
 6. An opted-out number gets silence.
+6a. ESPAÑOL / ENGLISH switch the caregiver's language, whatever else is open (rate limit,
+   assessment, onboarding), and the confirmation comes in the new language; a pending
+   onboarding question is asked again after it. A caregiver not yet welcomed gets the welcome.
 7. A new caregiver gets the welcome and the first onboarding question.
 8. Rate limits: one notice, then silence until the window passes.
 9. "check in" / "assessment" asks profile for an assessment; while one is open (24 h), a
@@ -24,6 +27,9 @@ closed and onboarding paused at the crisis, and until the day is over there is n
 silence, no paywall and no onboarding question; the agent knows the category (never the text)
 and stays gentle. The handler applies a ``Turn`` in one transaction: state, reply job, alert,
 follow-ups, pages and events.
+
+Whatever the branch, a decisive detection among the first messages sets the caregiver's
+language (``domain.language``); ``Turn.language`` is the language of this turn's reply.
 """
 
 from __future__ import annotations
@@ -32,13 +38,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from careline_conversation.domain import language as languages
 from careline_conversation.domain import onboarding, ratelimit, replies
+from careline_conversation.domain.language import Detection, Language
 from careline_conversation.safety import responses
 from careline_conversation.safety.crisis import detect
 from careline_conversation.safety.keywords import (
     HELP_REPLY,
     START_CONFIRMATION,
     STOP_CONFIRMATION,
+    SWITCH_CONFIRMATION,
+    SWITCHES,
     Keyword,
     parse_keyword,
 )
@@ -108,6 +118,8 @@ class Turn:
     request_assessment: str | None = None  # an instrument key
     answer_assessment: str | None = None  # the open assessment this message answers
     onboarding_done: bool = False
+    language: Language = languages.DEFAULT
+    """The caregiver's language after this message: the one this turn's reply should be in."""
 
     @property
     def crisis_category(self) -> str | None:
@@ -165,12 +177,31 @@ def decide(
     inbound_at: list[datetime],
     *,
     message_id: str = "",
+    detected: Detection | None = None,
 ) -> Turn:
     """Decide the turn. ``state`` is conversation_state before this message (None: new).
 
     ``message_id`` names the alert a crisis in this message opens (``crisis:alert:<id>``).
+    ``detected`` is the language detector's verdict on the message, when
+    ``language.needs_detection(state)`` asked for one.
     """
     state = state or {}
+    learned = languages.after_detection(state, detected, now) if detected is not None else {}
+    turn = _decide(state, message, now, limits, inbound_at, message_id)
+    if learned and "language" not in turn.set_state:  # a switch keyword outranks a detection
+        turn.set_state.update(learned)
+    turn.language = languages.language_of(turn.set_state if "language" in turn.set_state else state)
+    return turn
+
+
+def _decide(
+    state: Document,
+    message: str,
+    now: datetime,
+    limits: ratelimit.RateLimits,
+    inbound_at: list[datetime],
+    message_id: str,
+) -> Turn:
     alert_id = f"crisis:alert:{message_id}"
     crisis = detect(message)
     if crisis is not None and crisis.tier == "explicit":
@@ -257,18 +288,22 @@ def _ordinary(
         return Turn("start", START_CONFIRMATION, set_state={"opted_out": False}, opted_out=False)
     if opted_out:
         return Turn("silent:opted_out")
+    switch = SWITCHES.get(keyword) if keyword is not None else None
+    if switch is not None and state.get("welcomed"):
+        return _switch(state, switch, now, gentle)
     if not state.get("welcomed"):
         first = onboarding.start()
+        chose = languages.switched(switch, now) if switch is not None else {}
         if gentle:  # the welcome says what the line is; the questions wait for a calmer day
             return Turn(
                 "welcome",
                 replies.WELCOME,
-                set_state={"welcomed": True, "onboarding": {**first, "paused": True}},
+                set_state={"welcomed": True, "onboarding": {**first, "paused": True}, **chose},
             )
         return Turn(
             "welcome",
             f"{replies.WELCOME} {onboarding.QUESTIONS[first['field']]}",
-            set_state={"welcomed": True, "onboarding": first},
+            set_state={"welcomed": True, "onboarding": first, **chose},
         )
     if not gentle:
         verdict = ratelimit.check(inbound_at, now, limits, state.get("rate_notice_at"))
@@ -304,6 +339,15 @@ def _ordinary(
             return Turn("silent:gated")
         return Turn("gated", set_state={"checkout_requested_on": today}, request_checkout=True)
     return Turn("agent", compose=True)
+
+
+def _switch(state: Document, language: Language, now: datetime, gentle: bool) -> Turn:
+    """ESPAÑOL / ENGLISH: confirmed in the new language; a pending onboarding question follows."""
+    reply = SWITCH_CONFIRMATION[language]
+    progress = state.get("onboarding")
+    if onboarding.is_active(progress) and not gentle and progress and not progress.get("paused"):
+        reply = f"{reply} {onboarding.QUESTIONS[progress['field']]}"
+    return Turn(f"language:{language}", reply, set_state=languages.switched(language, now))
 
 
 ASSESSMENT_TTL = timedelta(hours=24)
