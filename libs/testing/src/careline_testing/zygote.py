@@ -210,7 +210,10 @@ def _fork(request: dict[str, Any]) -> int:
 
 def serve(packages: list[str], requests: IO[bytes], answers: IO[bytes]) -> None:
     for package in packages:
-        importlib.import_module(f"{package}.app")  # the service's whole import graph
+        app = importlib.import_module(f"{package}.app")  # the service's whole import graph
+        prefork = getattr(app, "prefork", None)
+        if callable(prefork):  # what every process of the service loads, loaded once, shared
+            prefork()
     if threading.active_count() != 1:  # forking a process with threads copies only one of them
         raise RuntimeError(f"an import started a thread: {threading.enumerate()}")
     answers.write(READY.encode() + b"\n")
