@@ -122,7 +122,7 @@ async def _owe_reply(
         # Nothing to wait for or pay: the reply is decided here, with the turn, and the job
         # only sends it (fewer writes before the caregiver reads it). Tool calls are carried
         # out by the job, so a reply that asks for some is composed there.
-        reply = await agent.reply(context(state, event.body, now))
+        reply = await agent.reply(context(state, event.body, now, message_id=event.message_sid))
         if not reply.tool_calls:
             text, by = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS), reply.agent
     if text is not None:
@@ -280,12 +280,17 @@ async def on_sms_status(event: SmsStatusUpdated, delivery: HasMsgId, uow: Conver
         await tx.repo.apply_status(event.message_sid, event.status, event.error_code, tx.now)
 
 
-def context(state: dict[str, Any], message: str, now: datetime) -> AgentContext:
+def context(state: dict[str, Any], message: str, now: datetime, *, message_id: str = "") -> AgentContext:
     """What the agent may know for a reply to ``message``."""
+    facts = state.get("facts") or {}
     return AgentContext(
         message=message,
         recent=tuple(state.get("recent_messages") or ()),
         summary=state.get("summary") or "",
-        first_name=(state.get("facts") or {}).get("first_name"),
+        first_name=facts.get("first_name"),
         post_crisis=post_crisis(state, now),
+        relationship=facts.get("relationship"),
+        condition=facts.get("condition"),
+        zip_code=facts.get("zip"),
+        message_id=message_id,
     )

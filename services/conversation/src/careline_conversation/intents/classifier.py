@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib.resources import files
 from typing import Any, Literal
@@ -41,6 +41,7 @@ class Classification:
     language: Language | None
     """The language whose patterns matched best; None when nothing matched."""
     distress: bool = False
+    """The message says someone is hurting (any distress intent matched, winner or not)."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ def classify(text: str, table: Intents | None = None) -> Classification:
     table = table or intents()
     read = readings(text, table.emoji)
     best: Classification | None = None
+    distress = False
     for intent in table.intents:
         scores = {
             language: sum(w for pattern, w in intent.patterns[language] if pattern.search(read[language]))
@@ -110,6 +112,9 @@ def classify(text: str, table: Intents | None = None) -> Classification:
         }
         language: Language = "es" if scores["es"] > scores["en"] else "en"
         score = scores[language]
+        distress = distress or (intent.distress and score > 0)
         if score and (best is None or score > best.score):
-            best = Classification(intent.id, score, language, intent.distress)
-    return best or Classification(OTHER, 0, None)
+            best = Classification(intent.id, score, language)
+    if best is None:
+        return Classification(OTHER, 0, None)
+    return replace(best, distress=distress)
