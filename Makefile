@@ -63,7 +63,7 @@ browser: ## Debian's Chromium and ChromeDriver, for the browser tests (installed
 test: lint types browser ## Everything: lint, types, unit, integration, end-to-end, browser (in parallel)
 	$(RUN) pytest -q --durations=15 $(PYTEST_PARALLEL)
 
-eval: install ## Crisis detection on the labelled sets in evals/crisis: recall per category, tier and language, false alarms; language detection on evals/language by length and language
+eval: install ## Crisis detection (evals/crisis: recall per category, tier, language; false alarms), intents (evals/intents: accuracy per intent, language) and language detection (evals/language: by length, language)
 	$(RUN) python tools/eval.py
 
 docs: install ## Regenerate docs/asyncapi.json (FastStream's, every subject) and docs/openapi.json (ingress)

@@ -1,5 +1,9 @@
-"""make eval: the crisis detector on the labelled sets in evals/crisis, per category, tier and language;
-then the language detector on evals/language, by length and language.
+"""make eval: the crisis detector, the intent classifier and the language detector on their
+labelled sets (evals/).
+
+Crisis (evals/crisis): recall per category, tier and language, and false alarms. Intents
+(evals/intents): accuracy overall, per intent and per language, on the tuned set and the
+held-out one. Language (evals/language): accuracy by length and language.
 
 python tools/eval.py            # every set, then each set on its own
 python tools/eval.py --misses   # also list what was missed, mislabelled or a false alarm
@@ -10,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from careline_conversation.intents import evaluation as intents
 from careline_conversation.language import evaluation as language_eval
 from careline_conversation.safety.evaluation import evals_dir, evaluate, load, table
 
@@ -60,12 +65,27 @@ def main() -> int:
             assert o.match is not None
             ex = o.example
             print(f"  [{ex.source} {ex.category} -> {o.match.category}:{o.match.pattern}] {ex.text}")
-    failed = report.below_targets()
+    failed = report.below_targets() + intent_tables(misses=args.misses)
     language_failed = language_report(args.misses)
     if language_failed:
         failed.append(language_failed)
     print("\n" + ("below target: " + "; ".join(failed) if failed else "every target met"))
     return 1 if failed else 0
+
+
+def intent_tables(*, misses: bool) -> list[str]:
+    """Print the intent tables, set by set; the sets below the accuracy target."""
+    failed = []
+    for path in sorted(intents.evals_dir().glob("*.jsonl")):
+        report = intents.evaluate(intents.load([path]))
+        print(f"\n== intents: {path.stem} ==")
+        print(intents.table(report))
+        if report.accuracy() < intents.TARGET:
+            failed.append(f"intents {path.stem} accuracy {report.accuracy():.1%} < {intents.TARGET:.0%}")
+        if misses:
+            for o in report.misses():
+                print(f"  [{o.example.lang} {o.example.intent} -> {o.predicted}] {o.example.text}")
+    return failed
 
 
 if __name__ == "__main__":

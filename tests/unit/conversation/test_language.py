@@ -145,7 +145,9 @@ def test_a_crisis_message_still_teaches_the_language() -> None:
 def test_the_reply_path_gets_the_language_from_the_state_or_the_turn() -> None:
     assert context(settled(language=stored("es")), "hola", NOW).language == "es"
     assert context(settled(), "hola", NOW, "es").language == "es"
-    assert context(settled(), "hi", NOW).language == "en"
+    assert context(settled(language=stored("en")), "hola", NOW).language == "en"
+    # not set yet: the agent judges from the words (the rules agent from the intent's patterns)
+    assert context(settled(), "hi", NOW).language is None
 
 
 @pytest.mark.parametrize("code", ["en", "es"])

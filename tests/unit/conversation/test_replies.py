@@ -1,11 +1,14 @@
-"""The rules agent's words: warmth for distress (never a questionnaire pitch), gentleness after a crisis."""
+"""The rules agent's words for distress (never a questionnaire pitch) and after a crisis."""
 
 from __future__ import annotations
 
 import pytest
 
+from careline_conversation.agents import AgentContext, RulesAgent
 from careline_conversation.domain import replies
-from careline_conversation.safety.sizing import is_gsm7, segments
+from careline_conversation.safety.sizing import normalise_for_gsm, segments
+
+pytestmark = pytest.mark.asyncio
 
 
 @pytest.mark.parametrize(
@@ -17,19 +20,29 @@ from careline_conversation.safety.sizing import is_gsm7, segments
         "i cried in the car again",
         "honestly im just angry all the time and i hate that",
         "Exhausted. Nobody helps.",
+        "lloré toda la noche",
     ],
 )
-def test_distress_gets_warmth_and_an_open_question_never_a_check_in_pitch(text: str) -> None:
-    reply = replies.rules_reply(text)
-    assert "CHECK IN" not in reply and "check-in" not in reply
-    assert reply.endswith("What's weighing on you most right now?")
-    assert is_gsm7(reply) and segments(reply) == 1
+async def test_distress_never_gets_a_check_in_pitch(text: str) -> None:
+    for n in range(20):
+        reply = (await RulesAgent().reply(AgentContext(message=text, message_id=f"SM{n}"))).text
+        assert "CHECK IN" not in reply and "check-in on how" not in reply
+        assert segments(normalise_for_gsm(reply)) <= 3
 
 
-def test_a_neutral_message_may_be_offered_a_check_in() -> None:
-    assert "CHECK IN" in replies.rules_reply("mom has a doctor visit on tuesday")
+async def test_a_neutral_message_may_be_offered_a_check_in() -> None:
+    texts = [
+        (
+            await RulesAgent().reply(
+                AgentContext(message="mom has a doctor visit on tuesday", message_id=f"SM{n}")
+            )
+        ).text
+        for n in range(20)
+    ]
+    assert any("CHECK IN" in t for t in texts)
 
 
-def test_after_a_crisis_there_is_no_pitch_at_all() -> None:
-    reply = replies.rules_reply("mom has a doctor visit on tuesday", post_crisis=True)
+async def test_after_a_crisis_there_is_no_pitch_at_all() -> None:
+    context = AgentContext(message="mom has a doctor visit on tuesday", post_crisis="suicide_self")
+    reply = (await RulesAgent().reply(context)).text
     assert reply == replies.GENTLE and "CHECK IN" not in reply and "988" in reply

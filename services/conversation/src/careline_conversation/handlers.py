@@ -135,7 +135,8 @@ async def _owe_reply(
         # Nothing to wait for or pay: the reply is decided here, with the turn, and the job
         # only sends it (fewer writes before the caregiver reads it). Tool calls are carried
         # out by the job, so a reply that asks for some is composed there.
-        reply = await agent.reply(context(state, event.body, now, turn.language))
+        known = turn.language if "language" in turn.set_state or language.known(state) else None
+        reply = await agent.reply(context(state, event.body, now, known, message_id=event.message_sid))
         if not reply.tool_calls:
             text, by = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS), reply.agent
     if text is not None:
@@ -294,15 +295,25 @@ async def on_sms_status(event: SmsStatusUpdated, delivery: HasMsgId, uow: Conver
 
 
 def context(
-    state: dict[str, Any], message: str, now: datetime, lang: language.Language | None = None
+    state: dict[str, Any],
+    message: str,
+    now: datetime,
+    lang: language.Language | None = None,
+    *,
+    message_id: str = "",
 ) -> AgentContext:
     """What the agent may know for a reply to ``message`` (``lang``: the caregiver's language
     as this turn left it, when it is newer than ``state``)."""
+    facts = state.get("facts") or {}
     return AgentContext(
         message=message,
         recent=tuple(state.get("recent_messages") or ()),
         summary=state.get("summary") or "",
-        first_name=(state.get("facts") or {}).get("first_name"),
+        first_name=facts.get("first_name"),
         post_crisis=post_crisis(state, now),
-        language=lang or language.language_of(state),
+        language=lang or language.known(state),
+        relationship=facts.get("relationship"),
+        condition=facts.get("condition"),
+        zip_code=facts.get("zip"),
+        message_id=message_id,
     )

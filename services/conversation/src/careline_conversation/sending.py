@@ -79,7 +79,7 @@ async def compose(job: Job, sms: SendSmsJob, uow: ConversationUow, services: Ser
     body = job.progress.get("body")
     if body is None:
         state = await uow.read().state(sms.user_id) or {}
-        reply = await services.agent.reply(context(state, sms.compose.message, uow.now))
+        reply = await services.agent.reply(context(state, sms.compose.message, uow.now, message_id=job.key))
         body = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS)
         tool_calls = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
         await services.progress.record_progress(job, body=body, agent=reply.agent, tool_calls=tool_calls)

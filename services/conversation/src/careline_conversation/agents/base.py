@@ -17,9 +17,16 @@ class AgentContext:
     post_crisis: str | None = None
     """The crisis category when the caregiver had a crisis in the last 24 hours (never its text):
     the agent stays gentle and offers no questionnaire, paywall or pitch."""
-    language: Literal["en", "es"] = "en"
-    """The language to reply in: the caregiver's (``domain.language``), detected from their
-    first messages or chosen with ESPAÑOL / ENGLISH."""
+    relationship: str | None = None
+    """Who they care for, as onboarding recorded it: spouse, parent, child or other."""
+    condition: str | None = None
+    """The care recipient's main condition, when known."""
+    zip_code: str | None = None
+    message_id: str = ""
+    """The inbound message's id: seeds the rules agent's choice of words, so replays match."""
+    language: Literal["en", "es"] | None = None
+    """The caregiver's language when known (``domain.language``: detected from their first
+    messages or chosen with ESPAÑOL / ENGLISH); None, and the agent judges from the text."""
 
 
 @dataclass(frozen=True)

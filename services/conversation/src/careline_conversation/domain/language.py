@@ -64,6 +64,12 @@ def language_of(state: Document | None) -> Language:
     return "es" if code == "es" else DEFAULT
 
 
+def known(state: Document | None) -> Language | None:
+    """The caregiver's language once something set it (a detection or a keyword), else None."""
+    code = ((state or {}).get("language") or {}).get("code")
+    return "es" if code == "es" else "en" if code == "en" else None
+
+
 def needs_detection(state: Document | None) -> bool:
     """Whether the next message should go through the detector: only among the first messages,
     and never once the caregiver chose a language with a keyword."""

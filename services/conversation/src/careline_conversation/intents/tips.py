@@ -1,0 +1,131 @@
+"""The rules agent's answer to an intent: an acknowledgement and one next step, from data.
+
+The acknowledgements and tips live in ``data/tips.toml`` (each tip naming the catalogue entry
+whose number or link it carries). The choice is deterministic, seeded by the message id, so a
+golden transcript replays the same; it is never the reply the caregiver got last. The check-in
+offer is one next step among the tips, and only where the data allows it, never for distress or
+right after a check-in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from careline_conversation.intents.classifier import OTHER, Classification
+
+TIPS_FILE = ("data", "tips.toml")
+CHECKIN = "checkin"
+# An outbound text that was a check-in, or the offer of one: the next reply does not offer another.
+_CHECKIN_TEXT = re.compile(r"check[ -]?in|\(\d+ of \d+\)|\(\d+ de \d+\)", re.IGNORECASE)
+RECENT_CHECKIN_WINDOW = 4
+
+
+@dataclass(frozen=True)
+class Tip:
+    text: dict[str, str]
+    resource: str | None
+
+
+@dataclass(frozen=True)
+class IntentTips:
+    acks: dict[str, tuple[str, ...]]
+    tips: tuple[Tip, ...]
+    checkin: bool
+    local: bool
+
+
+@dataclass(frozen=True)
+class Library:
+    intents: dict[str, IntentTips]
+    person: dict[str, dict[str, str]]
+    words: dict[str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Caregiver:
+    """What the reply may use about the caregiver (each None when not known)."""
+
+    first_name: str | None = None
+    relationship: str | None = None
+    condition: str | None = None
+    zip_code: str | None = None
+
+
+def parse(data: dict[str, Any]) -> Library:
+    intents = {
+        intent_id: IntentTips(
+            acks={lang: tuple(raw["ack"][lang]) for lang in ("en", "es")},
+            tips=tuple(Tip({lang: t[lang] for lang in ("en", "es")}, t.get("resource")) for t in raw["tip"]),
+            checkin=bool(raw.get("checkin", False)),
+            local=bool(raw.get("local", False)),
+        )
+        for intent_id, raw in data["intent"].items()
+    }
+    return Library(intents, data["person"], data["words"])
+
+
+@cache
+def library() -> Library:
+    text = files("careline_conversation.intents").joinpath(*TIPS_FILE).read_text(encoding="utf-8")
+    return parse(tomllib.loads(text))
+
+
+def after_checkin(recent: Sequence[dict[str, Any]]) -> bool:
+    """True when one of the last few messages was a check-in, its offer, or a request for one."""
+    return any(_CHECKIN_TEXT.search(str(m.get("text", ""))) for m in list(recent)[-RECENT_CHECKIN_WINDOW:])
+
+
+def last_reply(recent: Sequence[dict[str, Any]]) -> str | None:
+    replies = [str(m.get("text", "")) for m in recent if m.get("dir") == "out"]
+    return replies[-1] if replies else None
+
+
+def _seed(message_id: str, salt: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{message_id}:{salt}".encode()).digest()[:8], "big")
+
+
+def _fill(text: str, lang: str, who: Caregiver, lib: Library) -> str:
+    person = lib.person[lang].get(who.relationship or "other", lib.person[lang]["other"])
+    return text.format(
+        name=f", {who.first_name}" if who.first_name else "",
+        person=person,
+        condition=who.condition or lib.words["condition"][lang],
+    )
+
+
+def compose(
+    found: Classification,
+    *,
+    language: str,
+    message_id: str,
+    who: Caregiver,
+    recent: Sequence[dict[str, Any]] = (),
+    lib: Library | None = None,
+) -> str:
+    """The reply to a classified message: acknowledgement, one next step, a ZIP ask if useful."""
+    lib = lib or library()
+    lang = language if language in ("en", "es") else "en"
+    entry = lib.intents.get(found.intent) or lib.intents[OTHER]
+    steps: list[str] = [tip.text[lang] for tip in entry.tips]
+    if entry.checkin and not found.distress and not after_checkin(recent):
+        steps.append(lib.words[CHECKIN][lang])
+    acks = entry.acks[lang]
+    ack = acks[_seed(message_id, "ack") % len(acks)]
+    ask = " " + lib.words["zip"][lang] if entry.local and not who.zip_code else ""
+    previous = last_reply(recent)
+    start = _seed(message_id, "step")
+    for offset in range(len(steps) * len(acks)):
+        step = steps[(start + offset) % len(steps)]
+        ack_now = acks[(start + offset // len(steps)) % len(acks)] if offset >= len(steps) else ack
+        end = "" if not ask or step[-1] in ".?!" else "."
+        text = _fill(f"{ack_now} {step}{end}{ask}", lang, who, lib)
+        if text != previous:
+            return text
+    return text
