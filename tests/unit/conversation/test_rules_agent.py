@@ -83,6 +83,19 @@ async def test_a_zip_is_asked_for_only_when_unknown() -> None:
     assert "ZIP" not in await answer("is there respite care near me? im in 60614", message_id="SM1")
 
 
+async def test_a_zip_that_places_the_caregiver_brings_the_help_near_them() -> None:
+    """Issue 15: "Is there respite care near me? I'm in 60614" gets Illinois's own line and the
+    respite locator, every id seeded the same way (no check-in offer in place of the answer)."""
+    for n in range(10):
+        text = await answer("Is there respite care near me? I'm in 60614", message_id=f"SM{n}")
+        assert "1-800-252-8966" in text and "archrespite.org" in text, text
+        assert "CHECK IN" not in text and "ZIP" not in text
+    spanish = await answer("hay respiro cerca? vivo en 78701", message_id="SM1")
+    assert "1-855-937-2372" in spanish  # Texas's aging services line
+    unplaced = await answer("is there respite care near me", zip_code="00000", message_id="SM1")
+    assert "1-800-252-8966" not in unplaced and "1-855-937-2372" not in unplaced
+
+
 async def test_after_a_crisis_only_the_gentle_reply() -> None:
     assert await answer("is there respite care near me", post_crisis="suicide_self") == replies.GENTLE
 

@@ -18,6 +18,7 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+from careline_conversation.domain.local_resources import resources_for
 from careline_conversation.intents.classifier import OTHER, Classification
 
 TIPS_FILE = ("data", "tips.toml")
@@ -39,6 +40,8 @@ class IntentTips:
     tips: tuple[Tip, ...]
     checkin: bool
     local: bool
+    need: str
+    """The catalogue topic of this intent's local help (``domain.local_resources``)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ def parse(data: dict[str, Any]) -> Library:
             tips=tuple(Tip({lang: t[lang] for lang in ("en", "es")}, t.get("resource")) for t in raw["tip"]),
             checkin=bool(raw.get("checkin", False)),
             local=bool(raw.get("local", False)),
+            need=str(raw.get("need", "general")),
         )
         for intent_id, raw in data["intent"].items()
     }
@@ -119,6 +123,10 @@ def compose(
     acks = entry.acks[lang]
     ack = acks[_seed(message_id, "ack") % len(acks)]
     ask = " " + lib.words["zip"][lang] if entry.local and not who.zip_code else ""
+    if entry.local and who.zip_code:  # the ZIP places them: the help near them is the next step
+        near = resources_for(entry.need, who.zip_code, lang)
+        if not near.asks_for_zip:
+            steps = [near.text]
     previous = last_reply(recent)
     start = _seed(message_id, "step")
     for offset in range(len(steps) * len(acks)):
