@@ -12,6 +12,7 @@ from structlog.testing import capture_logs
 from careline_conversation.agents import AgentContext, FallbackAgent, OpenAIAgent, RulesAgent, ToolCall
 from careline_conversation.domain.resources import RESOURCES
 from careline_testing.fakes import FakeOpenAI, ScriptedAnswer, ThreadedServer
+from careline_testing.replies import answers
 
 pytestmark = pytest.mark.asyncio
 CONTEXT = AgentContext(
@@ -97,7 +98,7 @@ async def test_when_openai_cannot_answer_the_rules_agent_does_at_once(
     started = time.monotonic()
     reply = await FallbackAgent(agent(url, timeout_s=0.5), RulesAgent()).reply(CONTEXT)
     assert reply.agent == "rules"
-    assert "exhausting" in reply.text  # the rules agent's answer to "tired"
+    assert answers(reply.text, CONTEXT.message)  # the rules agent's answer to "tired"
     assert time.monotonic() - started < 2.5
     assert len(api.requests) == 1  # no retries inside the agent
 

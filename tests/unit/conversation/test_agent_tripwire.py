@@ -7,10 +7,10 @@ from structlog.testing import capture_logs
 
 from careline_conversation.agents import AgentContext, AgentReply, FallbackAgent, RulesAgent, ToolCall
 from careline_conversation.agents.fallback import ContactTripwire
+from careline_testing.replies import answers
 
 pytestmark = pytest.mark.asyncio
 CONTEXT = AgentContext(message="I'm so tired, mom was up all night")
-RULES_TEXT = "That sounds exhausting"  # the start of the rules agent's answer to "tired"
 
 
 class ScriptedAgent:
@@ -66,7 +66,7 @@ async def test_replies_with_invented_contacts_get_the_rules_reply(text: str) -> 
     with capture_logs() as logs:
         reply = await answer(text)
     assert reply.agent == "rules"
-    assert reply.text.startswith(RULES_TEXT)
+    assert answers(reply.text, CONTEXT.message)  # the rules agent's answer instead
     [event] = [e for e in logs if e["event"] == "agent.tripwire"]
     assert event["agent"] == "scripted" and event["offending"] >= 1
     assert text not in str(event)  # the count, never the text

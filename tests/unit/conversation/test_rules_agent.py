@@ -12,6 +12,7 @@ from careline_conversation.intents import intents
 from careline_conversation.intents.tips import library
 from careline_conversation.safety import catalogue
 from careline_conversation.safety.sizing import normalise_for_gsm, segments
+from careline_testing.replies import answers
 
 pytestmark = pytest.mark.asyncio
 
@@ -135,3 +136,11 @@ async def test_every_reply_names_only_catalogue_contacts_and_fits_three_segments
         text = await answer(MESSAGES.get(intent_id, intent_id), message_id=f"SM{n}", language=lang, **who)
         assert not catalogue.unknown_contacts(text), text
         assert segments(normalise_for_gsm(text)) <= 3, text
+
+
+async def test_the_test_helper_recognises_any_seeded_answer_and_nothing_else() -> None:
+    """careline_testing.replies, which e2e tests use instead of one fixed phrase."""
+    for n in range(12):
+        assert answers(await answer("I'm so tired", first_name="Ana", message_id=f"SM{n}"), "I'm so tired")
+    assert not answers("Thanks for texting Careline.", "I'm so tired")
+    assert not answers(await answer("thank you so much", message_id="SM1"), "I'm so tired")
