@@ -9,9 +9,9 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from careline_conversation.intents.tips import answers
 from careline_testing.fakes import FakeOpenAI, FakeTwilio, ScriptedAnswer, ThreadedServer
 from careline_testing.processes import Cluster
-from careline_testing.replies import answers
 from careline_testing.signing import inbound_sms_params
 from careline_testing.waiting import eventually
 

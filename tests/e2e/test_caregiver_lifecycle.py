@@ -17,9 +17,9 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from careline_conversation.intents.tips import answers
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
-from careline_testing.replies import answers
 from careline_testing.waiting import eventually
 
 from .helpers import databases

@@ -11,8 +11,8 @@ from structlog.testing import capture_logs
 
 from careline_conversation.agents import AgentContext, FallbackAgent, OpenAIAgent, RulesAgent, ToolCall
 from careline_conversation.domain.resources import RESOURCES
+from careline_conversation.intents.tips import answers
 from careline_testing.fakes import FakeOpenAI, ScriptedAnswer, ThreadedServer
-from careline_testing.replies import answers
 
 pytestmark = pytest.mark.asyncio
 CONTEXT = AgentContext(

@@ -27,6 +27,7 @@ from careline_conversation.agents.base import AgentContext, AgentReply
 from careline_conversation.agents.rules import RulesAgent
 from careline_conversation.domain.ratelimit import RateLimits
 from careline_conversation.integrations.sms import TwilioSender
+from careline_conversation.intents.tips import answers
 from careline_conversation.repository import ConversationUow, MongoReader, MongoSentMessages, MongoWriter
 from careline_platform.clock import SystemClock
 from careline_platform.jobs import JobStore, JobType, JobWorker, RetryPolicy, new_job
@@ -34,7 +35,6 @@ from careline_platform.messaging import Delivery
 from careline_platform.mongo import connect
 from careline_platform.uow import UnitOfWork
 from careline_testing.fakes import FakeTwilio, SentSms, ThreadedServer
-from careline_testing.replies import answers
 from careline_testing.servers import Backends
 from careline_testing.waiting import eventually
 

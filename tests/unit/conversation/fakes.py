@@ -57,6 +57,11 @@ class FakeConversation:
             state["phone"] = phone
         return before
 
+    async def uncount_inbound(self, user_id: str, at: datetime) -> None:
+        state = self.states.get(user_id)
+        if state is not None:
+            state["inbound_at"] = [t for t in state.get("inbound_at", []) if t != at]
+
     async def find_state(self, user_id: str) -> Document | None:
         return copy.deepcopy(self.states.get(user_id))
 

@@ -7,7 +7,7 @@ from structlog.testing import capture_logs
 
 from careline_conversation.agents import AgentContext, AgentReply, FallbackAgent, RulesAgent, ToolCall
 from careline_conversation.agents.fallback import ContactTripwire
-from careline_testing.replies import answers
+from careline_conversation.intents.tips import answers
 
 pytestmark = pytest.mark.asyncio
 CONTEXT = AgentContext(message="I'm so tired, mom was up all night")

@@ -242,3 +242,14 @@ async def test_a_spanish_first_text_stores_spanish_for_the_caregiver() -> None:
     assert conv.repo.states[USER]["language"]["code"] == "es"
     await text(conv, "ok", sid="SM2")  # a short text later does not flip it
     assert conv.repo.states[USER]["language"]["code"] == "es"
+
+
+async def test_an_answer_to_the_lines_own_question_is_left_out_of_the_rate_count() -> None:
+    conv = conversation()
+    conv.repo.states[USER] = settled(assessment={"id": "a1", "since": conv.uow.now - timedelta(minutes=2)})
+    await text(conv, "4", sid="SM1")
+    assert conv.repo.states[USER]["inbound_at"] == []  # recorded in the history, not counted
+    assert [m["text"] for m in conv.repo.states[USER]["recent_messages"]] == ["4"]
+    conv.repo.states[USER].pop("assessment")
+    await text(conv, "thanks for that", sid="SM2")
+    assert conv.repo.states[USER]["inbound_at"] == [conv.uow.now]  # an ordinary message counts

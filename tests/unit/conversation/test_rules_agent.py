@@ -9,10 +9,9 @@ import pytest
 from careline_conversation.agents import AgentContext, RulesAgent
 from careline_conversation.domain import replies
 from careline_conversation.intents import intents
-from careline_conversation.intents.tips import library
+from careline_conversation.intents.tips import answers, library
 from careline_conversation.safety import catalogue
 from careline_conversation.safety.sizing import normalise_for_gsm, segments
-from careline_testing.replies import answers
 
 pytestmark = pytest.mark.asyncio
 

@@ -93,10 +93,27 @@ def test_onboarding_answers_become_facts() -> None:
     assert result.set_state["facts.first_name"] == "Maria"
 
 
-def test_a_flood_gets_one_notice_then_silence() -> None:
+def test_a_flood_gets_one_notice_then_slower_replies() -> None:
     first = turn(settled(), "again", inbound=21)
-    assert (first.kind, first.reply) == ("rate:notice", ratelimit.NOTICE)
-    assert turn(settled(rate_notice_at=NOW), "again", inbound=22).kind == "silent:rate"
+    assert first.kind == "rate:notice" and first.reply is not None and "more slowly" in first.reply
+    assert first.set_state == {"rate_notice_at": NOW, "rate_replied_at": NOW}
+    waiting = settled(rate_notice_at=NOW, rate_replied_at=NOW - timedelta(minutes=1))
+    assert turn(waiting, "again", inbound=22).kind == "silent:rate"
+    slot = settled(rate_notice_at=NOW - timedelta(minutes=5), rate_replied_at=NOW - timedelta(minutes=11))
+    answered = turn(slot, "are you there", inbound=22)
+    assert answered.kind == "agent" and answered.set_state["rate_replied_at"] == NOW
+
+
+def test_answers_to_the_lines_own_questions_are_never_counted_or_slowed() -> None:
+    """A caregiver doing the 12-item check-up after a busy day is not silenced at item 8."""
+    told = settled(rate_notice_at=NOW, rate_replied_at=NOW)  # over the limit, answered just now
+    in_assessment = {**told, "assessment": {"id": "a1", "since": NOW - timedelta(minutes=3)}}
+    answered = turn(in_assessment, "4", inbound=40)
+    assert (answered.kind, answered.counted) == ("assessment:answer", False)
+    in_onboarding = {**told, "onboarding": onboarding.start()}
+    named = turn(in_onboarding, "Maria", inbound=40)
+    assert (named.kind, named.counted) == ("onboarding", False)
+    assert turn(told, "hello?", inbound=40).counted is True
 
 
 def test_not_entitled_asks_billing_for_a_link_once_a_day() -> None:

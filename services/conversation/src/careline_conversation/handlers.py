@@ -108,6 +108,8 @@ async def on_sms_received(
         )
         if turn.set_state:
             await tx.repo.update_state(user, turn.set_state)
+        if not turn.counted:  # an answer to the line's own question: not toward the rate limits
+            await tx.repo.uncount_inbound(user, now)
         await _owe_reply(event, turn, tx, services.agent, state)
         await _owe_crisis_effects(event, turn, tx)
         await _owe_turn_events(event, turn, tx)

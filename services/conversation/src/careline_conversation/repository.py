@@ -50,6 +50,7 @@ class ConversationWriter(Protocol):
     async def record_inbound(
         self, user_id: str, body: str, message_sid: str, now: datetime, *, phone: str | None, keep: int
     ) -> Document | None: ...
+    async def uncount_inbound(self, user_id: str, at: datetime) -> None: ...
     async def find_state(self, user_id: str) -> Document | None: ...
     async def update_state(self, user_id: str, fields: Document) -> None: ...
     async def project_entitlement(self, user_id: str, entitled: bool, status: str, at: datetime) -> None: ...
@@ -189,6 +190,11 @@ class MongoConversationWriter:
         self.crisis_alerts = db["crisis_alerts"]
         self.audit_log = db["audit_log"]
         self.jobs = db["jobs"]
+
+    async def uncount_inbound(self, user_id: str, at: datetime) -> None:
+        """Leave the message that arrived ``at`` out of the rate limits' count (it answered the
+        line's own question)."""
+        await self.states.update_one({"_id": user_id}, {"$pull": {"inbound_at": at}})
 
     async def record_inbound(
         self, user_id: str, body: str, message_sid: str, now: datetime, *, phone: str | None, keep: int

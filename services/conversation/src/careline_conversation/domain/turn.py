@@ -118,6 +118,8 @@ class Turn:
     request_assessment: str | None = None  # an instrument key
     answer_assessment: str | None = None  # the open assessment this message answers
     onboarding_done: bool = False
+    counted: bool = True
+    """Whether the message counts toward the rate limits (answers to the line's questions do not)."""
     language: Language = languages.DEFAULT
     """The caregiver's language after this message: the one this turn's reply should be in."""
 
@@ -305,12 +307,39 @@ def _ordinary(
             f"{replies.WELCOME} {onboarding.QUESTIONS[first['field']]}",
             set_state={"welcomed": True, "onboarding": first, **chose},
         )
+    if answering_the_line(state, now):  # never counted, never slowed: the line asked
+        result = _after_limits(state, message, now, gentle)
+        result.counted = False
+        return result
     if not gentle:
-        verdict = ratelimit.check(inbound_at, now, limits, state.get("rate_notice_at"))
-        if verdict is ratelimit.Verdict.NOTICE:
-            return Turn("rate:notice", ratelimit.NOTICE, set_state={"rate_notice_at": now})
-        if verdict is ratelimit.Verdict.SILENT:
+        decision = ratelimit.check(
+            inbound_at, now, limits, state.get("rate_notice_at"), state.get("rate_replied_at")
+        )
+        if decision.verdict is ratelimit.Verdict.NOTICE:
+            assert decision.resume_at is not None
+            told = {"rate_notice_at": now, "rate_replied_at": now}
+            return Turn("rate:notice", ratelimit.notice(decision.resume_at, now, limits), set_state=told)
+        if decision.verdict is ratelimit.Verdict.WAIT:
             return Turn("silent:rate")
+        if decision.verdict is ratelimit.Verdict.SLOW:  # the next slot: answered, and the clock restarts
+            result = _after_limits(state, message, now, gentle)
+            result.set_state = {**result.set_state, "rate_replied_at": now}
+            return result
+    return _after_limits(state, message, now, gentle)
+
+
+def answering_the_line(state: Document, now: datetime) -> bool:
+    """Whether the message answers the line's own question: an open assessment, or onboarding
+    waiting for an answer (not paused by a crisis). Such answers are not rate-limited."""
+    open_assessment = state.get("assessment")
+    if open_assessment and now - open_assessment["since"] < ASSESSMENT_TTL:
+        return True
+    progress = state.get("onboarding")
+    return bool(onboarding.is_active(progress) and progress and not progress.get("paused"))
+
+
+def _after_limits(state: Document, message: str, now: datetime, gentle: bool) -> Turn:
+    """What an ordinary message gets once the rate limits let it through."""
     instrument = assessment_request(message)
     if instrument is not None:
         return Turn("assessment:request", request_assessment=instrument)
