@@ -177,6 +177,7 @@ def nats_server(data_dir: Path, port: int | None = None, users: NatsUsers | None
     users = users or NatsUsers.generate()
     config = data_dir / "nats.conf"
     config.touch(mode=0o600)
+    config.chmod(0o600)  # a file left by an older run keeps its mode otherwise: it holds passwords
     config.write_text(users.authorization())
     return ServerProcess(
         "nats",
