@@ -8,12 +8,12 @@ phrasings nobody fitted them to. ``make eval`` prints both; a unit test holds th
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from careline_conversation import evaluation_sets
 from careline_conversation.intents.classifier import classify
 
 TARGET = 0.90
@@ -54,23 +54,14 @@ class Report:
 
 
 def evals_dir() -> Path:
-    """``evals/intents`` of the repository this package is installed from (an editable install)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "evals" / "intents"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("evals/intents not found above " + str(here))
+    """``evals/intents`` (``evaluation_sets.evals_dir``)."""
+    return evaluation_sets.evals_dir("intents")
 
 
 def load(paths: Iterable[Path]) -> list[Example]:
-    examples = []
-    for path in paths:
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                raw = json.loads(line)
-                examples.append(Example(raw["text"], raw["intent"], raw["lang"], path.stem))
-    return examples
+    return evaluation_sets.load(
+        paths, lambda row, source: Example(row["text"], row["intent"], row["lang"], source)
+    )
 
 
 def evaluate(examples: Iterable[Example]) -> Report:

@@ -19,11 +19,11 @@ Definitions (``make eval`` prints them; a unit test holds the target):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from careline_conversation import evaluation_sets
 from careline_conversation.domain.language import MIN_WORDS, Detection
 from careline_conversation.language.detector import detect_language
 
@@ -92,26 +92,12 @@ class Report:
 
 
 def evals_dir() -> Path:
-    """``evals/language`` of the repository this package is installed from (an editable install)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "evals" / "language"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("evals/language not found above " + str(here))
+    """``evals/language`` (``evaluation_sets.evals_dir``)."""
+    return evaluation_sets.evals_dir("language")
 
 
 def load(paths: Iterable[Path]) -> list[Example]:
-    examples: list[Example] = []
-    for path in paths:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                examples.append(Example(**json.loads(line), source=path.stem))
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"{path.name}:{number}: not a valid example ({exc})") from exc
-    return examples
+    return evaluation_sets.load(paths, lambda row, source: Example(**row, source=source))
 
 
 def evaluate(examples: Iterable[Example], detector: Callable[[str], Detection] = detect_language) -> Report:

@@ -17,12 +17,12 @@ Definitions (``make eval`` prints them; a unit test holds the targets):
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from careline_conversation import evaluation_sets
 from careline_conversation.safety.crisis import CrisisMatch, detect
 
 TARGETS = {"explicit_recall": 1.0, "indirect_recall": 0.95, "category_accuracy": 0.90, "false_alarms": 0.05}
@@ -109,27 +109,12 @@ class Report:
 
 
 def evals_dir() -> Path:
-    """``evals/crisis`` of the repository this package is installed from (an editable install)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "evals" / "crisis"
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("evals/crisis not found above " + str(here))
+    """``evals/crisis`` (``evaluation_sets.evals_dir``)."""
+    return evaluation_sets.evals_dir("crisis")
 
 
 def load(paths: Iterable[Path]) -> list[Example]:
-    examples: list[Example] = []
-    for path in paths:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                examples.append(Example(**row, source=path.stem))
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"{path.name}:{number}: not a valid example ({exc})") from exc
-    return examples
+    return evaluation_sets.load(paths, lambda row, source: Example(**row, source=source))
 
 
 def evaluate(examples: Iterable[Example], detector: Callable[[str], CrisisMatch | None] = detect) -> Report:
