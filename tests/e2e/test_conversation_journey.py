@@ -8,12 +8,8 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from careline_conversation.domain import replies
 from careline_conversation.safety import responses
-from careline_conversation.safety.keywords import (
-    START_CONFIRMATION,
-    STOP_CONFIRMATION,
-    SWITCH_CONFIRMATION,
-)
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.signing import inbound_sms_params, stripe_event
@@ -67,11 +63,11 @@ async def test_onboarding_facts_reach_profile_and_stop_start_follow(
 
         await eventually(lambda: profile_has({"first_name": "Ana", "relationship": "spouse", "zip": "94110"}))
 
-        assert await phone.text("STOP") == STOP_CONFIRMATION
+        assert await phone.text("STOP") == replies.text("stop")
         await eventually(lambda: profile_has({"opted_out": True}))
         await phone.text("are you there?", expect_reply=False)
         await phone.text("stop", expect_reply=False)  # one confirmation only
-        assert await phone.text("START") == START_CONFIRMATION
+        assert await phone.text("START") == replies.text("start")
         await eventually(lambda: profile_has({"opted_out": False}))
         assert await phone.text("I'm so tired today") is not None  # the agent answers again
 
@@ -134,7 +130,7 @@ async def test_a_spanish_first_text_is_stored_as_spanish_and_espanol_english_swi
         state = await db["conversation"].conversation_state.find_one({"phone": "+14155550158"})
         assert state is not None and state["language"]["code"] == "es"
         # mid-onboarding, the pending question follows the confirmation
-        assert (await phone.text("ENGLISH") or "").startswith(SWITCH_CONFIRMATION["en"] + " What's your")
-        assert (await phone.text("español") or "").startswith(SWITCH_CONFIRMATION["es"])
+        assert (await phone.text("ENGLISH") or "").startswith(replies.text("switch", "en") + " What's your")
+        assert (await phone.text("español") or "").startswith(replies.text("switch", "es"))
         state = await db["conversation"].conversation_state.find_one({"phone": "+14155550158"})
         assert state is not None and state["language"] == {**state["language"], "code": "es", "by": "keyword"}

@@ -23,8 +23,7 @@ from careline_contracts.jobs import (
 )
 from careline_contracts.profile import CheckinDue, PromptReady
 from careline_conversation import handlers, sending
-from careline_conversation.domain import onboarding
-from careline_conversation.safety.keywords import STOP_CONFIRMATION
+from careline_conversation.domain import onboarding, replies
 from careline_platform.jobs import Job
 from careline_platform.mongo import AlreadyProcessed
 from careline_testing.uow import delivery
@@ -130,7 +129,7 @@ async def test_stop_confirms_and_owes_the_opt_out_event() -> None:
     assert change.msg_id == "optout:SM1" and change.event.opted_out is True  # type: ignore[attr-defined]
     assert conv.repo.states[USER]["opted_out"] is True
     [reply] = conv.uow.jobs(SendSmsJob)
-    assert reply.job.body == STOP_CONFIRMATION  # type: ignore[attr-defined]
+    assert reply.job.body == replies.text("stop")  # type: ignore[attr-defined]
 
 
 async def test_an_onboarding_answer_becomes_a_fact_event() -> None:

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from careline_conversation.safety.keywords import (
-    HELP_REPLY,
-    START_CONFIRMATION,
-    STOP_CONFIRMATION,
-    Keyword,
-    parse_keyword,
-)
+from careline_conversation.domain import replies
+from careline_conversation.safety.keywords import Keyword, parse_keyword
 
 
 @pytest.mark.parametrize(
@@ -75,13 +70,13 @@ def test_not_keywords(text: str) -> None:
 
 def test_help_reply_says_what_the_line_is_how_to_stop_and_the_crisis_numbers() -> None:
     """HELP explains the line, STOP and START, and the crisis numbers."""
-    assert "Careline" in HELP_REPLY
-    assert "caregivers" in HELP_REPLY
+    assert "Careline" in replies.text("help")
+    assert "caregivers" in replies.text("help")
     for word in ("STOP", "START", "988", "741741", "911"):
-        assert word in HELP_REPLY
+        assert word in replies.text("help")
 
 
 def test_confirmations_say_how_to_come_back() -> None:
     """The STOP confirmation tells how to come back; START's tells how to stop again."""
-    assert "START" in STOP_CONFIRMATION
-    assert "STOP" in START_CONFIRMATION
+    assert "START" in replies.text("stop")
+    assert "STOP" in replies.text("start")

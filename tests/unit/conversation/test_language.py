@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from careline_conversation.domain import language, onboarding, ratelimit
+from careline_conversation.domain import language, onboarding, ratelimit, replies
 from careline_conversation.domain.language import Detection
 from careline_conversation.domain.turn import decide
 from careline_conversation.handlers import context
-from careline_conversation.safety.keywords import SWITCH_CONFIRMATION, Keyword, parse_keyword
+from careline_conversation.safety.keywords import Keyword, parse_keyword
 from careline_conversation.safety.sizing import is_gsm7, segments
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
@@ -103,7 +103,7 @@ def test_switch_keywords_are_the_whole_message(text: str, keyword: Keyword | Non
 def test_a_keyword_switches_confirms_in_the_new_language_and_is_stored(text: str, code: str) -> None:
     other = "en" if code == "es" else "es"
     t = turn(settled(language=stored(other)), text)
-    assert t.kind == f"language:{code}" and t.reply == SWITCH_CONFIRMATION[code] and t.language == code
+    assert t.kind == f"language:{code}" and t.reply == replies.text("switch", code) and t.language == code
     assert t.set_state == {"language": {"code": code, "by": "keyword", "at": NOW}}
 
 
@@ -122,7 +122,7 @@ def test_a_keyword_outranks_the_detection_of_the_same_message() -> None:
 def test_a_switch_during_onboarding_asks_the_pending_question_again() -> None:
     progress = {"field": "relationship", "tries": 0}
     t = turn(settled(onboarding=progress), "ESPAÑOL")
-    assert t.reply == f"{SWITCH_CONFIRMATION['es']} {onboarding.QUESTIONS['relationship']}"
+    assert t.reply == f"{replies.text('switch', 'es')} {onboarding.QUESTIONS['relationship']}"
     assert "onboarding" not in t.set_state and t.fact is None  # "ESPAÑOL" is not the answer
 
 
@@ -152,5 +152,5 @@ def test_the_reply_path_gets_the_language_from_the_state_or_the_turn() -> None:
 
 @pytest.mark.parametrize("code", ["en", "es"])
 def test_each_confirmation_fits_one_gsm7_segment(code: str) -> None:
-    text = SWITCH_CONFIRMATION[code]
+    text = replies.text("switch", code)
     assert is_gsm7(text) and segments(text) == 1

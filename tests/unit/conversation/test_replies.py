@@ -45,4 +45,4 @@ async def test_a_neutral_message_may_be_offered_a_check_in() -> None:
 async def test_after_a_crisis_there_is_no_pitch_at_all() -> None:
     context = AgentContext(message="mom has a doctor visit on tuesday", post_crisis="suicide_self")
     reply = (await RulesAgent().reply(context)).text
-    assert reply == replies.GENTLE and "CHECK IN" not in reply and "988" in reply
+    assert reply == replies.gentle() and "CHECK IN" not in reply and "988" in reply

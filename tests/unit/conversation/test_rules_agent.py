@@ -97,7 +97,7 @@ async def test_a_zip_that_places_the_caregiver_brings_the_help_near_them() -> No
 
 
 async def test_after_a_crisis_only_the_gentle_reply() -> None:
-    assert await answer("is there respite care near me", post_crisis="suicide_self") == replies.GENTLE
+    assert await answer("is there respite care near me", post_crisis="suicide_self") == replies.gentle()
 
 
 async def test_every_intent_has_tips_in_both_languages() -> None:

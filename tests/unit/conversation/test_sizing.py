@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from careline_conversation.safety.keywords import (
-    HELP_REPLY,
-    START_CONFIRMATION,
-    STOP_CONFIRMATION,
-)
+from careline_conversation.domain import replies
 from careline_conversation.safety.sizing import fit, is_gsm7, normalise_for_gsm, segments
 
 EMOJI = "\U0001f49b"  # yellow heart: outside the BMP, a surrogate pair in UTF-16
@@ -129,7 +125,7 @@ def test_normalise_for_gsm_leaves_emoji_and_gsm_text_alone() -> None:
 
 def test_fixed_replies_fit() -> None:
     """The confirmations are one GSM-7 segment; HELP is at most two (crisis texts: test_crisis_texts)."""
-    assert segments(HELP_REPLY) <= 2
-    assert segments(STOP_CONFIRMATION) == 1
-    assert segments(START_CONFIRMATION) == 1
-    assert all(is_gsm7(text) for text in (HELP_REPLY, STOP_CONFIRMATION, START_CONFIRMATION))
+    assert segments(replies.text("help")) <= 2
+    assert segments(replies.text("stop")) == 1
+    assert segments(replies.text("start")) == 1
+    assert all(is_gsm7(text) for text in (replies.text("help"), replies.text("stop"), replies.text("start")))

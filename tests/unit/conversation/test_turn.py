@@ -7,14 +7,9 @@ from typing import Any
 
 import pytest
 
-from careline_conversation.domain import onboarding, ratelimit
+from careline_conversation.domain import onboarding, ratelimit, replies
 from careline_conversation.domain.turn import decide, projected_access
 from careline_conversation.safety import responses
-from careline_conversation.safety.keywords import (
-    HELP_REPLY,
-    START_CONFIRMATION,
-    STOP_CONFIRMATION,
-)
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 LIMITS = ratelimit.RateLimits(per_window=20, window=timedelta(minutes=10), per_day=30)
@@ -58,18 +53,18 @@ def test_crisis_is_answered_whatever_else_is_true(state: dict[str, Any] | None) 
 def test_stop_confirms_once_then_silence_until_start() -> None:
     stopped = turn(settled(), "STOP")
     assert (stopped.reply, stopped.opted_out, stopped.set_state) == (
-        STOP_CONFIRMATION,
+        replies.text("stop"),
         True,
         {"opted_out": True, "opted_out_at": NOW},
     )
     assert turn(settled(opted_out=True), "stop").kind == "silent:opted_out"
     assert turn(settled(opted_out=True), "how are you").kind == "silent:opted_out"
     started = turn(settled(opted_out=True), "Start")
-    assert (started.reply, started.opted_out) == (START_CONFIRMATION, False)
+    assert (started.reply, started.opted_out) == (replies.text("start"), False)
 
 
 def test_help_always_answers_but_help_inside_a_sentence_is_conversation() -> None:
-    assert turn(settled(opted_out=True), "HELP").reply == HELP_REPLY
+    assert turn(settled(opted_out=True), "HELP").reply == replies.text("help")
     sentence = turn(settled(), "I need help with mom")
     assert (sentence.kind, sentence.compose) == ("agent", True)
 
@@ -122,7 +117,7 @@ def test_not_entitled_asks_billing_for_a_link_once_a_day() -> None:
     later = turn(settled(**NOT_ENTITLED, checkout_requested_on=NOW.date().isoformat()), "hello?")
     assert later.kind == "silent:gated" and not later.request_checkout
     # keywords and onboarding still work without a subscription
-    assert turn(settled(**NOT_ENTITLED), "HELP").reply == HELP_REPLY
+    assert turn(settled(**NOT_ENTITLED), "HELP").reply == replies.text("help")
     assert turn(settled(**NOT_ENTITLED, onboarding=onboarding.start()), "Maria").kind == "onboarding"
 
 
@@ -256,7 +251,7 @@ def test_post_crisis_mode_lifts_limits_paywall_and_onboarding_for_a_day() -> Non
 
 def test_stop_and_help_still_work_while_the_question_waits_for_an_answer() -> None:
     assert turn(asked(1), "STOP").kind == "stop"
-    assert turn(asked(1), "help").reply == HELP_REPLY
+    assert turn(asked(1), "help").reply == replies.text("help")
 
 
 @pytest.mark.parametrize(

@@ -37,8 +37,9 @@ class FactLearned(Event):
 
     subject: ClassVar[str] = subjects.CONVERSATION_FACT_LEARNED
     user_id: str
-    field: Literal["first_name", "relationship", "zip"]
+    field: Literal["first_name", "relationship", "zip", "language"]
     value: str
+    """For ``language``: "en" or "es", the language the line now writes to the caregiver in."""
 
 
 class OptOutChanged(Event):
@@ -62,6 +63,8 @@ class AssessmentRequested(Event):
     subject: ClassVar[str] = subjects.CONVERSATION_ASSESSMENT_REQUESTED
     user_id: str
     instrument: Literal["checkin", "burnout"]
+    language: Literal["en", "es"] | None = None
+    """The language to ask in (the caregiver's, as conversation knows it); None: profile's record."""
 
 
 class AssessmentAnswered(Event):
@@ -71,6 +74,8 @@ class AssessmentAnswered(Event):
     user_id: str
     assessment_id: str
     text: str
+    language: Literal["en", "es"] | None = None
+    """The caregiver's language now (a switch mid-assessment changes the next question's)."""
 
 
 class ContactRecorded(Event):

@@ -140,7 +140,7 @@ async def _owe_reply(
         known = turn.language if "language" in turn.set_state or language.known(state) else None
         reply = await agent.reply(context(state, event.body, now, known, message_id=event.message_sid))
         if not reply.tool_calls:
-            text, by = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS), reply.agent
+            text, by = shaped(reply.text, state), reply.agent
     if text is not None:
         await tx.repo.record_reply(user, text, now)
     sms = SendSmsJob(
@@ -165,12 +165,21 @@ async def _owe_turn_events(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> No
             occurred_at=now, correlation_id=corr, user_id=user, field=turn.fact.field, value=turn.fact.value
         )
         await tx.emit(fact, key=user, msg_id=f"fact:{sid}:{turn.fact.field}")
+    if turn.language_changed:  # profile writes its questions and check-ins in it
+        spoken = FactLearned(
+            occurred_at=now, correlation_id=corr, user_id=user, field="language", value=turn.language
+        )
+        await tx.emit(spoken, key=user, msg_id=f"fact:{sid}:language")
     if turn.opted_out is not None:
         change = OptOutChanged(occurred_at=now, correlation_id=corr, user_id=user, opted_out=turn.opted_out)
         await tx.emit(change, key=user, msg_id=f"optout:{sid}")
     if turn.request_assessment is not None:
         wanted = AssessmentRequested(
-            occurred_at=now, correlation_id=corr, user_id=user, instrument=turn.request_assessment
+            occurred_at=now,
+            correlation_id=corr,
+            user_id=user,
+            instrument=turn.request_assessment,
+            language=turn.language,
         )
         await tx.emit(wanted, key=user, msg_id=f"assessment-request:{sid}")
     if turn.answer_assessment is not None:
@@ -180,6 +189,7 @@ async def _owe_turn_events(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> No
             user_id=user,
             assessment_id=turn.answer_assessment,
             text=event.body,
+            language=turn.language,
         )
         await tx.emit(answer, key=user, msg_id=f"assessment-answer:{sid}")
     if turn.onboarding_done:
@@ -242,7 +252,7 @@ async def on_checkout_link_ready(event: CheckoutLinkReady, delivery: HasMsgId, u
         phone = state.get("phone")
         if state.get("opted_out") or not phone:
             return
-        body = replies.checkout_message(event.url)
+        body = replies.checkout_message(event.url, language.language_of(state))
         await tx.repo.record_reply(user, body, tx.now)
         sms = SendSmsJob(
             to=phone, user_id=user, body=body, kind="checkout", correlation_id=event.correlation_id
@@ -294,6 +304,14 @@ async def on_sms_status(event: SmsStatusUpdated, delivery: HasMsgId, uow: Conver
     """Move an outbound message's delivery status forward."""
     async with uow.begin(delivery) as tx:
         await tx.repo.apply_status(event.message_sid, event.status, event.error_code, tx.now)
+
+
+def shaped(text: str, state: dict[str, Any]) -> str:
+    """An agent's reply made ready for SMS: GSM-7 where it costs nothing, the caregiver's name
+    exactly as written ("María" keeps its accent, and the text is then sized as UCS-2), and no
+    more than ``MAX_SEGMENTS``."""
+    name = (state.get("facts") or {}).get("first_name")
+    return fit(normalise_for_gsm(text, keep=(name,) if name else ()), MAX_SEGMENTS)
 
 
 def context(

@@ -24,7 +24,7 @@ class RulesAgent:
 
     async def reply(self, context: AgentContext) -> AgentReply:
         if context.post_crisis is not None:
-            return AgentReply(replies.GENTLE, self.name)
+            return AgentReply(replies.gentle(context.language or "en"), self.name)
         found = classify(context.message)
         zip_in_text = _ZIP.search(context.message)
         zip_code = context.zip_code or (zip_in_text.group() if zip_in_text else None)

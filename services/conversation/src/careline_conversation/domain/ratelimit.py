@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from careline_conversation.domain import replies
+
 DAY = timedelta(days=1)
 
 
@@ -80,12 +82,9 @@ def check(
     return Decision(Verdict.SLOW, resume)
 
 
-def notice(resume_at: datetime, now: datetime, limits: RateLimits) -> str:
+def notice(resume_at: datetime, now: datetime, limits: RateLimits, language: str = "en") -> str:
     """What the caregiver is told past a limit (one SMS): slower replies, and until when."""
     minutes = max(1, math.ceil((resume_at - now).total_seconds() / 60))
     when = f"{minutes} min" if minutes < 90 else f"{math.ceil(minutes / 60)} h"
     every = max(1, round(limits.slow_every.total_seconds() / 60))
-    return (
-        f"That's a lot of messages at once, so I'll reply more slowly: one reply every {every} min "
-        f"for the next {when}. In danger? Call or text 988, or call 911."
-    )
+    return replies.text("rate_notice", language).format(every=every, when=when)

@@ -1,22 +1,54 @@
-"""What the line says: pure functions from what we know to the text of a reply."""
+"""What the line says outside crisis, onboarding and tips: fixed texts, in English and Spanish.
+
+The texts live in ``data/replies.toml`` (written by people, sized and checked by tests); the
+functions here pick the caregiver's language and fill the few placeholders. English is the
+fallback for any other language code.
+"""
 
 from __future__ import annotations
 
-WELCOME = (
-    "Hi, this is Careline, a text line for family caregivers. I'm here to listen and help you "
-    "find support. I'm not an emergency service: in an emergency call 911. "
-    "Reply HELP for help, STOP to opt out."
-)
+import tomllib
+from functools import cache
+from importlib.resources import files
 
-GENTLE = (
-    "I'm glad you wrote. I'm here with you, and you can tell me anything. "
-    "If things get hard again, you can call or text 988 any time."
-)
+LANGUAGES = ("en", "es")
 
 
-def checkout_message(url: str) -> str:
+@cache
+def _texts() -> dict[str, dict[str, str]]:
+    raw = files("careline_conversation.domain").joinpath("data", "replies.toml").read_text(encoding="utf-8")
+    texts: dict[str, dict[str, str]] = tomllib.loads(raw)
+    for key, by_language in texts.items():
+        missing = [code for code in LANGUAGES if not by_language.get(code)]
+        if missing:
+            raise ValueError(f"replies.toml: {key!r} has no text in {missing}")
+    return texts
+
+
+def text(key: str, language: str = "en") -> str:
+    """The fixed text ``key`` in ``language`` (English for anything but "es")."""
+    return _texts()[key]["es" if language == "es" else "en"]
+
+
+def keys() -> list[str]:
+    """Every fixed text's key (for the tests that check them all)."""
+    return list(_texts())
+
+
+def welcome(language: str = "en") -> str:
+    """The first text a new caregiver gets: what the line is, that it is not 911, HELP and STOP."""
+    return text("welcome", language)
+
+
+def gentle(language: str = "en") -> str:
+    """The rules agent's only reply in the day after a crisis: presence, and 988."""
+    return text("gentle", language)
+
+
+def checkout_message(url: str, language: str = "en") -> str:
     """The once-a-day note to a caregiver whose trial or subscription ended."""
-    return (
-        "Your Careline trial has ended. To keep talking with me, you can subscribe here: "
-        f"{url} . In a crisis, call or text 988 any time."
-    )
+    return text("checkout", language).format(url=url)
+
+
+WELCOME = welcome("en")
+GENTLE = gentle("en")

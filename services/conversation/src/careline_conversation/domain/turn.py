@@ -43,15 +43,7 @@ from careline_conversation.domain import onboarding, ratelimit, replies
 from careline_conversation.domain.language import Detection, Language
 from careline_conversation.safety import responses
 from careline_conversation.safety.crisis import detect
-from careline_conversation.safety.keywords import (
-    HELP_REPLY,
-    START_CONFIRMATION,
-    STOP_CONFIRMATION,
-    SWITCH_CONFIRMATION,
-    SWITCHES,
-    Keyword,
-    parse_keyword,
-)
+from careline_conversation.safety.keywords import SWITCHES, Keyword, parse_keyword, spanish_keyword
 from careline_conversation.safety.responses import Answer
 
 Document = dict[str, Any]
@@ -122,6 +114,8 @@ class Turn:
     """Whether the message counts toward the rate limits (answers to the line's questions do not)."""
     language: Language = languages.DEFAULT
     """The caregiver's language after this message: the one this turn's reply should be in."""
+    language_changed: bool = False
+    """Whether this message set a language other than the one known before (profile is told)."""
 
     @property
     def crisis_category(self) -> str | None:
@@ -189,10 +183,12 @@ def decide(
     """
     state = state or {}
     learned = languages.after_detection(state, detected, now) if detected is not None else {}
-    turn = _decide(state, message, now, limits, inbound_at, message_id)
+    speaks = languages.language_of({**state, **learned})
+    turn = _decide(state, message, now, limits, inbound_at, message_id, speaks)
     if learned and "language" not in turn.set_state:  # a switch keyword outranks a detection
         turn.set_state.update(learned)
     turn.language = languages.language_of(turn.set_state if "language" in turn.set_state else state)
+    turn.language_changed = "language" in turn.set_state and languages.known(state) != turn.language
     return turn
 
 
@@ -203,6 +199,7 @@ def _decide(
     limits: ratelimit.RateLimits,
     inbound_at: list[datetime],
     message_id: str,
+    speaks: Language,
 ) -> Turn:
     alert_id = f"crisis:alert:{message_id}"
     crisis = detect(message)
@@ -233,7 +230,7 @@ def _decide(
             set_state=set_state,
             crisis=indirect,
         )
-    return _ordinary(state, message, now, limits, inbound_at, opted_out)
+    return _ordinary(state, message, now, limits, inbound_at, opted_out, speaks)
 
 
 def _answer_question(question: Document, answer: Answer, now: datetime, state: Document) -> Turn:
@@ -275,19 +272,21 @@ def _ordinary(
     limits: ratelimit.RateLimits,
     inbound_at: list[datetime],
     opted_out: bool,
+    speaks: Language,
 ) -> Turn:
     gentle = post_crisis(state, now) is not None
     keyword = parse_keyword(message)
+    # "ayuda" or "baja" from a caregiver whose language is not known yet is answered in Spanish
+    said = "es" if languages.known(state) is None and spanish_keyword(message) else speaks
     if keyword is Keyword.STOP:
         if opted_out:
             return Turn("silent:opted_out")
-        return Turn(
-            "stop", STOP_CONFIRMATION, set_state={"opted_out": True, "opted_out_at": now}, opted_out=True
-        )
+        stopped = {"opted_out": True, "opted_out_at": now}
+        return Turn("stop", replies.text("stop", said), set_state=stopped, opted_out=True)
     if keyword is Keyword.HELP:
-        return Turn("help", HELP_REPLY)
+        return Turn("help", replies.text("help", said))
     if keyword is Keyword.START and opted_out:
-        return Turn("start", START_CONFIRMATION, set_state={"opted_out": False}, opted_out=False)
+        return Turn("start", replies.text("start", said), set_state={"opted_out": False}, opted_out=False)
     if opted_out:
         return Turn("silent:opted_out")
     switch = SWITCHES.get(keyword) if keyword is not None else None
@@ -296,15 +295,16 @@ def _ordinary(
     if not state.get("welcomed"):
         first = onboarding.start()
         chose = languages.switched(switch, now) if switch is not None else {}
+        welcome = replies.welcome(switch or speaks)
         if gentle:  # the welcome says what the line is; the questions wait for a calmer day
             return Turn(
                 "welcome",
-                replies.WELCOME,
+                welcome,
                 set_state={"welcomed": True, "onboarding": {**first, "paused": True}, **chose},
             )
         return Turn(
             "welcome",
-            f"{replies.WELCOME} {onboarding.QUESTIONS[first['field']]}",
+            f"{welcome} {onboarding.QUESTIONS[first['field']]}",
             set_state={"welcomed": True, "onboarding": first, **chose},
         )
     if answering_the_line(state, now):  # never counted, never slowed: the line asked
@@ -318,7 +318,8 @@ def _ordinary(
         if decision.verdict is ratelimit.Verdict.NOTICE:
             assert decision.resume_at is not None
             told = {"rate_notice_at": now, "rate_replied_at": now}
-            return Turn("rate:notice", ratelimit.notice(decision.resume_at, now, limits), set_state=told)
+            notice = ratelimit.notice(decision.resume_at, now, limits, speaks)
+            return Turn("rate:notice", notice, set_state=told)
         if decision.verdict is ratelimit.Verdict.WAIT:
             return Turn("silent:rate")
         if decision.verdict is ratelimit.Verdict.SLOW:  # the next slot: answered, and the clock restarts
@@ -372,7 +373,7 @@ def _after_limits(state: Document, message: str, now: datetime, gentle: bool) ->
 
 def _switch(state: Document, language: Language, now: datetime, gentle: bool) -> Turn:
     """ESPAÑOL / ENGLISH: confirmed in the new language; a pending onboarding question follows."""
-    reply = SWITCH_CONFIRMATION[language]
+    reply = replies.text("switch", language)
     progress = state.get("onboarding")
     if onboarding.is_active(progress) and not gentle and progress and not progress.get("paused"):
         reply = f"{reply} {onboarding.QUESTIONS[progress['field']]}"

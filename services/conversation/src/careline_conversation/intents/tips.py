@@ -20,12 +20,14 @@ from typing import Any
 
 from careline_conversation.domain.local_resources import resources_for
 from careline_conversation.intents.classifier import OTHER, Classification
+from careline_conversation.safety.sizing import normalise_for_gsm, segments
 
 TIPS_FILE = ("data", "tips.toml")
 CHECKIN = "checkin"
 # An outbound text that was a check-in, or the offer of one: the next reply does not offer another.
 _CHECKIN_TEXT = re.compile(r"check[ -]?in|\(\d+ of \d+\)|\(\d+ de \d+\)", re.IGNORECASE)
 RECENT_CHECKIN_WINDOW = 4
+MAX_SEGMENTS = 3
 
 
 @dataclass(frozen=True)
@@ -129,14 +131,17 @@ def compose(
             steps = [near.text]
     previous = last_reply(recent)
     start = _seed(message_id, "step")
+    keep = (who.first_name,) if who.first_name else ()
+    candidates: list[str] = []
     for offset in range(len(steps) * len(acks)):
         step = steps[(start + offset) % len(steps)]
         ack_now = acks[(start + offset // len(steps)) % len(acks)] if offset >= len(steps) else ack
         end = "" if not ask or step[-1] in ".?!" else "."
-        text = _fill(f"{ack_now} {step}{end}{ask}", lang, who, lib)
-        if text != previous:
-            return text
-    return text
+        candidates.append(_fill(f"{ack_now} {step}{end}{ask}", lang, who, lib))
+    fresh = [text for text in candidates if text != previous] or candidates
+    # a name with an accent makes the text UCS-2 (67 characters a part): prefer words that fit
+    fitting = [text for text in fresh if segments(normalise_for_gsm(text, keep=keep)) <= MAX_SEGMENTS]
+    return (fitting or fresh)[0]
 
 
 def opens_as(text: str, *intents: str) -> bool:

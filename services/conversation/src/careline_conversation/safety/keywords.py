@@ -6,8 +6,11 @@ A keyword is the whole message: trimmed, case-insensitive, trailing punctuation 
 ESPAÑOL and ENGLISH switch the language the line writes in (``domain.language``), with or
 without the accent, in either language ("spanish", "inglés", "en español").
 
-Every text here is written by people, is never gated, and is sized in the tests (the
-crisis replies live in crisis_replies.toml): the help text fits two segments, the confirmations one.
+Spanish words work too ("ayuda", "parar", "baja"): Careline reads them itself, since Twilio's
+own opt-out filtering knows only the English words unless Advanced Opt-Out is set up with
+others (https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out). A keyword written
+in Spanish gets its reply in Spanish when the caregiver's language is not known yet
+(``spanish_keyword``). The texts the keywords answer with are in ``domain/data/replies.toml``.
 """
 
 from __future__ import annotations
@@ -29,8 +32,11 @@ _KEYWORDS: dict[str, Keyword] = {
     **dict.fromkeys(
         ("stop", "unsubscribe", "end", "quit", "cancel", "stopall", "revoke", "optout"), Keyword.STOP
     ),
+    **dict.fromkeys(("parar", "alto", "baja", "detener", "cancelar"), Keyword.STOP),
     **dict.fromkeys(("start", "yes", "unstop"), Keyword.START),
+    **dict.fromkeys(("comenzar", "empezar"), Keyword.START),
     **dict.fromkeys(("help", "info"), Keyword.HELP),
+    **dict.fromkeys(("ayuda", "información", "informacion"), Keyword.HELP),
     **dict.fromkeys(
         ("español", "espanol", "spanish", "en español", "en espanol", "in spanish"), Keyword.SPANISH
     ),
@@ -43,31 +49,22 @@ SWITCHES: dict[Keyword, Literal["en", "es"]] = {Keyword.SPANISH: "es", Keyword.E
 _QUOTES = "\"'\u2018\u2019\u201c\u201d"
 _TRAILING = ".!?,;:\u2026"
 
-HELP_REPLY = (
-    "Careline is a text line for family caregivers: a place to talk things through and find "
-    "support. It is not an emergency service. In a crisis, call or text 988 or text 741741; "
-    "in an emergency, call 911. Reply STOP to opt out, START to come back."
-)
-
-STOP_CONFIRMATION = (
-    "You're unsubscribed from Careline and won't get more texts from us. "
-    "Reply START any time to come back. In a crisis, call or text 988."
-)
-
-START_CONFIRMATION = (
-    "Welcome back to Careline. It's good to hear from you. Text any time; "
-    "reply HELP for help or STOP to opt out."
+_SPANISH = frozenset(
+    {"parar", "alto", "baja", "detener", "cancelar", "comenzar", "empezar", "ayuda"}
+    | {"información", "informacion"}
 )
 
 
-SWITCH_CONFIRMATION: dict[str, str] = {
-    "es": "Listo: desde ahora te escribo en español. Si prefieres inglés, responde ENGLISH.",
-    "en": "OK: I'll text you in English from now on. For Spanish, reply ESPAÑOL.",
-}
-"""The reply to a switch, in the language switched to (each fits one segment)."""
+def _word(text: str) -> str:
+    word = unicodedata.normalize("NFKC", text).strip().strip(_QUOTES).rstrip(_TRAILING).strip()
+    return " ".join(word.casefold().split())
 
 
 def parse_keyword(text: str) -> Keyword | None:
     """The keyword ``text`` is, if the whole message is one; otherwise None."""
-    word = unicodedata.normalize("NFKC", text).strip().strip(_QUOTES).rstrip(_TRAILING).strip()
-    return _KEYWORDS.get(" ".join(word.casefold().split()))
+    return _KEYWORDS.get(_word(text))
+
+
+def spanish_keyword(text: str) -> bool:
+    """Whether ``text`` is a STOP/HELP/START keyword written in Spanish ("ayuda", "baja")."""
+    return _word(text) in _SPANISH

@@ -12,6 +12,7 @@ escape sequence or a surrogate pair across parts, so parts are packed greedily, 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 
 GSM7_SINGLE = 160
 GSM7_PART = 153
@@ -98,24 +99,43 @@ def segments(text: str) -> int:
     return count
 
 
-def normalise_for_gsm(text: str) -> str:
-    """Replace curly quotes, dashes, ellipses, odd spaces and stray accents with GSM-7 text.
+def normalise_for_gsm(text: str, keep: Iterable[str] = ()) -> str:
+    """Replace curly quotes, dashes, ellipses and odd spaces with GSM-7 text, and drop stray
+    accents when that makes the whole text GSM-7.
 
     AI replies are typographically tidy, and one curly apostrophe halves what a segment
     holds. Letters outside GSM-7 lose their accent when the bare letter is GSM-7 ("naïve"
-    becomes "naive"); anything else (emoji, other scripts) is kept, and costs UCS-2.
+    becomes "naive"), but only when every character then is GSM-7: once something stays UCS-2
+    anyway (an emoji, another script, a word in ``keep``), an accent costs nothing and the
+    text keeps it. ``keep`` holds words that are never changed, such as the caregiver's name:
+    "María" stays "María", and the reply is sized as UCS-2.
     """
     text = text.translate(_GSM_EQUIVALENTS)
     if is_gsm7(text):
         return text
+    kept = _kept_positions(text, keep)
     out: list[str] = []
-    for ch in text:
-        if ch in GSM7_BASIC or ch in GSM7_EXTENSION:
+    for index, ch in enumerate(text):
+        if ch in GSM7_BASIC or ch in GSM7_EXTENSION or index in kept:
             out.append(ch)
             continue
         bare = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
         out.append(bare if bare and is_gsm7(bare) else ch)
-    return "".join(out)
+    stripped = "".join(out)
+    return stripped if is_gsm7(stripped) else text
+
+
+def _kept_positions(text: str, keep: Iterable[str]) -> set[int]:
+    """The indexes of ``text`` inside any occurrence of a word of ``keep``."""
+    positions: set[int] = set()
+    for word in keep:
+        if not word:
+            continue
+        start = text.find(word)
+        while start != -1:
+            positions.update(range(start, start + len(word)))
+            start = text.find(word, start + 1)
+    return positions
 
 
 def _longest_prefix(text: str, max_segments: int, suffix: str) -> int:
