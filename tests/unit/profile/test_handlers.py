@@ -27,6 +27,7 @@ from careline_contracts.profile import CheckinDue, PromptReady
 from careline_platform.jobs import Job
 from careline_platform.mongo import AlreadyProcessed
 from careline_profile import assessments, backfill, handlers
+from careline_profile.domain import texts
 from careline_profile.domain.instruments import INSTRUMENTS
 from careline_testing.uow import FakeClock, delivery
 from tests.unit.profile.fakes import profile_uow
@@ -221,3 +222,37 @@ async def test_a_backfill_batch_fills_gaps_keeps_live_values_and_confirms_once()
         and applied.msg_id == "backfill-applied:profile:r1:0"
     )
     assert applied.event.counts.created == 1
+
+
+async def test_a_spanish_speaker_is_asked_reminded_and_checked_in_on_in_spanish() -> None:
+    clock = FakeClock(NOON_IN_SF)
+    uow = profile_uow(clock)
+    spoken = FactLearned(occurred_at=uow.now, user_id="u1", field="language", value="es")
+    await handlers.on_fact_learned(spoken, delivery("f1"), uow)
+    assert uow.repo.profiles["u1"]["language"] == "es"
+    # the request's own language wins over the record (a switch just before CHECK IN)
+    requested = AssessmentRequested(occurred_at=uow.now, user_id="u1", instrument="checkin", language="es")
+    await assessments.on_assessment_requested(requested, delivery("m1"), uow)
+    [first] = uow.events(PromptReady)
+    assert first.text.startswith(INSTRUMENTS["checkin"].intro_in("es"))  # type: ignore[attr-defined]
+    assert "(1 de 3)" in first.text  # type: ignore[attr-defined]
+    gone = AssessmentAnswered(occurred_at=uow.now, user_id="u1", assessment_id="asm:old", text="3")
+    await assessments.on_assessment_answered(gone, delivery("a1"), uow)
+    assert uow.events(PromptReady)[-1].text == texts.say("session.ended", "es")  # type: ignore[attr-defined]
+    for doc in (silent("es-high", "high", 4, clock.now()), silent("es-quiet", "thriving", 8, clock.now())):
+        uow.repo.profiles[str(doc["_id"])] = {**doc, "language": "es"}
+    await assessments.scan_checkins(SCAN, uow)
+    [due] = uow.events(CheckinDue)
+    assert due.text.startswith("Revisión rápida") and "(1 de 3)" in due.text  # type: ignore[attr-defined]
+    nudge = [e for e in uow.events(PromptReady) if e.purpose == "nudge"]  # type: ignore[attr-defined]
+    assert [n.text for n in nudge] == [texts.say("nudge.7", "es")]  # type: ignore[attr-defined]
+
+
+async def test_an_english_request_for_a_spanish_record_asks_in_english() -> None:
+    uow = profile_uow()
+    await uow.repo.set_fields("u1", {"language": "es"}, uow.now)
+    requested = AssessmentRequested(occurred_at=uow.now, user_id="u1", instrument="burnout", language="en")
+    await assessments.on_assessment_requested(requested, delivery("m1"), uow)
+    [first] = uow.events(PromptReady)
+    assert first.text.startswith(INSTRUMENTS["burnout"].intro)  # type: ignore[attr-defined]
+    assert uow.repo.profiles["u1"]["language"] == "en"

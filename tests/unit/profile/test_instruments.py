@@ -66,6 +66,6 @@ def test_question_format_shows_progress_and_scale() -> None:
 def test_item_keys_are_unique_and_looked_up() -> None:
     """An instrument rejects repeated keys and raises KeyError for an unknown one."""
     with pytest.raises(ValueError, match="repeats"):
-        Instrument("x", "x", "x", (Item("a", "A.", Zone.TIME), Item("a", "B.", Zone.TIME)), timedelta(1))
+        Instrument("x", (Item("a", Zone.TIME), Item("a", Zone.TIME)), timedelta(1))
     with pytest.raises(KeyError):
         CHECKIN.item("nope")

@@ -23,9 +23,7 @@ PLAIN_GSM7 = frozenset(string.ascii_letters + string.digits + " \n.,!?'\"-:;()/&
 # Twenty plain items: a mean of k quarter-steps is 1.25 * k, so every band edge is reachable.
 TWENTY = Instrument(
     key="twenty",
-    title="test scale",
-    intro="Test.",
-    items=tuple(Item(f"i{n}", f"Item {n}.", Zone.TIME) for n in range(20)),
+    items=tuple(Item(f"i{n}", Zone.TIME) for n in range(20)),
     min_interval=timedelta(days=1),
 )
 

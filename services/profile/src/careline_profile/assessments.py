@@ -20,12 +20,13 @@ from careline_platform.uow import HasMsgId
 from careline_profile.domain import journey, schedule, session
 from careline_profile.domain.instruments import INSTRUMENTS
 from careline_profile.domain.scoring import Result, result_message
+from careline_profile.domain.texts import say
 from careline_profile.repository import ProfileUow, ProfileWriter
 
 log = get_logger(__name__)
 CHECKIN_SCAN = "checkin.scan"
 SCAN_BATCH = 200
-ENDED = "That check-in has ended. Text CHECK IN whenever you'd like a new one."
+ENDED = say("session.ended", "en")
 PURPOSES = {
     session.Outcome.NEXT: "question",
     session.Outcome.REASKED: "reask",
@@ -42,15 +43,19 @@ async def on_assessment_requested(event: AssessmentRequested, delivery: HasMsgId
     async with uow.begin(delivery) as tx:
         now = tx.now
         profile = await tx.repo.get_or_create(user, now)
+        language = event.language or profile.get("language")
         open_state = profile.get("assessment_in_progress")
         if open_state and not session.is_expired(open_state, now):
-            step = session.resume(open_state, now)
+            step = session.resume(open_state, now, language)
             state, text = {**(step.state or open_state), "id": open_state["id"]}, step.reply or ""
         else:
-            state = {**session.start(event.instrument, now), "id": f"asm:{delivery.msg_id}"}
-            intro = INSTRUMENTS[event.instrument].intro
+            state = {**session.start(event.instrument, now, language), "id": f"asm:{delivery.msg_id}"}
+            intro = INSTRUMENTS[event.instrument].intro_in(language)
             text = f"{intro} {session.current_question(state)}"
-        await tx.repo.set_fields(user, {"assessment_in_progress": state}, now)
+        fields: dict[str, Any] = {"assessment_in_progress": state}
+        if event.language:
+            fields["language"] = event.language
+        await tx.repo.set_fields(user, fields, now)
         prompt = PromptReady(
             occurred_at=now,
             correlation_id=event.correlation_id,
@@ -70,11 +75,12 @@ async def on_assessment_answered(event: AssessmentAnswered, delivery: HasMsgId, 
         now = tx.now
         profile = await tx.repo.get_or_create(user, now)
         open_state = profile.get("assessment_in_progress")
+        language = event.language or profile.get("language")
         if not open_state or open_state.get("id") != event.assessment_id:
-            ended = _prompt(event, ENDED, "expired", False, now)
+            ended = _prompt(event, say("session.ended", language), "expired", False, now)
             await tx.emit(ended, key=user, msg_id=f"prompt:{delivery.msg_id}")
             return
-        step = session.apply(open_state, event.text, now)
+        step = session.apply(open_state, event.text, now, event.language)
         fields: dict[str, Any] = {
             "assessment_in_progress": {**step.state, "id": open_state["id"]} if step.state else None
         }
@@ -82,7 +88,8 @@ async def on_assessment_answered(event: AssessmentAnswered, delivery: HasMsgId, 
         if step.finished is not None:
             instrument = INSTRUMENTS[open_state["instrument"]]
             fields.update(await _record_result(tx.repo, user, open_state, step.finished, profile, now))
-            text = result_message(instrument, step.finished)
+            spoken = event.language or session.language_of(open_state)
+            text = result_message(instrument, step.finished, spoken)
         await tx.repo.set_fields(user, fields, now)
         if text:
             still_open = step.state is not None and step.outcome is not session.Outcome.PAUSED
@@ -172,11 +179,8 @@ async def scan_checkins(job: Job, uow: ProfileUow) -> dict[str, Any]:
     return {"started": started, "nudged": nudged, "churned": churned, "calmed": calmed}
 
 
-NUDGES = {
-    7: "Hi, it's Careline. Just thinking of you. How are things going with caregiving this week?",
-    14: "Hi from Careline. No need to reply, but I'm here if you want to talk or text CHECK IN.",
-    30: "Careline here. It's been a while; I hope you're doing okay. I'm here whenever you need me.",
-}
+NUDGES = {days: say(f"nudge.{days}", "en") for days in schedule.REENGAGEMENT_DAYS}
+"""The English nudges; each is ``nudge.<days>`` in ``data/texts.toml``, in both languages."""
 
 
 async def _nudge(uow: ProfileUow, profile: dict[str, Any], days: int, now: datetime) -> int:
@@ -193,7 +197,7 @@ async def _nudge(uow: ProfileUow, profile: dict[str, Any], days: int, now: datet
                 correlation_id=msg_id,
                 user_id=user,
                 assessment_id="",
-                text=NUDGES[days],
+                text=say(f"nudge.{days}", profile.get("language")),
                 purpose="nudge",
                 assessment_open=False,
             )
@@ -228,11 +232,12 @@ async def _claim_and_owe_checkin(
 ) -> bool:
     user = profile["_id"]
     async with uow.begin(msg_id) as tx:
-        state = {**session.start("checkin", now), "id": f"asm:{msg_id}"}
+        language = profile.get("language")
+        state = {**session.start("checkin", now, language), "id": f"asm:{msg_id}"}
         claimed = await tx.repo.claim_checkin(user, profile.get("last_checkin_at"), state, now)
         if not claimed:
             return False
-        text = f"{INSTRUMENTS['checkin'].intro} {session.current_question(state)}"
+        text = f"{INSTRUMENTS['checkin'].intro_in(language)} {session.current_question(state)}"
         due = CheckinDue(
             occurred_at=now, correlation_id=msg_id, user_id=user, assessment_id=state["id"], text=text
         )

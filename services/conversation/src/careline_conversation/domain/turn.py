@@ -390,6 +390,11 @@ _ASSESSMENT_WORDS = {
     "start assessment": "burnout",
     "burnout check": "burnout",
     "burnout assessment": "burnout",
+    "revisión": "checkin",
+    "revision": "checkin",
+    "chequeo": "checkin",
+    "evaluación": "burnout",
+    "evaluacion": "burnout",
 }
 
 

@@ -11,11 +11,15 @@ falls") give ``None``, and the session asks again. Rules, in order:
 3. The value is taken when every other word is filler ("I'd say", "probably", "today") or
    when the text starts with it: a digit ("4 - rough night") or a frequency word followed by
    a break ("Often. He wakes up at night").
+
+Spanish reads the same way ("a veces", "casi siempre", "diría que 4", "cuatro", "saltar"),
+with or without accents: the text is compared without them, so "mas o menos" is "más o menos".
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from enum import Enum
 
 from careline_profile.domain.instruments import SCALE_MAX, SCALE_MIN
@@ -29,10 +33,11 @@ class Skip(Enum):
 
 SKIP = Skip.SKIP
 
-SKIP_WORDS = frozenset({"skip", "pass", "next"})
+SKIP_WORDS = frozenset({"skip", "pass", "next", "saltar", "salta", "saltala", "paso", "siguiente", "omitir"})
 _SKIP_FILLER = frozenset(
     {"i'll", "ill", "i", "will", "please", "pls", "plz", "this", "that", "one", "it", "question",
-     "for", "now", "thanks", "thank", "you", "ok", "okay", "let's", "lets", "just", "can", "we"}
+     "for", "now", "thanks", "thank", "you", "ok", "okay", "let's", "lets", "just", "can", "we",
+     "por", "favor", "esta", "esa", "pregunta", "gracias", "mejor", "la", "me", "lo", "yo", "quiero", "vale"}
 )  # fmt: skip
 
 # Words that may surround an answer without changing it.
@@ -43,12 +48,19 @@ _FILLER = frozenset(
      "that", "so", "today", "tonight", "right", "now", "this", "week", "pretty", "much", "really", "very",
      "quite", "fairly", "just", "my", "answer", "go", "with", "put", "me", "down", "for", "as", "number",
      "i'll", "ill", "feel", "felt", "lately", "definitely", "def", "oh", "ugh", "lol", "haha", "thanks",
-     "thank", "you", "hi", "hey", "solid", "probs", "honest", "to", "at", "least"}
+     "thank", "you", "hi", "hey", "solid", "probs", "honest", "to", "at", "least",
+     # Spanish, compared without accents
+     "yo", "diria", "digo", "creo", "que", "pues", "bueno", "si", "hoy", "esta", "semana", "un", "una",
+     "el", "la", "es", "como", "tal", "vez", "quizas", "quiza", "probablemente", "gracias", "vale", "dale",
+     "eh", "mmm", "mm", "ay", "uf", "pondria", "le", "doy", "mi", "respuesta", "numero", "de", "verdad",
+     "honestamente", "sinceramente", "ahora", "hola", "ultimamente", "diariamente", "estos", "dias"}
 )  # fmt: skip
 
 _NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
     "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "cero": 0, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5,
+    "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10,
 }  # fmt: skip
 
 # Frequency phrases on the 1 (never) .. 5 (always) scale; the longest match wins.
@@ -63,19 +75,29 @@ _FREQUENCY = {
     "nearly always": 4,
     "always": 5, "all the time": 5, "all of the time": 5, "constantly": 5, "nonstop": 5, "non stop": 5,
     "every day": 5, "every single day": 5, "all day every day": 5, "24/7": 5,
+    # Spanish, without accents ("jamás" is read as "jamas")
+    "nunca": 1, "jamas": 1, "para nada": 1, "en ningun momento": 1,
+    "casi nunca": 2, "rara vez": 2, "raramente": 2, "pocas veces": 2, "un poco": 2, "muy poco": 2,
+    "poco": 2,
+    "a veces": 3, "algunas veces": 3, "de vez en cuando": 3, "ocasionalmente": 3, "mas o menos": 3,
+    "regular": 3, "algunos dias": 3,
+    "a menudo": 4, "seguido": 4, "frecuentemente": 4, "con frecuencia": 4, "casi siempre": 4,
+    "muchas veces": 4, "bastante": 4, "la mayoria del tiempo": 4, "la mayor parte del tiempo": 4,
+    "mucho": 4, "casi todos los dias": 4,
+    "siempre": 5, "todo el tiempo": 5, "todos los dias": 5, "constantemente": 5, "todo el dia": 5,
 }  # fmt: skip
 _PHRASES = {tuple(phrase.split()): value for phrase, value in _FREQUENCY.items()}
 _LONGEST_PHRASE = max(len(words) for words in _PHRASES)
 
 _APOSTROPHES = str.maketrans({"\u2018": "'", "\u2019": "'", "`": "'", "\u00b4": "'"})
-_OUT_OF_FIVE = re.compile(r"\b(\d+|[a-z]+)\s*(?:/|out of|outta|of)\s*(?:5|five)\b")
+_OUT_OF_FIVE = re.compile(r"\b(\d+|[a-z]+)\s*(?:/|out of|outta|of|de)\s*(?:5|five|cinco)\b")
 _TOKEN = re.compile(r"24/7|\d+|[a-z]+(?:'[a-z]+)?")
 _BREAK = re.compile(r"\s*(?:[.,;:!?)\-]|$)")
 
 
 def parse_answer(text: str) -> int | Skip | None:
     """The 1-5 value ``text`` gives, ``SKIP`` for a skip, or ``None`` when it is not clear."""
-    normal = _OUT_OF_FIVE.sub(r"\1", text.translate(_APOSTROPHES).lower())
+    normal = _OUT_OF_FIVE.sub(r"\1", _without_accents(text.translate(_APOSTROPHES).lower()))
     matches = list(_TOKEN.finditer(normal))
     words = [match.group() for match in matches]
     if not words:
@@ -95,6 +117,10 @@ def parse_answer(text: str) -> int | Skip | None:
     if _leads(normal, matches, terms):
         return value
     return None
+
+
+def _without_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _is_skip(words: list[str]) -> bool:

@@ -7,7 +7,9 @@ positively worded ones ("I have someone I can lean on"), which are marked ``reve
 flipped when scored. The wording is Careline's own; it is not taken from a published scale.
 
 Each question is sent as one SMS: "(2 of 12) <item text>" on one line and the scale hint on
-the next, 160 GSM-7 characters at most (a unit test holds every item to it).
+the next, in the caregiver's language: one GSM-7 segment in English, two in Spanish (whose
+accents make it UCS-2); a unit test holds every item to it. The words live in
+``data/texts.toml`` (``domain.texts``); this module holds the structure.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
-SCALE_HINT = "1=never ... 5=always"
+from careline_profile.domain.texts import say
+
+SCALE_HINT = say("scale.hint", "en")
 SCALE_MIN = 1
 SCALE_MAX = 5
 
@@ -33,12 +37,21 @@ class Zone(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One statement rated 1-5; ``reverse`` marks a positively worded one (scored 6 - answer)."""
+    """One statement rated 1-5; ``reverse`` marks a positively worded one (scored 6 - answer).
+
+    Its words are ``item.<key>`` in ``data/texts.toml`` (keys are unique across instruments)."""
 
     key: str
-    text: str
     zone: Zone
     reverse: bool = False
+
+    def text_in(self, language: str | None) -> str:
+        return say(f"item.{self.key}", language)
+
+    @property
+    def text(self) -> str:
+        """The statement in English."""
+        return self.text_in("en")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +59,6 @@ class Instrument:
     """A questionnaire: its items in asking order, and how often it may be asked at most."""
 
     key: str
-    title: str
-    intro: str
     items: tuple[Item, ...]
     min_interval: timedelta
 
@@ -58,6 +69,22 @@ class Instrument:
         if len(set(keys)) != len(keys):
             raise ValueError(f"instrument {self.key!r} repeats an item key")
 
+    def title_in(self, language: str | None) -> str:
+        """What the result calls it ("daily check-in"; in Spanish with its article)."""
+        return say(f"instrument.{self.key}.title", language)
+
+    def intro_in(self, language: str | None) -> str:
+        """The line that opens it: how many questions, the scale, SKIP."""
+        return say(f"instrument.{self.key}.intro", language)
+
+    @property
+    def title(self) -> str:
+        return self.title_in("en")
+
+    @property
+    def intro(self) -> str:
+        return self.intro_in("en")
+
     def item(self, key: str) -> Item:
         """The item with ``key``; KeyError when the instrument has none."""
         for item in self.items:
@@ -66,56 +93,38 @@ class Instrument:
         raise KeyError(f"instrument {self.key!r} has no item {key!r}")
 
 
-def format_question(instrument: Instrument, position: int) -> str:
+def format_question(instrument: Instrument, position: int, language: str | None = "en") -> str:
     """The SMS that asks item ``position`` (0-based): progress prefix, statement, scale hint."""
     item = instrument.items[position]
-    return f"({position + 1} of {len(instrument.items)}) {item.text}\n{SCALE_HINT}"
+    progress = say("scale.progress", language, n=position + 1, total=len(instrument.items))
+    return f"{progress} {item.text_in(language)}\n{say('scale.hint', language)}"
 
 
 CHECKIN = Instrument(
     key="checkin",
-    title="daily check-in",
-    intro="Quick check-in: 3 short questions about today, each answered 1-5. Text SKIP to skip one.",
     items=(
-        Item("stress", "Today I have felt stressed or tense.", Zone.EMOTIONAL),
-        Item("mood", "Today I have felt low or down.", Zone.EMOTIONAL),
-        Item("support", "Today I have felt that someone has my back.", Zone.SOCIAL, reverse=True),
+        Item("stress", Zone.EMOTIONAL),
+        Item("mood", Zone.EMOTIONAL),
+        Item("support", Zone.SOCIAL, reverse=True),
     ),
     min_interval=timedelta(days=1),
 )
 
 BURNOUT = Instrument(
     key="burnout",
-    title="caregiver check-up",
-    intro=(
-        "Caregiver check-up: 12 short questions about the past two weeks, each answered 1-5. "
-        "Text SKIP to skip one."
-    ),
     items=(
-        Item(
-            "overwhelmed", "Over the past two weeks, I have felt overwhelmed by caregiving.", Zone.EMOTIONAL
-        ),
-        Item("low_mood", "I have felt sad, low or hopeless.", Zone.EMOTIONAL),
-        Item(
-            "calm_moments",
-            "I have still found moments of calm or joy in my day.",
-            Zone.EMOTIONAL,
-            reverse=True,
-        ),
-        Item("worn_out", "I have felt physically worn out.", Zone.PHYSICAL),
-        Item("sleep", "Caregiving has cut into my sleep.", Zone.PHYSICAL),
-        Item(
-            "own_health",
-            "I have kept up with my own meals, rest and health needs.",
-            Zone.PHYSICAL,
-            reverse=True,
-        ),
-        Item("alone", "I have felt alone with the job of caregiving.", Zone.SOCIAL),
-        Item("lean_on", "I have had someone I can lean on when things get hard.", Zone.SOCIAL, reverse=True),
-        Item("money_worry", "I have worried about paying for care or keeping up with bills.", Zone.FINANCIAL),
-        Item("work_income", "Caregiving has gotten in the way of my work or income.", Zone.FINANCIAL),
-        Item("no_time", "I have had no time left over for myself.", Zone.TIME),
-        Item("breaks", "I have been able to take a break when I needed one.", Zone.TIME, reverse=True),
+        Item("overwhelmed", Zone.EMOTIONAL),
+        Item("low_mood", Zone.EMOTIONAL),
+        Item("calm_moments", Zone.EMOTIONAL, reverse=True),
+        Item("worn_out", Zone.PHYSICAL),
+        Item("sleep", Zone.PHYSICAL),
+        Item("own_health", Zone.PHYSICAL, reverse=True),
+        Item("alone", Zone.SOCIAL),
+        Item("lean_on", Zone.SOCIAL, reverse=True),
+        Item("money_worry", Zone.FINANCIAL),
+        Item("work_income", Zone.FINANCIAL),
+        Item("no_time", Zone.TIME),
+        Item("breaks", Zone.TIME, reverse=True),
     ),
     min_interval=timedelta(days=7),
 )

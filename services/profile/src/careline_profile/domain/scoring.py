@@ -23,6 +23,7 @@ from enum import StrEnum
 from fractions import Fraction
 
 from careline_profile.domain.instruments import SCALE_MAX, SCALE_MIN, Instrument, Zone
+from careline_profile.domain.texts import say
 
 PRESSURE_ZONE_OVER = 50
 
@@ -101,71 +102,22 @@ def _round_half_up(value: Fraction) -> int:
     return math.floor(value + Fraction(1, 2))
 
 
-CRISIS_SUGGESTION = (
-    "You don't have to carry this alone. Call or text 988 any time, day or night, to talk with "
-    "someone. If anyone is in danger, call 911."
-)
-
-ZONE_SUGGESTIONS: dict[Zone, str] = {
-    Zone.EMOTIONAL: (
-        "Your feelings make sense. Could you set aside 10 minutes today for something that steadies "
-        "you, like a walk, music or a call with a friend?"
-    ),
-    Zone.PHYSICAL: (
-        "Your body is carrying a lot. This week, try to protect one thing for yourself: an earlier "
-        "night, a real meal or a short walk. Small counts."
-    ),
-    Zone.SOCIAL: (
-        "You shouldn't have to do this alone. Think of one person you could text today just to say "
-        "how you're doing. A caregiver support group may help too."
-    ),
-    Zone.FINANCIAL: (
-        "Money worries weigh a lot. The Eldercare Locator (1-800-677-1116) can point you to local "
-        "help with benefits and costs you may qualify for."
-    ),
-    Zone.TIME: (
-        "Write down one task someone else could take this week, like a ride, a meal or an errand, "
-        "and ask one person for just that."
-    ),
-}
-
-BAND_SUGGESTIONS: dict[Band, str] = {
-    Band.CRISIS: CRISIS_SUGGESTION,
-    Band.HIGH: (
-        "A lot is on your shoulders. Pick one thing to hand off or let go of this week, and be as "
-        "kind to yourself as you are to them."
-    ),
-    Band.MODERATE: (
-        "You're holding steady under real strain. Keep one small thing just for you this week. "
-        "Text CHECK IN any time to see how it's going."
-    ),
-    Band.MILD: "You're managing well. Keep doing what helps, and ask for a hand before you really need it.",
-    Band.THRIVING: (
-        "You're in a good place right now. Notice what's working, so you can lean on it when days get harder."
-    ),
-}
-
-BAND_WORDS: dict[Band, str] = {
-    Band.CRISIS: "you're under very heavy strain right now",
-    Band.HIGH: "you're under a lot of strain",
-    Band.MODERATE: "you're carrying a moderate amount of strain",
-    Band.MILD: "you're feeling some strain but managing",
-    Band.THRIVING: "you're doing well right now",
-}
-
-
-def suggestion(result: Result) -> str:
+def suggestion(result: Result, language: str | None = "en") -> str:
     """One concrete, kind next step: 988 for a crisis band, else for the top pressure zone."""
     if result.band is Band.CRISIS:
-        return CRISIS_SUGGESTION
+        return say("band.crisis.suggestion", language)
     if result.pressure_zones:
-        return ZONE_SUGGESTIONS[result.pressure_zones[0]]
-    return BAND_SUGGESTIONS[result.band]
+        return say(f"zone.{result.pressure_zones[0]}.suggestion", language)
+    return say(f"band.{result.band}.suggestion", language)
 
 
-def result_message(instrument: Instrument, result: Result) -> str:
+def result_message(instrument: Instrument, result: Result, language: str | None = "en") -> str:
     """What the caregiver reads when they finish: the band in plain words and one suggestion."""
-    return (
-        f"Thanks for finishing the {instrument.title}. Your answers suggest {BAND_WORDS[result.band]}"
-        f" (score {result.score} of 100).\n{suggestion(result)}"
+    return say(
+        "result",
+        language,
+        title=instrument.title_in(language),
+        band=say(f"band.{result.band}.words", language),
+        score=result.score,
+        suggestion=suggestion(result, language),
     )

@@ -14,7 +14,10 @@ Rules:
 - When the last item is done the answers are scored; if every item was skipped there is
   nothing to score and the caregiver gets a kind invitation to try again later.
 
-State keys: ``version``, ``instrument``, ``position`` (0-based index of the item being asked),
+Every text is in the assessment's language (``language``: "en" or "es", set when it starts
+and changed by an answer that carries a newer one, as after ESPAÑOL mid-way).
+
+State keys: ``version``, ``instrument``, ``language``, ``position`` (0-based index of the item being asked),
 ``answers`` (item key -> 1-5), ``skipped`` (item keys), ``misses`` (unreadable answers in a
 row), ``status`` ("asking" or "paused"), ``started_at`` and ``updated_at`` (UTC datetimes;
 naive ones, as MongoDB returns them by default, are read as UTC).
@@ -31,20 +34,18 @@ from typing import Any
 from careline_profile.domain.answers import SKIP, parse_answer
 from careline_profile.domain.instruments import INSTRUMENTS, Instrument, format_question
 from careline_profile.domain.scoring import Result, score
+from careline_profile.domain.texts import language as language_code
+from careline_profile.domain.texts import say
 
 STATE_VERSION = 1
 SESSION_TTL = timedelta(hours=24)
 MAX_REASKS = 1
 
-REASK_HINT = "Sorry, I didn't catch that. Please reply with one number from 1 to 5, or SKIP."
-PAUSE_MESSAGE = "No problem, we can finish this later. Text CHECK IN any time to pick up where we left off."
-EXPIRED_MESSAGE = (
-    "That check-in was left open for a day, so I set it aside. Text CHECK IN whenever you'd like a fresh one."
-)
-ALL_SKIPPED_MESSAGE = (
-    "You skipped every question, and that's okay. Whenever you feel up to it, text CHECK IN to try "
-    "again. Even a few answers help me support you."
-)
+REASK_HINT = say("session.reask", "en")
+PAUSE_MESSAGE = say("session.paused", "en")
+EXPIRED_MESSAGE = say("session.expired", "en")
+ALL_SKIPPED_MESSAGE = say("session.all_skipped", "en")
+"""The English texts (tests compare with them); ``say`` gives each in the caregiver's language."""
 
 
 class Outcome(StrEnum):
@@ -91,21 +92,33 @@ class _Session:
     status: Status
     started_at: datetime
     updated_at: datetime
+    language: str = "en"
+
+    def question(self) -> str:
+        return format_question(self.instrument, self.position, self.language)
+
+    def say(self, path: str) -> str:
+        return say(path, self.language)
 
 
-def start(instrument_key: str, now: datetime) -> dict[str, Any]:
-    """A fresh assessment of ``instrument_key``, about to ask its first item."""
+def start(instrument_key: str, now: datetime, language: str | None = "en") -> dict[str, Any]:
+    """A fresh assessment of ``instrument_key`` in ``language``, about to ask its first item."""
     now = _aware_utc(now)
     if instrument_key not in INSTRUMENTS:
         raise ValueError(f"unknown instrument {instrument_key!r}")
-    session = _Session(INSTRUMENTS[instrument_key], 0, {}, (), 0, Status.ASKING, now, now)
+    instrument = INSTRUMENTS[instrument_key]
+    session = _Session(instrument, 0, {}, (), 0, Status.ASKING, now, now, language_code(language))
     return _dump(session)
+
+
+def language_of(state: Mapping[str, Any]) -> str:
+    """The language the assessment asks in."""
+    return language_code(state.get("language"))
 
 
 def current_question(state: Mapping[str, Any]) -> str:
     """The SMS asking the item the assessment is on."""
-    session = _load(state)
-    return format_question(session.instrument, session.position)
+    return _load(state).question()
 
 
 def expires_at(state: Mapping[str, Any]) -> datetime:
@@ -118,21 +131,23 @@ def is_expired(state: Mapping[str, Any], now: datetime) -> bool:
     return _aware_utc(now) >= expires_at(state)
 
 
-def resume(state: Mapping[str, Any], now: datetime) -> Step:
-    """Pick a (paused) assessment up again: ask its current item once more."""
+def resume(state: Mapping[str, Any], now: datetime, language: str | None = None) -> Step:
+    """Pick a (paused) assessment up again: ask its current item once more (in ``language``
+    when given: the caregiver's, which may have changed)."""
     now = _aware_utc(now)
     if is_expired(state, now):
-        return _expired()
-    session = replace(_load(state), status=Status.ASKING, misses=0, updated_at=now)
-    return Step(_dump(session), format_question(session.instrument, session.position), None, Outcome.NEXT)
+        return _expired(language or language_of(state))
+    session = replace(_load(state, language), status=Status.ASKING, misses=0, updated_at=now)
+    return Step(_dump(session), session.question(), None, Outcome.NEXT)
 
 
-def apply(state: Mapping[str, Any], text: str, now: datetime) -> Step:
-    """Take the caregiver's ``text`` as the answer to the current item."""
+def apply(state: Mapping[str, Any], text: str, now: datetime, language: str | None = None) -> Step:
+    """Take the caregiver's ``text`` as the answer to the current item (``language``: the
+    caregiver's now, when the message says; the next text is in it)."""
     now = _aware_utc(now)
     if is_expired(state, now):
-        return _expired()
-    loaded = _load(state)
+        return _expired(language or language_of(state))
+    loaded = _load(state, language)
     answer = parse_answer(text)
     if answer is None and loaded.status is Status.PAUSED:
         return Step(_dump(loaded), None, None, Outcome.PAUSED)
@@ -150,31 +165,31 @@ def apply(state: Mapping[str, Any], text: str, now: datetime) -> Step:
 def _miss(session: _Session) -> Step:
     if session.misses >= MAX_REASKS:
         paused = replace(session, status=Status.PAUSED, misses=0)
-        return Step(_dump(paused), PAUSE_MESSAGE, None, Outcome.PAUSED)
+        return Step(_dump(paused), session.say("session.paused"), None, Outcome.PAUSED)
     again = replace(session, misses=session.misses + 1)
-    question = format_question(session.instrument, session.position)
-    return Step(_dump(again), f"{REASK_HINT}\n{question}", None, Outcome.REASKED)
+    return Step(_dump(again), f"{session.say('session.reask')}\n{session.question()}", None, Outcome.REASKED)
 
 
 def _advance(session: _Session) -> Step:
     position = session.position + 1
     if position < len(session.instrument.items):
         moved = replace(session, position=position)
-        return Step(_dump(moved), format_question(moved.instrument, position), None, Outcome.NEXT)
+        return Step(_dump(moved), moved.question(), None, Outcome.NEXT)
     if not session.answers:
-        return Step(None, ALL_SKIPPED_MESSAGE, None, Outcome.ALL_SKIPPED)
+        return Step(None, session.say("session.all_skipped"), None, Outcome.ALL_SKIPPED)
     result = score(session.instrument, session.answers)
     return Step(None, None, result, Outcome.FINISHED, dict(session.answers))
 
 
-def _expired() -> Step:
-    return Step(None, EXPIRED_MESSAGE, None, Outcome.EXPIRED)
+def _expired(language: str) -> Step:
+    return Step(None, say("session.expired", language), None, Outcome.EXPIRED)
 
 
 def _dump(session: _Session) -> dict[str, Any]:
     return {
         "version": STATE_VERSION,
         "instrument": session.instrument.key,
+        "language": session.language,
         "position": session.position,
         "answers": dict(session.answers),
         "skipped": list(session.skipped),
@@ -185,7 +200,8 @@ def _dump(session: _Session) -> dict[str, Any]:
     }
 
 
-def _load(state: Mapping[str, Any]) -> _Session:
+def _load(state: Mapping[str, Any], language: str | None = None) -> _Session:
+    """The session ``state`` holds (``language``, when given, replaces its language)."""
     instrument = INSTRUMENTS[state["instrument"]]
     position = int(state["position"])
     if not 0 <= position < len(instrument.items):
@@ -199,6 +215,7 @@ def _load(state: Mapping[str, Any]) -> _Session:
         status=Status(state.get("status", Status.ASKING)),
         started_at=_as_utc(state["started_at"]),
         updated_at=_as_utc(state["updated_at"]),
+        language=language_code(language or state.get("language")),
     )
 
 
