@@ -24,6 +24,7 @@ line elsewhere in the file does not change the ids of the others.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from dataclasses import dataclass, replace
@@ -99,7 +100,9 @@ class Transcript:
         """The same transcript with each step's replies replaced (what the line really sent)."""
         if len(replies) != len(self.steps):
             raise ValueError(f"{len(replies)} reply lists for {len(self.steps)} steps")
-        return replace(self, steps=tuple(replace(s, replies=r) for s, r in zip(self.steps, replies, strict=True)))
+        return replace(
+            self, steps=tuple(replace(s, replies=r) for s, r in zip(self.steps, replies, strict=True))
+        )
 
 
 def derived_phone(name: str) -> str:
@@ -174,6 +177,23 @@ def render(transcript: Transcript) -> str:
             lines.extend(f"| {line}" for line in more)
     lines.extend(transcript.trailer)
     return "\n".join(lines) + "\n"
+
+
+def difference(transcript: Transcript, sent: list[tuple[str, ...]]) -> str | None:
+    """A unified diff of the transcript's file against what the line sent (one tuple of replies
+    per step), or None when they agree; a ``>`` line with nothing recorded under it never agrees."""
+    unrecorded = any(step.replies is None for step in transcript.steps if step.kind == "text")
+    if not unrecorded and [step.replies or () for step in transcript.steps] == sent:
+        return None
+    diff = difflib.unified_diff(
+        render(transcript).splitlines(),
+        render(transcript.with_replies(sent)).splitlines(),
+        f"golden/{transcript.name}.txt",
+        "what the line sent",
+        lineterm="",
+    )
+    note = ["a '>' line has no '<' line under it: run `make golden-update`"] if unrecorded else []
+    return "\n".join([*note, *diff])
 
 
 def load(path: Path) -> Transcript:
