@@ -12,7 +12,7 @@ WORKERS ?= 2
 PYTEST_PARALLEL := -n $(WORKERS) --dist load --maxschedchunk 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run chat check test lint types browser unit integration e2e eval docs latency bench clean
+.PHONY: help install run chat check test lint types browser unit integration e2e golden golden-update eval docs latency bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ integration: install ## Integration tests (real NATS and MongoDB-wire servers), 
 
 e2e: install ## End-to-end tests (the four services as processes), in parallel
 	$(RUN) pytest tests/e2e -q $(PYTEST_PARALLEL)
+
+golden: install ## Replay the golden conversations (tests/e2e/golden/*.txt) over the real webhook path
+	$(RUN) pytest tests/e2e/test_golden_transcripts.py -q
+
+golden-update: install ## Rewrite the golden conversations from what the line really sent (review with git diff)
+	$(RUN) pytest tests/e2e/test_golden_transcripts.py -q --update-golden
 
 check: lint types unit ## Before a commit: lint, types and unit tests (under a minute)
 

@@ -30,6 +30,15 @@ CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"
 _prefixes = itertools.count()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        dest="update_golden",
+        help="rewrite tests/e2e/golden/*.txt from what the line really sent (make golden-update)",
+    )
+
+
 @pytest.fixture
 def fake_twilio() -> Iterator[tuple[FakeTwilio, str]]:
     fake = FakeTwilio()
