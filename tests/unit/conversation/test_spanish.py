@@ -175,3 +175,24 @@ async def test_the_rules_agent_keeps_an_accented_name_within_three_segments(lang
         if "María" in reply:
             assert segments(normalise_for_gsm(reply, keep=("María",))) <= 3, reply
         assert unknown_contacts(reply) == []
+
+
+def test_a_spanish_reply_keeps_its_accents_when_they_fit_and_drops_them_only_to_fit() -> None:
+    spanish = {"language": {"code": "es", "by": "keyword"}}
+    short = "Está bien sentirse así. ¿Qué te ayudaría hoy?"
+    assert handlers.shaped(short, spanish) == short
+    assert handlers.shaped(short, {}) == "Esta bien sentirse asi. ¿Qué te ayudaria hoy?"  # é is GSM-7
+    long = "Aquí estoy contigo. " * 12  # 240 characters: four UCS-2 segments, two in GSM-7
+    shaped = handlers.shaped(long, spanish)
+    assert shaped == long.translate(str.maketrans("í", "i")) and segments(shaped) == 2
+
+
+@pytest.mark.asyncio
+async def test_the_rules_agents_spanish_replies_keep_their_accents() -> None:
+    kept = 0
+    for n in range(20):
+        context = AgentContext(message="estoy muy cansada", language="es", message_id=f"SM{n}")
+        reply = handlers.shaped((await RulesAgent().reply(context)).text, {"language": {"code": "es"}})
+        kept += any(ch in reply for ch in "áíóú")
+        assert segments(reply) <= 3
+    assert kept >= 10

@@ -40,7 +40,7 @@ from careline_conversation.domain.turn import FOLLOW_UP_AFTER, Turn, decide, pos
 from careline_conversation.integrations.sms import SmsSender
 from careline_conversation.language.detector import detect_in_thread
 from careline_conversation.repository import ConversationUow, SentMessages, Writer
-from careline_conversation.safety.sizing import fit, normalise_for_gsm
+from careline_conversation.safety.sizing import fit, normalise_for_gsm, segments
 from careline_platform import regions
 from careline_platform.jobs import Job
 from careline_platform.logging import get_logger
@@ -140,7 +140,7 @@ async def _owe_reply(
         known = turn.language if "language" in turn.set_state or language.known(state) else None
         reply = await agent.reply(context(state, event.body, now, known, message_id=event.message_sid))
         if not reply.tool_calls:
-            text, by = shaped(reply.text, state), reply.agent
+            text, by = shaped(reply.text, state, known), reply.agent
     if text is not None:
         await tx.repo.record_reply(user, text, now)
     sms = SendSmsJob(
@@ -306,12 +306,22 @@ async def on_sms_status(event: SmsStatusUpdated, delivery: HasMsgId, uow: Conver
         await tx.repo.apply_status(event.message_sid, event.status, event.error_code, tx.now)
 
 
-def shaped(text: str, state: dict[str, Any]) -> str:
-    """An agent's reply made ready for SMS: GSM-7 where it costs nothing, the caregiver's name
-    exactly as written ("María" keeps its accent, and the text is then sized as UCS-2), and no
-    more than ``MAX_SEGMENTS``."""
+def shaped(text: str, state: dict[str, Any], lang: language.Language | None = None) -> str:
+    """An agent's reply made ready for SMS, within ``MAX_SEGMENTS``.
+
+    Typographic quotes, dashes and spaces become GSM-7 always. Accents are orthography in
+    Spanish: a Spanish reply keeps them when it fits as UCS-2, and loses them (for GSM-7's
+    larger segments) only when that is what makes it fit. In English a stray accent goes
+    whenever that makes the text GSM-7. The caregiver's name is never changed: "María" keeps
+    its accent, and the reply is then sized as UCS-2.
+    """
     name = (state.get("facts") or {}).get("first_name")
-    return fit(normalise_for_gsm(text, keep=(name,) if name else ()), MAX_SEGMENTS)
+    keep = (name,) if name else ()
+    if (lang or language.known(state)) == "es":
+        as_written = normalise_for_gsm(text, keep=keep, accents=True)
+        if segments(as_written) <= MAX_SEGMENTS:
+            return as_written
+    return fit(normalise_for_gsm(text, keep=keep), MAX_SEGMENTS)
 
 
 def context(

@@ -139,9 +139,18 @@ def compose(
         end = "" if not ask or step[-1] in ".?!" else "."
         candidates.append(_fill(f"{ack_now} {step}{end}{ask}", lang, who, lib))
     fresh = [text for text in candidates if text != previous] or candidates
-    # a name with an accent makes the text UCS-2 (67 characters a part): prefer words that fit
-    fitting = [text for text in fresh if segments(normalise_for_gsm(text, keep=keep)) <= MAX_SEGMENTS]
-    return (fitting or fresh)[0]
+
+    # Prefer words that fit as they will be sent: a Spanish reply keeps its accents when it fits
+    # as UCS-2 (67 characters a part), and an accented name makes any reply UCS-2.
+    def fits(text: str, accents: bool) -> bool:
+        return segments(normalise_for_gsm(text, keep=keep, accents=accents)) <= MAX_SEGMENTS
+
+    preferences = ([True] if lang == "es" else []) + [False]
+    for accents in preferences:
+        fitting = [text for text in fresh if fits(text, accents)]
+        if fitting:
+            return fitting[0]
+    return fresh[0]
 
 
 def opens_as(text: str, *intents: str) -> bool:

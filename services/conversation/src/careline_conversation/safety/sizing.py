@@ -99,7 +99,7 @@ def segments(text: str) -> int:
     return count
 
 
-def normalise_for_gsm(text: str, keep: Iterable[str] = ()) -> str:
+def normalise_for_gsm(text: str, keep: Iterable[str] = (), *, accents: bool = False) -> str:
     """Replace curly quotes, dashes, ellipses and odd spaces with GSM-7 text, and drop stray
     accents when that makes the whole text GSM-7.
 
@@ -108,10 +108,11 @@ def normalise_for_gsm(text: str, keep: Iterable[str] = ()) -> str:
     becomes "naive"), but only when every character then is GSM-7: once something stays UCS-2
     anyway (an emoji, another script, a word in ``keep``), an accent costs nothing and the
     text keeps it. ``keep`` holds words that are never changed, such as the caregiver's name:
-    "María" stays "María", and the reply is sized as UCS-2.
+    "María" stays "María", and the reply is sized as UCS-2. ``accents=True`` keeps every
+    accent (Spanish orthography), changing only the typographic characters.
     """
     text = text.translate(_GSM_EQUIVALENTS)
-    if is_gsm7(text):
+    if is_gsm7(text) or accents:
         return text
     kept = _kept_positions(text, keep)
     out: list[str] = []
