@@ -168,7 +168,8 @@ def test_system_links_are_allowed_only_when_the_caller_passes_them() -> None:
     assert unknown_contacts(other, allowed_links_extra=extra) == ["checkout.stripe.com/c/pay/cs_other"]
 
 
-def test_resource_topics_are_unchanged_for_callers() -> None:
+def test_resource_topics_keep_their_order_for_callers() -> None:
+    """The OpenAI tool's enum: the original topics in their order, then grief (issue 15)."""
     assert resources.TOPICS == (
         "respite",
         "support_group",
@@ -177,6 +178,7 @@ def test_resource_topics_are_unchanged_for_callers() -> None:
         "dementia",
         "mental_health",
         "general",
+        "grief",
     )
     assert resources.find_resource("no-such-topic") == resources.RESOURCES["general"]
 
@@ -193,3 +195,19 @@ def test_resource_texts_use_only_their_own_resources_contacts(topic: str) -> Non
     assert set(links_in(text)) <= set(cited.links)
     assert unknown_contacts(text) == []
     assert len(text) <= 160
+
+
+def test_grief_support_names_the_hospice_foundation_and_not_a_crisis_line() -> None:
+    """After a death the grief topic points to hospice and grief support, not to 988 alone."""
+    text = resources.find_resource("grief")
+    assert links_in(text) == ["hospicefoundation.org"]
+    assert numbers_in(text) == []
+    grief = catalogue.catalogue().resource("hospice_foundation_of_america")
+    assert "grief" in grief.topics and grief.source.startswith("https://hospicefoundation.org/")
+
+
+def test_medicare_is_sendable_with_its_tty_and_site() -> None:
+    """1-800-MEDICARE, its TTY line and medicare.gov moved from unconfirmed to the catalogue."""
+    text = "Call 1-800-MEDICARE (1-800-633-4227), TTY 1-877-486-2048, or see www.medicare.gov/care-compare."
+    assert unknown_contacts(text) == []
+    assert all("Medicare" not in item.what for item in catalogue.catalogue().unconfirmed)

@@ -19,7 +19,8 @@ from careline_conversation.safety.sizing import segments
 from careline_platform.zip3 import zip3_table
 
 ALL_TOPICS = sorted({topic for r in entries() for topic in r.topics})
-ZIPS = [None, "", "60614", "94110", "77002", "33101", "10001", "00901", "34001", "abcde"]
+ZIPS = [None, "", "60614", "94110", "77002", "33101", "43215", "07102", "30303", "02108", "10001"]
+ZIPS += ["00901", "34001", "abcde"]
 NANP = re.compile(r"1-8(00|33|44|55|66|77|88)-\d{3}-\d{4}")
 SHORT_CODE = re.compile(r"[2-9]\d{2,5}")
 LINK = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.(org|gov|net|com)(/[a-z0-9\-/]*[a-z0-9])?")
@@ -43,6 +44,37 @@ def test_a_zip_in_a_state_with_a_verified_entry_puts_that_entry_first() -> None:
 )
 def test_each_state_entry_is_reached_from_a_zip_in_that_state(zip_code: str, first: str) -> None:
     assert ids(zip_code, "caregiver_support")[0] == first
+
+
+NEW_STATES = [
+    pytest.param("43215", "OH", "oh_aaa_line", "1-866-243-5678", id="ohio-columbus"),
+    pytest.param("07102", "NJ", "nj_adrc_line", "1-877-222-3737", id="new-jersey-newark"),
+    pytest.param("30303", "GA", "ga_adrc_line", "1-866-552-4464", id="georgia-atlanta"),
+    pytest.param("02108", "MA", "ma_massoptions", "1-800-243-4636", id="massachusetts-boston"),
+]
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize(("zip_code", "state", "first", "number"), NEW_STATES)
+def test_a_zip_in_a_newly_verified_state_gets_that_states_line_first(
+    zip_code: str, state: str, first: str, number: str, language: str
+) -> None:
+    """Ohio, New Jersey, Georgia, Massachusetts (issue 15): the state's own line leads, in both languages."""
+    for need in ("respite", "caregiver_support", "benefits", "dementia", "general"):
+        answer = resources_for(need, zip_code, language)
+        assert answer.state == state
+        assert answer.entries[0].id == first
+        assert answer.text.startswith(f"{answer.entries[0].name}: {number}.")
+        assert not answer.asks_for_zip and unknown_contacts(answer.text) == []
+
+
+def test_medicare_and_grief_needs_get_their_national_entries_with_or_without_a_zip() -> None:
+    assert ids(None, "medicare") == ["medicare"]
+    assert ids("43215", "medicare")[0] == "medicare"
+    spanish = resources_for("medicare", None, "es").text
+    assert spanish.startswith("Preguntas sobre Medicare: llama al 1-800-633-4227")
+    assert ids("30303", "grief")[0] == "hospice_foundation_of_america"
+    assert "hospicefoundation.org" in resources_for("grief", None, "en").text
 
 
 def test_abuse_in_illinois_gets_the_state_hotline_and_911() -> None:
@@ -108,7 +140,7 @@ def test_every_reply_names_only_catalogue_contacts_and_fits_three_segments(need:
 def test_state_entries_name_states_the_zip_table_knows() -> None:
     states = {row.state for row in zip3_table().values()}
     local = [r for r in entries() if r.states]
-    assert {"IL", "CA", "TX", "FL"} <= {s for r in local for s in r.states}
+    assert {"IL", "CA", "TX", "FL", "OH", "NJ", "GA", "MA"} <= {s for r in local for s in r.states}
     for r in local:
         assert set(r.states) <= states, r.id
 
