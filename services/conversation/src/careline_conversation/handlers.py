@@ -16,10 +16,12 @@ from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.conversation import (
     AssessmentAnswered,
     AssessmentRequested,
+    CheckinPreferenceChanged,
     CheckoutRequested,
     ContactRecorded,
     CrisisDetected,
     FactLearned,
+    LossReported,
     OnboardingCompleted,
     OptOutChanged,
 )
@@ -170,7 +172,11 @@ async def _owe_turn_events(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> No
         await tx.emit(change, key=user, msg_id=f"optout:{sid}")
     if turn.request_assessment is not None:
         wanted = AssessmentRequested(
-            occurred_at=now, correlation_id=corr, user_id=user, instrument=turn.request_assessment
+            occurred_at=now,
+            correlation_id=corr,
+            user_id=user,
+            instrument=turn.request_assessment,
+            language=turn.language,
         )
         await tx.emit(wanted, key=user, msg_id=f"assessment-request:{sid}")
     if turn.answer_assessment is not None:
@@ -182,12 +188,33 @@ async def _owe_turn_events(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> No
             text=event.body,
         )
         await tx.emit(answer, key=user, msg_id=f"assessment-answer:{sid}")
+    await _owe_checkin_events(event, turn, tx)
     if turn.onboarding_done:
         done = OnboardingCompleted(occurred_at=now, correlation_id=corr, user_id=user)
         await tx.emit(done, key=user, msg_id=f"onboarding-done:{user}")
     if turn.request_checkout:
         request = CheckoutRequested(occurred_at=now, correlation_id=corr, user_id=user)
         await tx.emit(request, key=user, msg_id=f"checkout-request:{user}:{now.date().isoformat()}")
+
+
+async def _owe_checkin_events(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> None:
+    """What profile hears about check-ins: the caregiver's request, or that they lost their person."""
+    user, sid, corr, now = event.user_id, event.message_sid, event.correlation_id, tx.now
+    if turn.checkin_request is not None:
+        asked = turn.checkin_request
+        change = CheckinPreferenceChanged(
+            occurred_at=now,
+            correlation_id=corr,
+            user_id=user,
+            change=asked.change,
+            hour=asked.hour,
+            minute=asked.minute,
+            language=turn.language,
+        )
+        await tx.emit(change, key=user, msg_id=f"checkin-preference:{sid}")
+    if turn.loss_reported:
+        reported = LossReported(occurred_at=now, correlation_id=corr, user_id=user, message_sid=sid)
+        await tx.emit(reported, key=user, msg_id=f"loss:{sid}")
 
 
 async def _owe_crisis_effects(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> None:
