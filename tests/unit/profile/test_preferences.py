@@ -67,10 +67,13 @@ def test_less_steps_one_rung_down_from_what_comes_now(
     assert outcome.values["after"] is after
 
 
-def test_less_when_nothing_is_scheduled_changes_nothing_and_says_so() -> None:
-    """A mild caregiver gets no scheduled check-ins: "less" cannot take any away (and never opts out)."""
+def test_less_when_the_band_sends_none_stops_the_line_writing_first_and_never_opts_out() -> None:
+    """A mild caregiver gets no scheduled check-ins: "less" turns them off, which also stops nudges."""
     outcome = apply(Preference(), "less", band="mild", now=NOW)
-    assert outcome.preference == Preference() and outcome.text == "less_none_scheduled"
+    assert outcome.preference.frequency is Frequency.OFF and outcome.text == "less_no_nudges"
+    again = apply(outcome.preference, "less", band="mild", now=NOW)
+    assert again.preference == outcome.preference and again.text == "less_none_scheduled"
+    assert apply(outcome.preference, "resume", band="mild", now=NOW).preference.frequency is None
 
 
 def test_resume_undoes_a_run_of_less_back_to_where_it_started() -> None:

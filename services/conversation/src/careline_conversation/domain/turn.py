@@ -322,7 +322,7 @@ def _ordinary(
             loss_reported=bereaved,
         )
     if bereaved:  # the reply is written in decide(), in this turn's language
-        return Turn("loss", set_state={"assessment": None, "bereaved_at": now}, loss_reported=True)
+        return Turn("loss", set_state={"assessment": None}, loss_reported=True)
     request = checkin_requests.parse(message)
     if request is not None:
         return Turn(f"checkins:{request.change}", checkin_request=request)

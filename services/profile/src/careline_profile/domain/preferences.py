@@ -17,7 +17,9 @@ Requests (``change`` of ``CheckinPreferenceChanged``):
 - ``daily`` / ``weekly``: that frequency; any pause and "less" run end.
 - ``pause``: none for ``PAUSE_FOR`` (7 days); a pause already running is extended from now.
 - ``resume``: the pause ends, and a "less" run is undone (back to ``before_less``).
-- ``less``: one rung down; a paused caregiver goes to off (they asked for less still).
+- ``less``: one rung down; a paused caregiver goes to off (they asked for less still), and so
+  does one whose band sends no check-ins: off also stops the re-engagement nudges, the only
+  texts the line would still start.
 - ``time``: the time of day (on the caregiver's clock) check-ins come at; it must leave room
   inside the send window, so from 09:00 to 19:00.
 
@@ -190,8 +192,11 @@ def _less(preference: Preference, band: Band | str | None, now: datetime) -> Out
     if preference.paused(now):
         off = replace(preference, frequency=Frequency.OFF, paused_until=None, before_less=before_less)
         return Outcome(off, "less_off_from_pause")
-    if now_on is Frequency.OFF:
+    if preference.frequency is Frequency.OFF:
         return Outcome(preference, "less_none_scheduled")
+    if now_on is Frequency.OFF:  # the band sends none: what is left to stop is the line writing first
+        quiet = replace(preference, frequency=Frequency.OFF, before_less=before_less)
+        return Outcome(quiet, "less_no_nudges")
     after = LADDER[LADDER.index(now_on) + 1]
     fewer = replace(preference, frequency=after, before_less=before_less)
     text = "less_off" if after is Frequency.OFF else "less"
