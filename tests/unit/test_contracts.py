@@ -15,10 +15,12 @@ from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.conversation import (
     AssessmentAnswered,
     AssessmentRequested,
+    CheckinPreferenceChanged,
     CheckoutRequested,
     ContactRecorded,
     CrisisDetected,
     FactLearned,
+    LossReported,
     OnboardingCompleted,
     OptOutChanged,
     SandboxSmsSent,
@@ -60,6 +62,14 @@ SAMPLES: dict[type[Event], dict[str, Any]] = {
     AssessmentAnswered: {"user_id": "u_1", "assessment_id": "a1", "text": "3"},
     ContactRecorded: {"user_id": "u_1", "at": AT},
     OnboardingCompleted: {"user_id": "u_1"},
+    CheckinPreferenceChanged: {
+        "user_id": "u_1",
+        "change": "time",
+        "hour": 19,
+        "minute": 30,
+        "language": "es",
+    },
+    LossReported: {"user_id": "u_1", "message_sid": "SM1"},
     PromptReady: {
         "user_id": "u_1",
         "assessment_id": "a1",

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from careline_contracts.migration import SliceCounts
-from careline_profile.repository import BANDS, PHASES
+from careline_profile.repository import BANDS, PHASES, SCHEDULED
 from careline_testing.slices import fill_slices
 from careline_testing.uow import FakeClock, FakeUnitOfWork
 
@@ -88,6 +88,15 @@ class FakeProfiles:
         found = [
             p for p in self.profiles.values()
             if p.get("burnout_band") == band and p["last_contact_at"] <= quiet_since
+        ]  # fmt: skip
+        return copy.deepcopy(sorted(found, key=lambda p: p["last_contact_at"])[:limit])
+
+    async def chosen_checkin_candidates(self, quiet_since: datetime, limit: int) -> list[Document]:
+        found = [
+            p for p in self.profiles.values()
+            if (p.get("checkins") or {}).get("frequency") in SCHEDULED
+            and p["last_contact_at"] <= quiet_since
+            and p.get("bereaved_at") is None
         ]  # fmt: skip
         return copy.deepcopy(sorted(found, key=lambda p: p["last_contact_at"])[:limit])
 

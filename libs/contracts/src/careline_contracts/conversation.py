@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from careline_contracts import subjects
 from careline_contracts.base import Event
 
@@ -91,3 +93,32 @@ class OnboardingCompleted(Event):
 
     subject: ClassVar[str] = subjects.CONVERSATION_ONBOARDING_COMPLETED
     user_id: str
+
+
+class CheckinPreferenceChanged(Event):
+    """The caregiver changed how often or when check-ins come; profile's schedule follows it.
+
+    ``change`` is what they asked for: ``daily`` / ``weekly`` (DAILY, WEEKLY), ``pause`` (PAUSE:
+    none for 7 days), ``resume`` (RESUME: back to the schedule before a pause or a "less"),
+    ``less`` ("text me less": one step down, daily -> every 3 days -> weekly -> off) or ``time``
+    (a time of day, ``hour``:``minute`` on the caregiver's own clock). Profile decides the new
+    schedule (it knows the band) and confirms it to the caregiver in ``language``.
+    """
+
+    subject: ClassVar[str] = subjects.CONVERSATION_CHECKIN_PREFERENCE_CHANGED
+    user_id: str
+    change: Literal["daily", "weekly", "pause", "resume", "less", "time"]
+    hour: int | None = Field(default=None, ge=0, le=23)
+    minute: int = Field(default=0, ge=0, le=59)
+    language: Literal["en", "es"] = "en"
+
+
+class LossReported(Event):
+    """The caregiver said the person they cared for has died; caregiving check-ins stop.
+
+    Carries no words of the message: only that it was said, and in which message.
+    """
+
+    subject: ClassVar[str] = subjects.CONVERSATION_LOSS_REPORTED
+    user_id: str
+    message_sid: str

@@ -7,7 +7,9 @@ from typing import ClassVar, Literal
 from careline_contracts import subjects
 from careline_contracts.base import Event
 
-PromptPurpose = Literal["question", "reask", "paused", "result", "expired", "retry", "nudge"]
+PromptPurpose = Literal[
+    "question", "reask", "paused", "result", "expired", "retry", "nudge", "too_soon", "preference"
+]
 
 
 class PromptReady(Event):

@@ -16,10 +16,12 @@ from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
 from careline_contracts.conversation import (
     AssessmentAnswered,
     AssessmentRequested,
+    CheckinPreferenceChanged,
     CheckoutRequested,
     ContactRecorded,
     CrisisDetected,
     FactLearned,
+    LossReported,
     OnboardingCompleted,
     OptOutChanged,
 )
@@ -192,12 +194,33 @@ async def _owe_turn_events(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> No
             language=turn.language,
         )
         await tx.emit(answer, key=user, msg_id=f"assessment-answer:{sid}")
+    await _owe_checkin_events(event, turn, tx)
     if turn.onboarding_done:
         done = OnboardingCompleted(occurred_at=now, correlation_id=corr, user_id=user)
         await tx.emit(done, key=user, msg_id=f"onboarding-done:{user}")
     if turn.request_checkout:
         request = CheckoutRequested(occurred_at=now, correlation_id=corr, user_id=user)
         await tx.emit(request, key=user, msg_id=f"checkout-request:{user}:{now.date().isoformat()}")
+
+
+async def _owe_checkin_events(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> None:
+    """What profile hears about check-ins: the caregiver's request, or that they lost their person."""
+    user, sid, corr, now = event.user_id, event.message_sid, event.correlation_id, tx.now
+    if turn.checkin_request is not None:
+        asked = turn.checkin_request
+        change = CheckinPreferenceChanged(
+            occurred_at=now,
+            correlation_id=corr,
+            user_id=user,
+            change=asked.change,
+            hour=asked.hour,
+            minute=asked.minute,
+            language=turn.language,
+        )
+        await tx.emit(change, key=user, msg_id=f"checkin-preference:{sid}")
+    if turn.loss_reported:
+        reported = LossReported(occurred_at=now, correlation_id=corr, user_id=user, message_sid=sid)
+        await tx.emit(reported, key=user, msg_id=f"loss:{sid}")
 
 
 async def _owe_crisis_effects(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> None:

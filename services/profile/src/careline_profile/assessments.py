@@ -17,7 +17,7 @@ from careline_platform.jobs import Job
 from careline_platform.logging import get_logger
 from careline_platform.mongo import AlreadyProcessed
 from careline_platform.uow import HasMsgId
-from careline_profile.domain import journey, schedule, session
+from careline_profile.domain import checkin_texts, journey, schedule, session, texts
 from careline_profile.domain.instruments import INSTRUMENTS
 from careline_profile.domain.scoring import Result, result_message
 from careline_profile.domain.texts import say
@@ -45,9 +45,14 @@ async def on_assessment_requested(event: AssessmentRequested, delivery: HasMsgId
         profile = await tx.repo.get_or_create(user, now)
         language = event.language or profile.get("language")
         open_state = profile.get("assessment_in_progress")
+        ready_at = schedule.assessment_ready_at(profile, event.instrument, now)
         if open_state and not session.is_expired(open_state, now):
             step = session.resume(open_state, now, language)
             state, text = {**(step.state or open_state), "id": open_state["id"]}, step.reply or ""
+        elif ready_at is not None:  # done too recently: say when it can be done again
+            too_soon = _too_soon(event, profile, ready_at, now, language)
+            await tx.emit(too_soon, key=user, msg_id=f"prompt:{delivery.msg_id}")
+            return
         else:
             state = {**session.start(event.instrument, now, language), "id": f"asm:{delivery.msg_id}"}
             intro = INSTRUMENTS[event.instrument].intro_in(language)
@@ -97,6 +102,28 @@ async def on_assessment_answered(event: AssessmentAnswered, delivery: HasMsgId, 
             await tx.emit(prompt, key=user, msg_id=f"prompt:{delivery.msg_id}")
 
 
+def _too_soon(
+    event: AssessmentRequested,
+    profile: dict[str, Any],
+    ready_at: datetime,
+    now: datetime,
+    language: str | None,
+) -> PromptReady:
+    """The kind reply to an assessment asked for before its minimum interval, with when it opens."""
+    values = {"title": event.instrument, "when": ready_at}
+    zone = profile.get("time_zone")
+    text = checkin_texts.render("too_soon", texts.language(language), values, time_zone=zone, now=now)
+    return PromptReady(
+        occurred_at=now,
+        correlation_id=event.correlation_id,
+        user_id=event.user_id,
+        assessment_id="",
+        text=text,
+        purpose="too_soon",
+        assessment_open=False,
+    )
+
+
 def _prompt(
     event: AssessmentAnswered, text: str, purpose: Any, still_open: bool, now: datetime
 ) -> PromptReady:
@@ -139,8 +166,10 @@ async def _record_result(
     phase = journey.next_phase(
         profile.get("journey_phase") or "onboarding", event="assessment_completed", profile=updated, now=now
     )
-    interval = schedule.checkin_interval(result.band)
+    interval = schedule.next_checkin_interval(updated, now)
+    completed = {**(profile.get("last_completed") or {}), state["instrument"]: now}
     return {
+        "last_completed": completed,
         "next_checkin_at": now + interval if interval is not None else None,
         "burnout_score": result.score,
         "burnout_band": str(result.band),
@@ -166,6 +195,12 @@ async def scan_checkins(job: Job, uow: ProfileUow) -> dict[str, Any]:
         for profile in await reader.checkin_candidates(str(band), quiet_since, SCAN_BATCH):
             if schedule.is_due(profile, now) and await _start_checkin(uow, profile, now):
                 started += 1
+    # caregivers who chose DAILY or WEEKLY (or were stepped down to every 3 days): with or
+    # without a band; those the band loop just started are no longer due
+    quiet_since = now - schedule.RECENT_CONTACT
+    for profile in await reader.chosen_checkin_candidates(quiet_since, SCAN_BATCH):
+        if schedule.is_due(profile, now) and await _start_checkin(uow, profile, now):
+            started += 1
     calmed = 0
     for profile in await reader.in_crisis_support(now - journey.CRISIS_CALM, SCAN_BATCH):
         calmed += await _set_phase(uow, profile, "crisis_resolved", now)

@@ -19,11 +19,14 @@ from careline_platform.uow import ReadDb, UnitOfWorkApi, WriteDb
 
 Document = dict[str, Any]
 BANDS = ("crisis", "high", "moderate", "mild", "thriving")
-PHASES = ("onboarding", "active", "maintenance", "crisis_support", "churned")
+SCHEDULED = ("daily", "every_3_days", "weekly")
+"""The chosen frequencies that bring check-ins (``domain.preferences.Frequency`` but ``off``)."""
+PHASES = ("onboarding", "active", "maintenance", "crisis_support", "churned", "bereavement")
 
 
 class ProfileReader(Protocol):
     async def checkin_candidates(self, band: str, quiet_since: datetime, limit: int) -> list[Document]: ...
+    async def chosen_checkin_candidates(self, quiet_since: datetime, limit: int) -> list[Document]: ...
     async def silent_since(self, before: datetime, limit: int) -> list[Document]: ...
     async def in_crisis_support(self, calm_since: datetime, limit: int) -> list[Document]: ...
     async def daily_metrics(self, start: datetime, end: datetime) -> Document: ...
@@ -55,6 +58,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.user_profiles.create_index([("journey_phase", ASCENDING)])
     await db.user_profiles.create_index([("burnout_band", ASCENDING)])
     await db.user_profiles.create_index([("burnout_band", ASCENDING), ("last_contact_at", ASCENDING)])
+    await db.user_profiles.create_index([("checkins.frequency", ASCENDING), ("last_contact_at", ASCENDING)])
 
 
 class MongoProfileReader:
@@ -66,6 +70,22 @@ class MongoProfileReader:
         """Caregivers of a band silent since ``quiet_since``: the (band, last contact) index, bounded."""
         cursor = (
             self.profiles.find({"burnout_band": band, "last_contact_at": {"$lte": quiet_since}})
+            .sort("last_contact_at", ASCENDING)
+            .limit(limit)
+        )
+        return await cursor.to_list()
+
+    async def chosen_checkin_candidates(self, quiet_since: datetime, limit: int) -> list[Document]:
+        """Caregivers who chose how often check-ins come, silent since ``quiet_since``: the
+        (chosen frequency, last contact) index, bounded."""
+        cursor = (
+            self.profiles.find(
+                {
+                    "checkins.frequency": {"$in": list(SCHEDULED)},
+                    "last_contact_at": {"$lte": quiet_since},
+                    "bereaved_at": None,
+                }
+            )
             .sort("last_contact_at", ASCENDING)
             .limit(limit)
         )

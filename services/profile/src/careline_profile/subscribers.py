@@ -11,9 +11,11 @@ from careline_contracts.base import Event
 from careline_contracts.conversation import (
     AssessmentAnswered,
     AssessmentRequested,
+    CheckinPreferenceChanged,
     ContactRecorded,
     CrisisDetected,
     FactLearned,
+    LossReported,
     OnboardingCompleted,
     OptOutChanged,
 )
@@ -50,6 +52,10 @@ def subscribers(uow: ProfileUow) -> list[ConsumerSpec]:
            AssessmentRequested, assessments.on_assessment_requested),
         on(subjects.CONVERSATION, subjects.CONVERSATION_ASSESSMENT_ANSWERED, "profile-assessment-answers",
            AssessmentAnswered, assessments.on_assessment_answered),
+        on(subjects.CONVERSATION, subjects.CONVERSATION_CHECKIN_PREFERENCE_CHANGED,
+           "profile-checkin-preferences", CheckinPreferenceChanged, handlers.on_checkin_preference_changed),
+        on(subjects.CONVERSATION, subjects.CONVERSATION_LOSS_REPORTED, "profile-loss", LossReported,
+           handlers.on_loss_reported),
         # a backfill batch spans caregivers (see backfill.py): one consumer, a longer ack wait
         replace(
             on(subjects.USERS, subjects.USER_IMPORTED, "profile-backfill", UsersImported,

@@ -14,7 +14,13 @@
 6a. ESPAÑOL / ENGLISH switch the caregiver's language, whatever else is open (rate limit,
    assessment, onboarding), and the confirmation comes in the new language; a pending
    onboarding question is asked again after it. A caregiver not yet welcomed gets the welcome.
-7. A new caregiver gets the welcome and the first onboarding question.
+7. A new caregiver gets the welcome and the first onboarding question (a death told in that
+   first message is still reported to profile, so no caregiving check-in ever goes out).
+7a. The person cared for has died ("mom passed away last night", "mi mamá falleció";
+   ``domain.loss``): sorry, grief support and the news that caregiving check-ins stop, in the
+   caregiver's language; profile is told. Any open assessment closes. Never rate-limited.
+7b. Check-in control (``domain.checkin_requests``): DAILY, WEEKLY, PAUSE, RESUME, a time of
+   day, or "text me less": profile is told, decides the schedule and confirms it.
 8. Rate limits: one notice, then silence until the window passes.
 9. "check in" / "assessment" asks profile for an assessment; while one is open (24 h), a
    message is its answer, and profile's next question or result is the reply.
@@ -38,8 +44,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from careline_conversation.domain import checkin_requests, loss, onboarding, ratelimit, replies
 from careline_conversation.domain import language as languages
-from careline_conversation.domain import onboarding, ratelimit, replies
+from careline_conversation.domain.checkin_requests import CheckinRequest
 from careline_conversation.domain.language import Detection, Language
 from careline_conversation.safety import responses
 from careline_conversation.safety.crisis import detect
@@ -110,6 +117,8 @@ class Turn:
     request_assessment: str | None = None  # an instrument key
     answer_assessment: str | None = None  # the open assessment this message answers
     onboarding_done: bool = False
+    checkin_request: CheckinRequest | None = None  # DAILY, PAUSE, a time of day...: for profile
+    loss_reported: bool = False  # the person cared for died: profile stops caregiving check-ins
     counted: bool = True
     """Whether the message counts toward the rate limits (answers to the line's questions do not)."""
     language: Language = languages.DEFAULT
@@ -189,6 +198,8 @@ def decide(
         turn.set_state.update(learned)
     turn.language = languages.language_of(turn.set_state if "language" in turn.set_state else state)
     turn.language_changed = "language" in turn.set_state and languages.known(state) != turn.language
+    if turn.kind == "loss":  # written once this turn's language is known (a first Spanish message)
+        turn.reply = loss.reply(turn.language, (state.get("facts") or {}).get("first_name"))
     return turn
 
 
@@ -292,6 +303,7 @@ def _ordinary(
     switch = SWITCHES.get(keyword) if keyword is not None else None
     if switch is not None and state.get("welcomed"):
         return _switch(state, switch, now, gentle)
+    bereaved = loss.reports_loss(message)
     if not state.get("welcomed"):
         first = onboarding.start()
         chose = languages.switched(switch, now) if switch is not None else {}
@@ -301,12 +313,19 @@ def _ordinary(
                 "welcome",
                 welcome,
                 set_state={"welcomed": True, "onboarding": {**first, "paused": True}, **chose},
+                loss_reported=bereaved,
             )
         return Turn(
             "welcome",
             f"{welcome} {onboarding.QUESTIONS[first['field']]}",
             set_state={"welcomed": True, "onboarding": first, **chose},
+            loss_reported=bereaved,
         )
+    if bereaved:  # the reply is written in decide(), in this turn's language
+        return Turn("loss", set_state={"assessment": None}, loss_reported=True)
+    request = checkin_requests.parse(message)
+    if request is not None:
+        return Turn(f"checkins:{request.change}", checkin_request=request)
     if answering_the_line(state, now):  # never counted, never slowed: the line asked
         result = _after_limits(state, message, now, gentle)
         result.counted = False

@@ -1,7 +1,8 @@
 """Where a caregiver is in their journey with the line, and what moves them on.
 
 Phases: onboarding -> active -> maintenance (stable, low band for weeks) or crisis_support
-(after a crisis) -> back to active; churned after long silence or cancellation.
+(after a crisis) -> back to active; churned after long silence or cancellation; bereavement
+once the caregiver told the line the person they cared for died.
 
 Rules, by event (any event not listed for a phase leaves the phase as it is):
 - ``onboarding_done``: onboarding -> active.
@@ -18,9 +19,14 @@ Rules, by event (any event not listed for a phase leaves the phase as it is):
 - ``silence`` (a periodic sweep): any phase -> churned at 31+ days since the caregiver last
   wrote (``last_contact_at``).
 - ``canceled`` (the subscription ended for good): any phase -> churned.
+- ``loss`` (the caregiver said the person they cared for died): any phase -> bereavement. A
+  bereaved caregiver stays there through assessments and messages; a crisis still moves them
+  to crisis support, and its end back to bereavement (``bereaved_at`` is set).
+- ``checkins_resumed`` (the caregiver asked for check-ins again: DAILY, WEEKLY, RESUME):
+  bereavement -> active.
 
 Profile fields read: ``band_history`` (list of ``{"band": str, "at": datetime}``),
-``last_crisis_at``, ``last_contact_at``.
+``last_crisis_at``, ``last_contact_at``, ``bereaved_at``.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ class Phase(StrEnum):
     MAINTENANCE = "maintenance"
     CRISIS_SUPPORT = "crisis_support"
     CHURNED = "churned"
+    BEREAVEMENT = "bereavement"
 
 
 class JourneyEvent(StrEnum):
@@ -54,6 +61,8 @@ class JourneyEvent(StrEnum):
     MESSAGE = "message"
     SILENCE = "silence"
     CANCELED = "canceled"
+    LOSS = "loss"
+    CHECKINS_RESUMED = "checkins_resumed"
 
 
 STABLE_BANDS = frozenset({Band.MILD, Band.THRIVING})
@@ -83,7 +92,7 @@ def _onboarding_done(current: Phase, profile: Mapping[str, Any], now: datetime) 
 
 
 def _assessment_completed(current: Phase, profile: Mapping[str, Any], now: datetime) -> Phase:
-    if current in (Phase.ONBOARDING, Phase.CRISIS_SUPPORT):
+    if current in (Phase.ONBOARDING, Phase.CRISIS_SUPPORT, Phase.BEREAVEMENT):
         return current
     return Phase.MAINTENANCE if is_stable(profile) else Phase.ACTIVE
 
@@ -98,11 +107,13 @@ def _crisis_resolved(current: Phase, profile: Mapping[str, Any], now: datetime) 
     last_crisis = profile.get("last_crisis_at")
     if last_crisis is not None and now - as_utc(last_crisis) < CRISIS_CALM:
         return current
-    return Phase.ACTIVE
+    return Phase.BEREAVEMENT if profile.get("bereaved_at") is not None else Phase.ACTIVE
 
 
 def _message(current: Phase, profile: Mapping[str, Any], now: datetime) -> Phase:
-    return Phase.ACTIVE if current is Phase.CHURNED else current
+    if current is not Phase.CHURNED:
+        return current
+    return Phase.BEREAVEMENT if profile.get("bereaved_at") is not None else Phase.ACTIVE
 
 
 def _silence(current: Phase, profile: Mapping[str, Any], now: datetime) -> Phase:
@@ -113,6 +124,14 @@ def _canceled(current: Phase, profile: Mapping[str, Any], now: datetime) -> Phas
     return Phase.CHURNED
 
 
+def _loss(current: Phase, profile: Mapping[str, Any], now: datetime) -> Phase:
+    return Phase.BEREAVEMENT
+
+
+def _checkins_resumed(current: Phase, profile: Mapping[str, Any], now: datetime) -> Phase:
+    return Phase.ACTIVE if current is Phase.BEREAVEMENT else current
+
+
 _RULES: dict[JourneyEvent, _Rule] = {
     JourneyEvent.ONBOARDING_DONE: _onboarding_done,
     JourneyEvent.ASSESSMENT_COMPLETED: _assessment_completed,
@@ -121,4 +140,6 @@ _RULES: dict[JourneyEvent, _Rule] = {
     JourneyEvent.MESSAGE: _message,
     JourneyEvent.SILENCE: _silence,
     JourneyEvent.CANCELED: _canceled,
+    JourneyEvent.LOSS: _loss,
+    JourneyEvent.CHECKINS_RESUMED: _checkins_resumed,
 }

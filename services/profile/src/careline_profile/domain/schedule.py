@@ -13,9 +13,21 @@ A dormant caregiver gets at most three nudges, after 7, 14 and 30 days of silenc
 once (``reengagements_sent``); after 31 days the caregiver counts as churned and the line goes
 quiet. A nudge is a proactive message too: the caller records it in ``last_checkin_at``.
 
+The caregiver's own choice (``checkins``, see ``domain.preferences``) comes first: DAILY or
+WEEKLY replace the band's interval (and a caregiver with no band but a choice gets check-ins
+too), a pause or "off" means none, and a chosen time of day holds the check-in back until that
+time on their clock (the interval then counts with ``PREFERRED_TIME_SLACK``, so a check-in sent
+a few minutes late does not push the next day's later and later). The crisis band's 2 silent
+days apply only while the caregiver follows the band. No check-in starts before the check-in
+instrument's minimum interval since the last one completed (``last_completed``), and none
+after the caregiver told the line the person they cared for died (``bereaved_at``): neither a
+check-in nor a re-engagement nudge about caregiving. A pause, or check-ins the caregiver
+turned off, also holds the nudges back.
+
 Profile fields read: ``burnout_band``, ``last_contact_at`` (caregiver's last inbound
 message), ``last_checkin_at`` (last proactive message), ``opted_out``, ``time_zone``,
-``reengagements_sent``. Datetimes may be naive (MongoDB's default), and are then read as UTC.
+``reengagements_sent``, ``checkins``, ``last_completed`` (instrument key -> when one was last
+completed), ``bereaved_at``. Datetimes may be naive (MongoDB's default), and are then read as UTC.
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from careline_profile.domain import preferences
+from careline_profile.domain.instruments import INSTRUMENTS
 from careline_profile.domain.scoring import Band
 
 DEFAULT_TIME_ZONE = "America/New_York"
@@ -35,6 +49,7 @@ RECENT_CONTACT = timedelta(hours=24)
 CRISIS_SILENCE = timedelta(days=2)
 REENGAGEMENT_DAYS = (7, 14, 30)
 CHURN_AFTER = timedelta(days=31)
+PREFERRED_TIME_SLACK = timedelta(hours=1)
 
 CHECKIN_INTERVALS: dict[Band, timedelta | None] = {
     Band.CRISIS: timedelta(days=1),
@@ -90,15 +105,50 @@ def next_window_start(time_zone: str | None, now: datetime) -> datetime:
 def is_due(profile: Mapping[str, Any], now: datetime) -> bool:
     """True when a proactive check-in should go out to this caregiver now."""
     now = aware(now)
-    interval = checkin_interval(profile.get("burnout_band"))
-    if interval is None or not _may_reach_out(profile, now):
+    if profile.get("bereaved_at") is not None:
+        return False
+    chosen = preferences.of(profile)
+    band = profile.get("burnout_band")
+    interval = preferences.effective_interval(chosen, band, now)
+    slack = PREFERRED_TIME_SLACK if chosen.hour is not None else timedelta(0)
+    if interval is None or not _may_reach_out(profile, now, slack):
+        return False
+    if not preferred_time_reached(chosen, profile.get("time_zone"), now):
+        return False
+    if assessment_ready_at(profile, "checkin", now) is not None:
         return False
     last_contact = _when(profile, "last_contact_at")
     last_checkin = _when(profile, "last_checkin_at")
-    if profile.get("burnout_band") == Band.CRISIS and _within(last_contact, now, CRISIS_SILENCE):
+    follows_band = chosen.frequency is None
+    if follows_band and band == Band.CRISIS and _within(last_contact, now, CRISIS_SILENCE):
         return False
     latest = max((at for at in (last_contact, last_checkin) if at is not None), default=None)
-    return not _within(latest, now, interval)
+    return not _within(latest, now, interval - slack)
+
+
+def preferred_time_reached(chosen: preferences.Preference, time_zone: str | None, now: datetime) -> bool:
+    """True when the caregiver chose no time of day, or it is that time or later on their clock."""
+    at = chosen.at()
+    return at is None or aware(now).astimezone(caregiver_zone(time_zone)).time() >= at
+
+
+def assessment_ready_at(profile: Mapping[str, Any], instrument: str, now: datetime) -> datetime | None:
+    """When ``instrument`` may be asked again (UTC), or None when it may be now.
+
+    Its minimum interval runs from the last time the caregiver completed it.
+    """
+    done = (profile.get("last_completed") or {}).get(instrument)
+    if done is None:
+        return None
+    ready = as_utc(done) + INSTRUMENTS[instrument].min_interval
+    return ready if aware(now) < ready else None
+
+
+def next_checkin_interval(profile: Mapping[str, Any], now: datetime) -> timedelta | None:
+    """The interval the caregiver's check-ins follow now: their choice, else their band's."""
+    if profile.get("bereaved_at") is not None:
+        return None
+    return preferences.effective_interval(preferences.of(profile), profile.get("burnout_band"), aware(now))
 
 
 def silence(profile: Mapping[str, Any], now: datetime) -> timedelta | None:
@@ -123,17 +173,24 @@ def reengagement_due(profile: Mapping[str, Any], now: datetime) -> int | None:
     quiet = silence(profile, now)
     if quiet is None or quiet >= CHURN_AFTER or not _may_reach_out(profile, now):
         return None
+    if profile.get("bereaved_at") is not None or _held_back(preferences.of(profile), now):
+        return None
     reached = [days for days in REENGAGEMENT_DAYS if quiet >= timedelta(days=days)]
     if not reached or reached[-1] in profile.get("reengagements_sent", ()):
         return None
     return reached[-1]
 
 
-def _may_reach_out(profile: Mapping[str, Any], now: datetime) -> bool:
+def _held_back(chosen: preferences.Preference, now: datetime) -> bool:
+    """The caregiver paused check-ins, or turned them off by asking for less."""
+    return chosen.paused(now) or chosen.frequency is preferences.Frequency.OFF
+
+
+def _may_reach_out(profile: Mapping[str, Any], now: datetime, slack: timedelta = timedelta(0)) -> bool:
     """The rules every proactive message obeys: consent, pace, conversation, churn, clock."""
     return (
         not profile.get("opted_out", False)
-        and not _within(_when(profile, "last_checkin_at"), now, PROACTIVE_GAP)
+        and not _within(_when(profile, "last_checkin_at"), now, PROACTIVE_GAP - slack)
         and not _within(_when(profile, "last_contact_at"), now, RECENT_CONTACT)
         and not is_churned(profile, now)
         and in_send_window(profile.get("time_zone"), now)

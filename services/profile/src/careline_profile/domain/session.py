@@ -131,6 +131,13 @@ def is_expired(state: Mapping[str, Any], now: datetime) -> bool:
     return _aware_utc(now) >= expires_at(state)
 
 
+def open_assessment_id(state: Mapping[str, Any] | None, now: datetime) -> str | None:
+    """The id of the assessment the caregiver is answering (asking, not paused, not expired), or None."""
+    if not state or state.get("status", Status.ASKING) != Status.ASKING or is_expired(state, now):
+        return None
+    return str(state["id"]) if state.get("id") else None
+
+
 def resume(state: Mapping[str, Any], now: datetime, language: str | None = None) -> Step:
     """Pick a (paused) assessment up again: ask its current item once more (in ``language``
     when given: the caregiver's, which may have changed)."""
