@@ -40,7 +40,7 @@ from careline_conversation.domain.turn import FOLLOW_UP_AFTER, Turn, decide, pos
 from careline_conversation.integrations.sms import SmsSender
 from careline_conversation.language.detector import detect_in_thread
 from careline_conversation.repository import ConversationUow, SentMessages, Writer
-from careline_conversation.safety.sizing import fit, normalise_for_gsm
+from careline_conversation.safety.sizing import fit_with, normalise_for_gsm
 from careline_platform import regions
 from careline_platform.jobs import Job
 from careline_platform.logging import get_logger
@@ -140,7 +140,7 @@ async def _owe_reply(
         known = turn.language if "language" in turn.set_state or language.known(state) else None
         reply = await agent.reply(context(state, event.body, now, known, message_id=event.message_sid))
         if not reply.tool_calls:
-            text, by = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS), reply.agent
+            text, by = fit_with(normalise_for_gsm(reply.text), turn.then, MAX_SEGMENTS), reply.agent
     if text is not None:
         await tx.repo.record_reply(user, text, now)
     sms = SendSmsJob(
@@ -150,7 +150,7 @@ async def _owe_reply(
         kind=turn.kind,
         body=text,
         agent=by,
-        compose=SmsCompose(message=event.body) if text is None else None,
+        compose=SmsCompose(message=event.body, then=turn.then) if text is None else None,
     )
     # a crisis text jumps the caregiver's queue: it is not ordered behind earlier replies
     actor = None if turn.kind.startswith("crisis") else user
@@ -160,11 +160,11 @@ async def _owe_reply(
 async def _owe_turn_events(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> None:
     """The events a turn owes: a fact, an opt-out, an assessment step, onboarding, a checkout."""
     user, sid, corr, now = event.user_id, event.message_sid, event.correlation_id, tx.now
-    if turn.fact is not None:
+    for learned in turn.facts:
         fact = FactLearned(
-            occurred_at=now, correlation_id=corr, user_id=user, field=turn.fact.field, value=turn.fact.value
+            occurred_at=now, correlation_id=corr, user_id=user, field=learned.field, value=learned.value
         )
-        await tx.emit(fact, key=user, msg_id=f"fact:{sid}:{turn.fact.field}")
+        await tx.emit(fact, key=user, msg_id=f"fact:{sid}:{learned.field}")
     if turn.opted_out is not None:
         change = OptOutChanged(occurred_at=now, correlation_id=corr, user_id=user, opted_out=turn.opted_out)
         await tx.emit(change, key=user, msg_id=f"optout:{sid}")

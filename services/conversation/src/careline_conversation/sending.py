@@ -18,7 +18,7 @@ from careline_conversation.domain import onboarding
 from careline_conversation.handlers import MAX_SEGMENTS, Services, context
 from careline_conversation.repository import ConversationUow
 from careline_conversation.safety import responses
-from careline_conversation.safety.sizing import fit, normalise_for_gsm
+from careline_conversation.safety.sizing import fit_with, normalise_for_gsm
 from careline_platform import regions
 from careline_platform.jobs import Job, LeaseLost, PermanentJobError
 
@@ -80,7 +80,7 @@ async def compose(job: Job, sms: SendSmsJob, uow: ConversationUow, services: Ser
     if body is None:
         state = await uow.read().state(sms.user_id) or {}
         reply = await services.agent.reply(context(state, sms.compose.message, uow.now, message_id=job.key))
-        body = fit(normalise_for_gsm(reply.text), MAX_SEGMENTS)
+        body = fit_with(normalise_for_gsm(reply.text), sms.compose.then, MAX_SEGMENTS)
         tool_calls = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
         await services.progress.record_progress(job, body=body, agent=reply.agent, tool_calls=tool_calls)
     if not job.progress.get("in_history"):
