@@ -48,7 +48,7 @@ from careline_testing.signing import inbound_sms_params, twilio_form
 
 TOKEN = "bench-twilio-token"
 SMS_PATH = "/webhooks/twilio/sms"
-ONBOARDING = ("hi", "Maria", "my mom", "94110")
+ONBOARDING = ("hi", "Maria", "my mom", "dementia", "94110")
 MESSAGES = (
     "Mom had a rough night and I barely slept",
     "I am so tired today",

@@ -31,12 +31,12 @@ def fake_openai() -> Iterator[tuple[FakeOpenAI, str]]:
 @pytest.fixture
 def cluster_env(fake_openai: tuple[FakeOpenAI, str]) -> dict[str, str]:
     _api, url = fake_openai
-    return {"OPENAI_API_KEY": "sk-e2e", "OPENAI_BASE_URL": url, "OPENAI_TIMEOUT_S": "2", "SUMMARY_EVERY": "5"}
+    return {"OPENAI_API_KEY": "sk-e2e", "OPENAI_BASE_URL": url, "OPENAI_TIMEOUT_S": "2", "SUMMARY_EVERY": "6"}
 
 
 async def onboard(client: httpx.AsyncClient, cluster: Cluster, twilio: FakeTwilio) -> None:
-    """Welcome, then name, relationship and ZIP: four fixed replies, no AI call."""
-    for k, text in enumerate(("hello", "Ana", "my mom", "94110"), start=1):
+    """Welcome, then name, relationship, condition and ZIP: five fixed replies, no AI call."""
+    for k, text in enumerate(("hello", "Ana", "my mom", "dementia", "94110"), start=1):
         await post_sms(client, cluster, inbound_sms_params(PHONE, text))
         await eventually(lambda k=k: len(twilio.to(PHONE)) == k)
 
@@ -59,9 +59,9 @@ async def test_the_ai_text_is_stored_once_and_a_failed_send_reuses_it(
         twilio.fail_next = 2  # the first two sends of the AI reply fail
         params = inbound_sms_params(PHONE, "mom was up all night again")
         await post_sms(client, cluster, params)
-        await eventually(lambda: len(twilio.to(PHONE)) == 5, timeout_s=30)
+        await eventually(lambda: len(twilio.to(PHONE)) == 6, timeout_s=30)
 
-    assert twilio.to(PHONE)[4].body == "That sounds like a long night. Could you rest a little today?"
+    assert twilio.to(PHONE)[5].body == "That sounds like a long night. Could you rest a little today?"
     assert sum(bool(r.get("tools")) for r in api.requests) == 1  # three send attempts, one AI reply
     job = await databases(mongo, cluster)["conversation"].jobs.find_one(
         {"_id": f"sms:reply:{params['MessageSid']}"}
@@ -72,7 +72,7 @@ async def test_the_ai_text_is_stored_once_and_a_failed_send_reuses_it(
     state = await databases(mongo, cluster)["conversation"].conversation_state.find_one({})
     assert state is not None
     outgoing = [m["text"] for m in state["recent_messages"] if m["dir"] == "out"]
-    assert outgoing[-1] == twilio.to(PHONE)[4].body and outgoing.count(outgoing[-1]) == 1
+    assert outgoing[-1] == twilio.to(PHONE)[5].body and outgoing.count(outgoing[-1]) == 1
     [reply_request] = [r for r in api.requests if r.get("tools")]  # (the summary's has none)
     assert "Ana" in reply_request["messages"][0]["content"]  # the name onboarding learned
 
@@ -86,8 +86,8 @@ async def test_when_openai_is_down_the_rules_agent_answers(
         await onboard(client, cluster, twilio)
         api.fail_next = 10
         await post_sms(client, cluster, inbound_sms_params(PHONE, "I'm so tired"))
-        await eventually(lambda: len(twilio.to(PHONE)) == 5, timeout_s=20)
-    assert answers(twilio.to(PHONE)[4].body, "I'm so tired")  # the rules agent's answer
+        await eventually(lambda: len(twilio.to(PHONE)) == 6, timeout_s=20)
+    assert answers(twilio.to(PHONE)[5].body, "I'm so tired")  # the rules agent's answer
 
 
 async def test_the_agents_tool_calls_become_events_and_the_summary_is_refreshed(
@@ -114,7 +114,7 @@ async def test_the_agents_tool_calls_become_events_and_the_summary_is_refreshed(
             ScriptedAnswer("Ana cares for her mother and moved to New York.", with_tools=False),
         ]
         await post_sms(client, cluster, inbound_sms_params(PHONE, "we moved to NYC, 10001. can we check in?"))
-        await eventually(lambda: len(twilio.to(PHONE)) == 5, timeout_s=20)
+        await eventually(lambda: len(twilio.to(PHONE)) == 6, timeout_s=20)
         user = await db["ingress"].users.find_one({"phone": PHONE})
         assert user is not None
 
@@ -128,7 +128,7 @@ async def test_the_agents_tool_calls_become_events_and_the_summary_is_refreshed(
             state = await db["conversation"].conversation_state.find_one({"_id": user["_id"]}) or {}
             return state.get("summary") == "Ana cares for her mother and moved to New York."
 
-        await eventually(summarised)  # SUMMARY_EVERY=5: the fifth message asked for one
+        await eventually(summarised)  # SUMMARY_EVERY=6: the sixth message asked for one
     owed = [d["_id"] async for d in db["conversation"].jobs.find({"type": "outbox.publish"})]
     assert sum(k.startswith("event:assessment-request:") for k in owed) == 1
     assert sum(k.startswith("event:fact:sms:reply:") for k in owed) == 1

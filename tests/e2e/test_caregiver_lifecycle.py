@@ -49,7 +49,7 @@ async def test_from_first_text_to_renewed_access(
     db = databases(mongo, cluster)
     async with httpx.AsyncClient(timeout=10) as client:
         phone = Phone(client, cluster, twilio, NUMBER)
-        for text in ("hi", "Maria", "my dad", "94110"):
+        for text in ("hi", "Maria", "my dad", "stroke", "94110"):
             await phone.text(text)
         user = await db["ingress"].users.find_one({"phone": NUMBER})
         assert user is not None

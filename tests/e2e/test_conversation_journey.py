@@ -52,8 +52,10 @@ async def test_onboarding_facts_reach_profile_and_stop_start_follow(
         welcome = await phone.text("hi")
         assert welcome is not None and "STOP" in welcome and "first name" in welcome
         assert "care for" in (await phone.text("I'm Ana") or "")
-        assert "ZIP" in (await phone.text("my husband") or "")
-        assert (await phone.text("94110") or "").startswith("Thank you, Ana.")
+        assert "health condition" in (await phone.text("my husband") or "")
+        assert "ZIP" in (await phone.text("dementia") or "")
+        done = await phone.text("94110") or ""
+        assert done.startswith("Thank you, Ana.") and "CHECK IN" in done  # a first check-in offered
         user = await db["ingress"].users.find_one({"phone": "+14155550151"})
         assert user is not None
 
@@ -61,7 +63,8 @@ async def test_onboarding_facts_reach_profile_and_stop_start_follow(
             doc = await db["profile"].user_profiles.find_one({"_id": user["_id"]}) or {}
             return all(doc.get(k) == v for k, v in fields.items())
 
-        await eventually(lambda: profile_has({"first_name": "Ana", "relationship": "spouse", "zip": "94110"}))
+        learned = {"first_name": "Ana", "relationship": "spouse", "condition": "dementia", "zip": "94110"}
+        await eventually(lambda: profile_has(learned))
 
         assert await phone.text("STOP") == replies.text("stop")
         await eventually(lambda: profile_has({"opted_out": True}))
@@ -80,7 +83,7 @@ async def test_a_caregiver_whose_trial_ended_still_gets_crisis_help_and_one_chec
     async with httpx.AsyncClient(timeout=10) as client:
         phone = Phone(client, cluster, twilio, "+14155550152")
         await phone.text("hello")
-        for skip in ("SKIP", "SKIP", "SKIP"):
+        for skip in ("SKIP", "SKIP", "SKIP", "SKIP"):
             await phone.text(skip)
         user = await db["ingress"].users.find_one({"phone": "+14155550152"})
         assert user is not None

@@ -31,6 +31,7 @@ from careline_contracts.ingress import (
     StripeEventReceived,
     UserRegistered,
 )
+from careline_contracts.jobs import SendSmsJob
 from careline_contracts.profile import CheckinDue, PromptReady
 from careline_contracts.subjects import PARTITIONS, partition_of, partitioned
 
@@ -246,3 +247,20 @@ def test_partitioned_subjects_are_captured_by_their_streams() -> None:
             subject,
             stream.subjects,
         )
+
+
+def test_condition_and_then_are_additions_and_old_payloads_still_read() -> None:
+    """FactLearned gained ``condition``, SmsCompose gained ``then``: what was written before still reads."""
+    old_fact = {
+        "v": 1,
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "user_id": "u_1",
+        "field": "zip",
+        "value": "94110",
+    }
+    assert FactLearned.model_validate(old_fact).field == "zip"
+    condition = FactLearned.model_validate({**old_fact, "field": "condition", "value": "Alzheimer's"})
+    assert FactLearned.model_validate_json(condition.to_bytes()) == condition
+    old_job = {"to": "+14155550100", "user_id": "u_1", "kind": "agent", "compose": {"message": "hi"}}
+    sms = SendSmsJob.of(old_job)
+    assert sms.compose is not None and sms.compose.then is None

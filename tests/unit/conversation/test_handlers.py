@@ -252,3 +252,46 @@ async def test_an_answer_to_the_lines_own_question_is_left_out_of_the_rate_count
     conv.repo.states[USER].pop("assessment")
     await text(conv, "thanks for that", sid="SM2")
     assert conv.repo.states[USER]["inbound_at"] == [conv.uow.now]  # an ordinary message counts
+
+
+async def test_facts_stated_out_of_order_each_become_a_fact_event() -> None:
+    conv = conversation()
+    conv.repo.states[USER] = settled(onboarding=onboarding.start())
+    await text(conv, "my husband has Parkinson's, we live in 60614", sid="SMo")
+    facts = {(e.field, e.value) for e in conv.uow.events(FactLearned)}  # type: ignore[attr-defined]
+    # and the language the message set, for profile's texts
+    assert facts == {
+        ("relationship", "spouse"),
+        ("condition", "Parkinson's"),
+        ("zip", "60614"),
+        ("language", "en"),
+    }
+    assert conv.repo.states[USER]["facts"] == {
+        "relationship": "spouse",
+        "condition": "Parkinson's",
+        "zip": "60614",
+    }
+    assert conv.repo.states[USER]["onboarding"]["field"] == "first_name"
+
+
+async def test_a_re_ask_ends_the_instant_agents_reply_and_a_composed_one() -> None:
+    yesterday = {"field": None, "tries": 0, "done_at": None}
+    for agent, sid in ((None, "SMr"), (ScriptedAgent(), "SMs")):
+        conv = conversation(agent=agent) if agent else conversation()
+        yesterday["done_at"] = conv.uow.now - timedelta(hours=25)
+        conv.repo.states[USER] = settled(onboarding=dict(yesterday), facts={"first_name": "Ana"})
+        await text(conv, "she slept better last night", sid=sid)
+        [reply] = conv.uow.jobs(SendSmsJob)
+        sms = reply.job
+        assert isinstance(sms, SendSmsJob)
+        relationship = onboarding.question("relationship")
+        if agent is None:
+            assert (
+                sms.body is not None
+                and sms.body.endswith(relationship)
+                and len(sms.body) > len(relationship) + 40
+            )
+        else:
+            assert sms.body is None and sms.compose is not None and sms.compose.then is not None
+            assert sms.compose.then.endswith(relationship)
+        assert conv.repo.states[USER]["onboarding"]["reasked"] == ["relationship"]

@@ -43,6 +43,7 @@ from careline_contracts.migration import (
 from careline_conversation import alert_admin, backfill, paging, sending
 from careline_conversation.agents import ToolCall
 from careline_conversation.domain.alerts import PagingPolicy
+from careline_conversation.safety.sizing import segments
 from careline_platform.admin import AdminOperation
 from careline_platform.jobs import Job, LeaseLost, PermanentJobError
 from careline_testing.uow import delivery
@@ -157,6 +158,17 @@ async def test_a_composed_reply_asks_the_agent_once_and_is_kept_in_history_once(
     assert len(agent.asked) == 1 and agent.asked[0].message == "hi" and agent.asked[0].summary == "earlier"
     assert sms.progress["body"] == "composed words" and sms.progress["in_history"] is True
     assert [m["text"] for m in conv.repo.states[USER]["recent_messages"]] == ["composed words"]
+
+
+async def test_a_composed_reply_keeps_the_question_that_follows_it_whole() -> None:
+    question = "One more thing, if you'd like: What's your ZIP code? (Reply SKIP to skip.)"
+    for words in ("composed words", "a long answer. " * 40):
+        conv = conversation(agent=ScriptedAgent(words))
+        conv.repo.states[USER] = {"_id": USER}
+        sms = sms_job(compose=SmsCompose(message="hi", then=question))
+        body = await sending.compose(sms, SendSmsJob.of(sms.payload), conv.uow, conv.services)
+        assert body.endswith(f" {question}") and segments(body) <= 3
+        assert body.startswith(words.strip()[:12])
 
 
 async def test_tool_calls_become_events_once_and_invalid_facts_are_dropped() -> None:

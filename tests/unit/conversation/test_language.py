@@ -122,7 +122,7 @@ def test_a_keyword_outranks_the_detection_of_the_same_message() -> None:
 def test_a_switch_during_onboarding_asks_the_pending_question_again() -> None:
     progress = {"field": "relationship", "tries": 0}
     t = turn(settled(onboarding=progress), "ESPAÑOL")
-    assert t.reply == f"{replies.text('switch', 'es')} {onboarding.QUESTIONS['relationship']}"
+    assert t.reply == f"{replies.text('switch', 'es')} {onboarding.question('relationship', 'es')}"
     assert "onboarding" not in t.set_state and t.fact is None  # "ESPAÑOL" is not the answer
 
 

@@ -60,7 +60,7 @@ def test_every_fixed_text_is_in_both_languages_within_budget_and_names_only_cata
 def test_the_welcome_and_the_first_question_fit_two_gsm7_segments_in_spanish() -> None:
     """The Spanish welcome avoids á, í, ó, ú on purpose: GSM-7 holds twice what UCS-2 does."""
     assert is_gsm7(replies.welcome("es"))
-    first = f"{replies.welcome('es')} {onboarding.QUESTIONS['first_name']}"
+    first = f"{replies.welcome('es')} {onboarding.question('first_name', 'es')}"
     assert segments(first) <= 3
 
 

@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 
 from careline_conversation.domain import onboarding, ratelimit, replies
+from careline_conversation.domain.language import Detection
 from careline_conversation.domain.turn import decide, projected_access
 from careline_conversation.safety import responses
+from careline_conversation.safety.sizing import segments
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 LIMITS = ratelimit.RateLimits(per_window=20, window=timedelta(minutes=10), per_day=30)
@@ -77,7 +79,7 @@ def test_yes_is_start_only_for_an_opted_out_number() -> None:
 def test_a_new_caregiver_gets_the_welcome_and_the_first_question() -> None:
     result = turn(None, "hi")
     assert result.kind == "welcome"
-    assert result.reply is not None and result.reply.endswith(onboarding.QUESTIONS["first_name"])
+    assert result.reply is not None and result.reply.endswith(onboarding.question("first_name"))
     assert result.set_state == {"welcomed": True, "onboarding": onboarding.start()}
 
 
@@ -245,7 +247,7 @@ def test_post_crisis_mode_lifts_limits_paywall_and_onboarding_for_a_day() -> Non
     assert (result.kind, result.compose) == ("agent", True)
     later = in_crisis(25, onboarding={"field": "zip", "tries": 0, "paused": True})
     resumed = turn(later, "hi again")
-    assert (resumed.kind, resumed.reply) == ("onboarding:resume", onboarding.QUESTIONS["zip"])
+    assert (resumed.kind, resumed.reply) == ("onboarding:resume", onboarding.question("zip"))
     assert turn(in_crisis(25, **NOT_ENTITLED), "hello").kind == "gated"
 
 
@@ -266,3 +268,101 @@ def test_stop_and_help_still_work_while_the_question_waits_for_an_answer() -> No
 def test_projected_access_reads_billings_projection(state: dict[str, Any], expected: bool) -> None:
     """No projection yet means access (a new trial); otherwise billing's flag as projected."""
     assert projected_access(state) is expected
+
+
+# --- onboarding that listens (issue 15, item 4) --------------------------------------------
+
+
+def test_a_distressed_first_message_gets_the_welcome_then_care_then_the_first_question() -> None:
+    result = turn(None, "I'm exhausted, she was up all night")
+    assert result.kind == "welcome" and result.reply is not None
+    care = onboarding.care_line("exhaustion", "en")
+    assert result.reply.endswith(f" {care} {onboarding.question('first_name')}")
+    assert onboarding.hint("first_name") not in result.reply
+
+
+def test_a_spanish_first_message_keeps_what_it_said_and_what_does_not_fit_waits() -> None:
+    spanish = Detection("es", 0.99, 9)
+    result = decide(
+        None, "soy María y cuido a mi mamá, tiene alzheimer", NOW, LIMITS, [NOW], detected=spanish
+    )
+    assert result.language == "es" and result.reply is not None and segments(result.reply) <= 3
+    assert {(f.field, f.value) for f in result.facts} == {
+        ("first_name", "María"),
+        ("relationship", "parent"),
+        ("condition", "alzhéimer"),
+    }
+    assert result.set_state["facts.first_name"] == "María"
+    # the welcome is English and GSM-7: the accented question would make it four UCS-2 segments
+    assert result.set_state["onboarding"] == {"field": "zip", "tries": 0, "waiting": True}
+    state = settled(onboarding=result.set_state["onboarding"], language=result.set_state["language"])
+    following = turn(state, "gracias")
+    assert (following.kind, following.reply) == ("onboarding", onboarding.question("zip", "es"))
+
+
+@pytest.mark.parametrize("field", ["first_name", "relationship", "condition", "zip"])
+def test_distress_during_onboarding_gets_care_never_a_format_hint(field: str) -> None:
+    result = turn(settled(onboarding={"field": field, "tries": 0}), "I'm exhausted, she was up all night")
+    assert result.kind == "onboarding" and result.reply is not None and not result.compose
+    assert result.reply.startswith(onboarding.care_line("exhaustion", "en"))
+    assert "A ZIP code has 5 digits" not in result.reply and onboarding.hint(field) not in result.reply
+
+
+def test_a_crisis_during_onboarding_still_comes_first() -> None:
+    result = turn(settled(onboarding={"field": "zip", "tries": 0}), CRISIS_TEXT)
+    assert (result.kind, result.reply) == ("crisis", CRISIS_REPLY)
+
+
+def test_a_zip_sent_while_the_name_is_asked_is_kept_and_never_asked_for() -> None:
+    early = turn(settled(onboarding=onboarding.start()), "60614")
+    assert early.fact is not None and (early.fact.field, early.fact.value) == ("zip", "60614")
+    assert early.set_state["facts.zip"] == "60614" and early.set_state["onboarding"]["field"] == "first_name"
+    facts = {"zip": "60614", "first_name": "Ana", "relationship": "parent"}
+    last = turn(settled(onboarding={"field": "condition", "tries": 0}, facts=facts), "Parkinson's")
+    assert last.onboarding_done and last.reply == onboarding.done_text("Ana")
+    assert last.fact is not None and (last.fact.field, last.fact.value) == ("condition", "Parkinson's")
+
+
+def test_a_question_during_onboarding_gets_the_agent_then_the_pending_question() -> None:
+    result = turn(settled(onboarding={"field": "zip", "tries": 0}), "How much does this cost?")
+    assert (result.kind, result.compose, result.counted) == ("onboarding:aside", True, False)
+    assert result.then == onboarding.question("zip")
+    gated = turn(settled(**NOT_ENTITLED, onboarding={"field": "zip", "tries": 0}), "How much does this cost?")
+    assert (gated.kind, gated.reply) == ("onboarding", onboarding.question("zip"))
+
+
+DONE_YESTERDAY = {"field": None, "tries": 0, "done_at": NOW - timedelta(hours=25)}
+KNOWN = {"first_name": "Ana", "relationship": "parent", "zip": "94110"}
+
+
+def test_a_skipped_fact_is_asked_again_once_at_the_end_of_an_ordinary_reply() -> None:
+    result = turn(settled(onboarding=DONE_YESTERDAY, facts=KNOWN), "she slept better last night")
+    assert (result.kind, result.compose) == ("agent", True)
+    assert result.then is not None and result.then.endswith(onboarding.question("condition"))
+    assert result.set_state["onboarding"]["reasked"] == ["condition"]
+    again = turn(settled(onboarding=result.set_state["onboarding"], facts=KNOWN), "Alzheimer's")
+    assert (again.kind, again.reply) == ("onboarding:reask", "Thank you, Ana, I've noted that.")
+    assert again.fact is not None and again.fact.value == "Alzheimer's" and not again.onboarding_done
+    later = settled(onboarding=again.set_state["onboarding"], facts={**KNOWN, "condition": "Alzheimer's"})
+    assert turn(later, "hello").then is None  # once
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        settled(
+            onboarding=DONE_YESTERDAY, facts=KNOWN, assessment={"id": "a1", "since": NOW - timedelta(hours=1)}
+        ),
+        settled(
+            onboarding=DONE_YESTERDAY,
+            facts=KNOWN,
+            crisis={"at": NOW - timedelta(hours=3), "category": "suicide_self", "tier": "explicit"},
+        ),
+        settled(onboarding={**DONE_YESTERDAY, "done_at": NOW - timedelta(hours=2)}, facts=KNOWN),
+        settled(onboarding={"field": None, "tries": 0}, facts=KNOWN),
+    ],
+    ids=["during-an-assessment", "after-a-crisis", "within-a-day", "onboarded-before-re-asks-existed"],
+)
+def test_no_re_ask_outside_an_ordinary_reply_a_day_later(state: dict[str, Any]) -> None:
+    result = turn(state, "she slept better last night")
+    assert result.then is None and "onboarding" not in result.set_state

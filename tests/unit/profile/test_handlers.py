@@ -56,9 +56,15 @@ async def test_a_zip_sets_the_time_zone_and_other_facts_are_stored_as_told() -> 
     await handlers.on_fact_learned(
         FactLearned(occurred_at=uow.now, user_id="u1", field="first_name", value="Ana"), delivery("m2"), uow
     )
+    await handlers.on_fact_learned(
+        FactLearned(occurred_at=uow.now, user_id="u1", field="condition", value="alzhéimer"),
+        delivery("m3"),
+        uow,
+    )
     stored = uow.repo.profiles["u1"]
     assert stored["zip"] == "94110" and stored["time_zone"] == "America/Los_Angeles"
     assert stored["first_name"] == "Ana" and "time_zone" in stored
+    assert stored["condition"] == "alzhéimer"  # as the caregiver's language wrote it
 
 
 async def test_opt_out_follows_stop_and_start() -> None:

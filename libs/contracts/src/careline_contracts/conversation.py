@@ -35,11 +35,15 @@ class CrisisDetected(Event):
 
 
 class FactLearned(Event):
-    """The caregiver told the line a profile fact (onboarding or the agent); profile stores it."""
+    """The caregiver told the line a profile fact (onboarding or the agent); profile stores it.
+
+    ``condition`` (the care recipient's main condition, as the caregiver wrote it, lightly
+    normalised) was added to ``field`` later: v1 events with the first three stay valid.
+    """
 
     subject: ClassVar[str] = subjects.CONVERSATION_FACT_LEARNED
     user_id: str
-    field: Literal["first_name", "relationship", "zip", "language"]
+    field: Literal["first_name", "relationship", "zip", "condition", "language"]
     value: str
     """For ``language``: "en" or "es", the language the line now writes to the caregiver in."""
 

@@ -77,6 +77,8 @@ class SmsCompose(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     message: str
+    then: str | None = None
+    """A fixed text sent after the agent's words, in the same SMS (a pending onboarding question)."""
 
 
 class SendSmsJob(JobPayload):

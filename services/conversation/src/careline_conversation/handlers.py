@@ -42,7 +42,7 @@ from careline_conversation.domain.turn import FOLLOW_UP_AFTER, Turn, decide, pos
 from careline_conversation.integrations.sms import SmsSender
 from careline_conversation.language.detector import detect_in_thread
 from careline_conversation.repository import ConversationUow, SentMessages, Writer
-from careline_conversation.safety.sizing import fit, normalise_for_gsm, segments
+from careline_conversation.safety.sizing import fit_with, normalise_for_gsm, segments
 from careline_platform import regions
 from careline_platform.jobs import Job
 from careline_platform.logging import get_logger
@@ -142,7 +142,7 @@ async def _owe_reply(
         known = turn.language if "language" in turn.set_state or language.known(state) else None
         reply = await agent.reply(context(state, event.body, now, known, message_id=event.message_sid))
         if not reply.tool_calls:
-            text, by = shaped(reply.text, state, known), reply.agent
+            text, by = shaped(reply.text, state, known, then=turn.then), reply.agent
     if text is not None:
         await tx.repo.record_reply(user, text, now)
     sms = SendSmsJob(
@@ -152,7 +152,7 @@ async def _owe_reply(
         kind=turn.kind,
         body=text,
         agent=by,
-        compose=SmsCompose(message=event.body) if text is None else None,
+        compose=SmsCompose(message=event.body, then=turn.then) if text is None else None,
     )
     # a crisis text jumps the caregiver's queue: it is not ordered behind earlier replies
     actor = None if turn.kind.startswith("crisis") else user
@@ -162,11 +162,11 @@ async def _owe_reply(
 async def _owe_turn_events(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> None:
     """The events a turn owes: a fact, an opt-out, an assessment step, onboarding, a checkout."""
     user, sid, corr, now = event.user_id, event.message_sid, event.correlation_id, tx.now
-    if turn.fact is not None:
+    for learned in turn.facts:
         fact = FactLearned(
-            occurred_at=now, correlation_id=corr, user_id=user, field=turn.fact.field, value=turn.fact.value
+            occurred_at=now, correlation_id=corr, user_id=user, field=learned.field, value=learned.value
         )
-        await tx.emit(fact, key=user, msg_id=f"fact:{sid}:{turn.fact.field}")
+        await tx.emit(fact, key=user, msg_id=f"fact:{sid}:{learned.field}")
     if turn.language_changed:  # profile writes its questions and check-ins in it
         spoken = FactLearned(
             occurred_at=now, correlation_id=corr, user_id=user, field="language", value=turn.language
@@ -329,8 +329,11 @@ async def on_sms_status(event: SmsStatusUpdated, delivery: HasMsgId, uow: Conver
         await tx.repo.apply_status(event.message_sid, event.status, event.error_code, tx.now)
 
 
-def shaped(text: str, state: dict[str, Any], lang: language.Language | None = None) -> str:
-    """An agent's reply made ready for SMS, within ``MAX_SEGMENTS``.
+def shaped(
+    text: str, state: dict[str, Any], lang: language.Language | None = None, *, then: str | None = None
+) -> str:
+    """An agent's reply made ready for SMS, within ``MAX_SEGMENTS``, with ``then`` (a fixed line
+    the turn adds, such as a pending onboarding question) kept whole after it.
 
     Typographic quotes, dashes and spaces become GSM-7 always. Accents are orthography in
     Spanish: a Spanish reply keeps them when it fits as UCS-2, and loses them (for GSM-7's
@@ -342,9 +345,10 @@ def shaped(text: str, state: dict[str, Any], lang: language.Language | None = No
     keep = (name,) if name else ()
     if (lang or language.known(state)) == "es":
         as_written = normalise_for_gsm(text, keep=keep, accents=True)
-        if segments(as_written) <= MAX_SEGMENTS:
-            return as_written
-    return fit(normalise_for_gsm(text, keep=keep), MAX_SEGMENTS)
+        joined = f"{as_written} {then}" if then else as_written
+        if segments(joined) <= MAX_SEGMENTS:
+            return joined
+    return fit_with(normalise_for_gsm(text, keep=keep), then, MAX_SEGMENTS)
 
 
 def context(

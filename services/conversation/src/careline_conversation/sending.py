@@ -79,7 +79,7 @@ async def compose(job: Job, sms: SendSmsJob, uow: ConversationUow, services: Ser
     if body is None:
         state = await uow.read().state(sms.user_id) or {}
         reply = await services.agent.reply(context(state, sms.compose.message, uow.now, message_id=job.key))
-        body = shaped(reply.text, state)
+        body = shaped(reply.text, state, then=sms.compose.then)
         tool_calls = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
         await services.progress.record_progress(job, body=body, agent=reply.agent, tool_calls=tool_calls)
     if not job.progress.get("in_history"):

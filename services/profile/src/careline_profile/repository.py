@@ -141,6 +141,7 @@ class MongoProfileWriter:
                 "$setOnInsert": {
                     "first_name": None,
                     "relationship": None,
+                    "condition": None,
                     "zip": None,
                     "time_zone": None,
                     "journey_phase": "onboarding",

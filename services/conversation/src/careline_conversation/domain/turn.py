@@ -111,7 +111,10 @@ class Turn:
     alert_note: AlertNote | None = None
     page: tuple[str, str] | None = None  # (alert id, reason): page the on-call roster again
     follow_ups: FollowUps | None = None
-    fact: Fact | None = None
+    facts: tuple[Fact, ...] = ()
+    """Profile facts learned from this message (onboarding's answer, or facts stated outright)."""
+    then: str | None = None
+    """A fixed text sent after the agent's words in the same reply (an onboarding question)."""
     opted_out: bool | None = None  # set when STOP/START changed it
     request_checkout: bool = False
     request_assessment: str | None = None  # an instrument key
@@ -129,6 +132,11 @@ class Turn:
     @property
     def crisis_category(self) -> str | None:
         return self.crisis.category if self.crisis else None
+
+    @property
+    def fact(self) -> Fact | None:
+        """The first fact learned, if any."""
+        return self.facts[0] if self.facts else None
 
 
 def post_crisis(state: Document | None, now: datetime) -> str | None:
@@ -192,8 +200,8 @@ def decide(
     """
     state = state or {}
     learned = languages.after_detection(state, detected, now) if detected is not None else {}
-    speaks = languages.language_of({**state, **learned})
-    turn = _decide(state, message, now, limits, inbound_at, message_id, speaks)
+    reply_language = languages.language_of({**state, **learned})
+    turn = _decide(state, message, now, limits, inbound_at, message_id, reply_language)
     if learned and "language" not in turn.set_state:  # a switch keyword outranks a detection
         turn.set_state.update(learned)
     turn.language = languages.language_of(turn.set_state if "language" in turn.set_state else state)
@@ -210,7 +218,7 @@ def _decide(
     limits: ratelimit.RateLimits,
     inbound_at: list[datetime],
     message_id: str,
-    speaks: Language,
+    language: Language,
 ) -> Turn:
     alert_id = f"crisis:alert:{message_id}"
     crisis = detect(message)
@@ -241,7 +249,7 @@ def _decide(
             set_state=set_state,
             crisis=indirect,
         )
-    return _ordinary(state, message, now, limits, inbound_at, opted_out, speaks)
+    return _ordinary(state, message, now, limits, inbound_at, opted_out, language)
 
 
 def _answer_question(question: Document, answer: Answer, now: datetime, state: Document) -> Turn:
@@ -283,12 +291,12 @@ def _ordinary(
     limits: ratelimit.RateLimits,
     inbound_at: list[datetime],
     opted_out: bool,
-    speaks: Language,
+    language: Language,
 ) -> Turn:
     gentle = post_crisis(state, now) is not None
     keyword = parse_keyword(message)
     # "ayuda" or "baja" from a caregiver whose language is not known yet is answered in Spanish
-    said = "es" if languages.known(state) is None and spanish_keyword(message) else speaks
+    said = "es" if languages.known(state) is None and spanish_keyword(message) else language
     if keyword is Keyword.STOP:
         if opted_out:
             return Turn("silent:opted_out")
@@ -307,7 +315,7 @@ def _ordinary(
     if not state.get("welcomed"):
         first = onboarding.start()
         chose = languages.switched(switch, now) if switch is not None else {}
-        welcome = replies.welcome(switch or speaks)
+        welcome = replies.welcome(switch or language)
         if gentle:  # the welcome says what the line is; the questions wait for a calmer day
             return Turn(
                 "welcome",
@@ -315,19 +323,18 @@ def _ordinary(
                 set_state={"welcomed": True, "onboarding": {**first, "paused": True}, **chose},
                 loss_reported=bereaved,
             )
-        return Turn(
-            "welcome",
-            f"{welcome} {onboarding.QUESTIONS[first['field']]}",
-            set_state={"welcomed": True, "onboarding": first, **chose},
-            loss_reported=bereaved,
-        )
+        lang = switch or language
+        step = onboarding.welcome(replies.welcome(lang), message, language=lang, now=now)
+        turn = _onboarding_turn("welcome", step, {"welcomed": True, **chose})
+        turn.loss_reported = bereaved
+        return turn
     if bereaved:  # the reply is written in decide(), in this turn's language
         return Turn("loss", set_state={"assessment": None}, loss_reported=True)
     request = checkin_requests.parse(message)
     if request is not None:
         return Turn(f"checkins:{request.change}", checkin_request=request)
     if answering_the_line(state, now):  # never counted, never slowed: the line asked
-        result = _after_limits(state, message, now, gentle)
+        result = _after_limits(state, message, now, gentle, language)
         result.counted = False
         return result
     if not gentle:
@@ -337,15 +344,15 @@ def _ordinary(
         if decision.verdict is ratelimit.Verdict.NOTICE:
             assert decision.resume_at is not None
             told = {"rate_notice_at": now, "rate_replied_at": now}
-            notice = ratelimit.notice(decision.resume_at, now, limits, speaks)
+            notice = ratelimit.notice(decision.resume_at, now, limits, language)
             return Turn("rate:notice", notice, set_state=told)
         if decision.verdict is ratelimit.Verdict.WAIT:
             return Turn("silent:rate")
         if decision.verdict is ratelimit.Verdict.SLOW:  # the next slot: answered, and the clock restarts
-            result = _after_limits(state, message, now, gentle)
+            result = _after_limits(state, message, now, gentle, language)
             result.set_state = {**result.set_state, "rate_replied_at": now}
             return result
-    return _after_limits(state, message, now, gentle)
+    return _after_limits(state, message, now, gentle, language)
 
 
 def answering_the_line(state: Document, now: datetime) -> bool:
@@ -358,7 +365,7 @@ def answering_the_line(state: Document, now: datetime) -> bool:
     return bool(onboarding.is_active(progress) and progress and not progress.get("paused"))
 
 
-def _after_limits(state: Document, message: str, now: datetime, gentle: bool) -> Turn:
+def _after_limits(state: Document, message: str, now: datetime, gentle: bool, language: Language) -> Turn:
     """What an ordinary message gets once the rate limits let it through."""
     instrument = assessment_request(message)
     if instrument is not None:
@@ -372,22 +379,53 @@ def _after_limits(state: Document, message: str, now: datetime, gentle: bool) ->
         if progress.get("paused"):  # asked before a crisis: ask again rather than read this as the answer
             return Turn(
                 "onboarding:resume",
-                onboarding.QUESTIONS[progress["field"]],
+                onboarding.question(progress["field"], language),
                 set_state={"onboarding": {"field": progress["field"], "tries": 0}},
             )
-        step = onboarding.answer(progress, message, known_name=(state.get("facts") or {}).get("first_name"))
-        fact = Fact(*step.fact) if step.fact else None
-        set_state: Document = {"onboarding": step.state}
-        if fact is not None:
-            set_state[f"facts.{fact.field}"] = fact.value
-        done = not onboarding.is_active(step.state)
-        return Turn("onboarding", step.reply, set_state=set_state, fact=fact, onboarding_done=done)
+        known = state.get("facts") or {}
+        access = projected_access(state)
+        step = onboarding.answer(progress, message, known=known, language=language, now=now, aside_ok=access)
+        return _onboarding_turn("onboarding", step)
+    return _after_onboarding(state, message, now, gentle, language)
+
+
+def _after_onboarding(state: Document, message: str, now: datetime, gentle: bool, language: Language) -> Turn:
+    """The answer to a re-asked question, the paywall, or the agent (with a re-ask when due)."""
+    progress, known = state.get("onboarding"), state.get("facts") or {}
+    answered = onboarding.answer_reask(progress, message, known=known, language=language)
+    if answered is not None and answered.reply is not None:
+        return _onboarding_turn("onboarding:reask", answered)
+    closed: Document = {"onboarding": answered.state} if answered is not None else {}
+    progress = answered.state if answered is not None else progress
     if not gentle and not projected_access(state):
         today = now.date().isoformat()
         if state.get("checkout_requested_on") == today:
-            return Turn("silent:gated")
-        return Turn("gated", set_state={"checkout_requested_on": today}, request_checkout=True)
-    return Turn("agent", compose=True)
+            return Turn("silent:gated", set_state=closed)
+        return Turn("gated", set_state={**closed, "checkout_requested_on": today}, request_checkout=True)
+    missing = None if gentle else onboarding.reask_due(progress, known, message, now)
+    if progress is not None and missing is not None:
+        asked, then = onboarding.reask(progress, missing, language, now)
+        return Turn("agent", compose=True, then=then, set_state={"onboarding": asked})
+    return Turn("agent", compose=True, set_state=closed)
+
+
+def _onboarding_turn(kind: str, step: onboarding.Step, extra: Document | None = None) -> Turn:
+    """The turn an onboarding step makes: its progress and facts stored, its reply or the agent's
+    (a question or a long sentence mid-onboarding: ``then`` asks the pending question after it)."""
+    facts = tuple(Fact(f, v) for f, v in step.facts)
+    set_state: Document = {**(extra or {}), "onboarding": step.state}
+    set_state.update({f"facts.{fact.field}": fact.value for fact in facts})
+    ended = step.done and kind != "onboarding:reask"  # a re-ask answers after onboarding ended
+    if step.aside:
+        return Turn(
+            "onboarding:aside",
+            compose=True,
+            then=step.then,
+            set_state=set_state,
+            facts=facts,
+            onboarding_done=ended,
+        )
+    return Turn(kind, step.reply, set_state=set_state, facts=facts, onboarding_done=ended)
 
 
 def _switch(state: Document, language: Language, now: datetime, gentle: bool) -> Turn:
@@ -395,7 +433,7 @@ def _switch(state: Document, language: Language, now: datetime, gentle: bool) ->
     reply = replies.text("switch", language)
     progress = state.get("onboarding")
     if onboarding.is_active(progress) and not gentle and progress and not progress.get("paused"):
-        reply = f"{reply} {onboarding.QUESTIONS[progress['field']]}"
+        reply = f"{reply} {onboarding.question(progress['field'], language)}"
     return Turn(f"language:{language}", reply, set_state=languages.switched(language, now))
 
 

@@ -192,3 +192,18 @@ def fit(text: str, max_segments: int = 3) -> str:
         if (suffix == "..." or not is_gsm7(prefix)) and len(prefix) > kept:
             best, kept = candidate, len(prefix)
     return best
+
+
+def fit_with(text: str, tail: str | None, max_segments: int = 3) -> str:
+    """``text`` and then ``tail`` (a fixed line, such as a question), within ``max_segments``.
+
+    The tail is kept whole and ``text`` is shortened (``fit``) to make room; only when even a
+    one-segment ``text`` leaves no room is the tail dropped and ``text`` fitted alone.
+    """
+    if not tail:
+        return fit(text, max_segments)
+    for budget in range(max_segments, 0, -1):
+        joined = f"{fit(text, budget)} {tail}"
+        if segments(joined) <= max_segments:
+            return joined
+    return fit(text, max_segments)
