@@ -400,7 +400,7 @@ class FakeEmbedder:
     ``fail`` makes every call raise, as a provider that is down."""
 
     model: str = "fake-embedding"
-    dimensions: int = 64
+    dimensions: int = 256
     fail: bool = False
     asked: list[list[str]] = field(default_factory=list)
 

@@ -23,6 +23,7 @@ K1, B = 1.2, 0.75
 MIN_COSINE = 0.2
 """A floor against noise: an entry less similar than this is not offered, however few fit.
 A starting value, not a measured one; tune it on real messages."""
+RELATIVE = 0.5
 _WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS_FILE = ("data", "stopwords.txt")
 
@@ -65,7 +66,8 @@ def by_embedding(
 
 def by_words(query: str, items: Sequence[tuple[T, str]], k: int) -> list[Scored[T]]:
     """The ``k`` items whose texts share the most telling words with ``query`` (BM25, the
-    items themselves as the collection), best first; an item sharing no word is never picked."""
+    items themselves as the collection), best first; an item sharing no word, or scoring under
+    ``RELATIVE`` of the best, is never picked (one common word in common is not relevance)."""
     wanted = set(words(query))
     if not wanted or not items:
         return []
@@ -81,7 +83,8 @@ def by_words(query: str, items: Sequence[tuple[T, str]], k: int) -> list[Scored[
             score += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
         if score > 0:
             scored.append(Scored(item, score))
-    return _top(scored, k)
+    best = max((s.score for s in scored), default=0.0)
+    return _top([s for s in scored if s.score >= RELATIVE * best], k)
 
 
 def _top(scored: list[Scored[T]], k: int) -> list[Scored[T]]:
