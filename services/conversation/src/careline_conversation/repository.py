@@ -362,7 +362,8 @@ class MongoConversationWriter:
                 )
 
     async def erase_caregiver(self, user_id: str) -> Document:
-        """Delete the caregiver's slice (alerts and their pages included); the unit of work cancels
+        """Delete the caregiver's slice (alerts and their pages, kept messages and their vectors
+        included); the unit of work cancels
         the jobs owed to them. Audit rows stay, with only the user id (the record is accountable,
         the person is gone): the record each row pointed at and its details go. Their number is
         returned among the ``identifiers``: the messages that name it go from the streams."""

@@ -1,5 +1,9 @@
 """Conversation's SMS jobs: compose and send one SMS exactly once, summarise, follow up a crisis.
 
+A composed reply is given what ``remembering.Recall`` finds for it (earlier messages, catalogue
+entries), and the agent's tool calls (a profile fact, a memory, an assessment) are carried out
+once, after the reply is stored.
+
 ``sms.send`` is every outbound text's job (replies, check-ins, checkout links, follow-ups,
 pages to the person on call, staff's messages), its payload always a ``SendSmsJob``. What an
 attempt learns before sending (the agent's words, its tool calls) is kept in the job's

@@ -5,8 +5,10 @@ a failure raises ``AgentUnavailable`` and the rules agent answers instead, so a 
 never kept waiting on a slow provider.
 
 The system prompt carries the safety rules (no dosing, no invented contacts, care before any
-pitch) and, in the day after a crisis, the crisis category and a gentle mode without the
-start_assessment tool. Rules in a prompt are requests, not guarantees: every reply is checked
+pitch), what the line remembers (facts, the latest band and pressure zones, a recent crisis's
+category, earlier messages recalled for this one, catalogue entries that fit: quoted as data,
+never as instructions) and, in the day after a crisis, the crisis category and a gentle mode
+without the start_assessment tool. Rules in a prompt are requests, not guarantees: every reply is checked
 by the contact tripwire in ``agents/fallback.py`` before it can be sent.
 """
 
