@@ -49,6 +49,7 @@ async def test_a_plain_answer_uses_the_context_and_offers_the_tools(fake: tuple[
     assert {t["function"]["name"] for t in request["tools"]} == {
         "start_assessment",
         "record_profile_fact",
+        "remember",
         "find_resource",
     }
     system, *turns = request["messages"]
@@ -143,7 +144,8 @@ async def test_after_a_crisis_the_model_hears_the_category_and_gets_no_assessmen
     context = replace(CONTEXT, post_crisis="self_harm")
     reply = await agent(url).reply(context)
     [first] = api.requests
-    assert {t["function"]["name"] for t in first["tools"]} == {"record_profile_fact", "find_resource"}
+    offered = {t["function"]["name"] for t in first["tools"]}
+    assert offered == {"record_profile_fact", "remember", "find_resource"}
     system = first["messages"][0]["content"]
     assert "crisis (self harm)" in system and "no questionnaire" in system
     assert "start_assessment" not in system

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,10 +16,13 @@ from careline_conversation.domain.alerts import Cursor, NewAlert
 from careline_conversation.domain.ratelimit import RateLimits
 from careline_conversation.domain.roster import OnCall
 from careline_conversation.handlers import Services
+from careline_conversation.integrations.embeddings import EmbeddingUnavailable
 from careline_conversation.integrations.sms import SentMessage
+from careline_conversation.remembering import Recall
 from careline_conversation.repository import RECENT_WINDOW, STATUS_RANK
 from careline_platform.audit import AuditRecord
 from careline_platform.jobs import Job
+from careline_testing.fakes import FakeOpenAI
 from careline_testing.slices import fill_slices
 from careline_testing.uow import FakeClock, FakeUnitOfWork
 
@@ -39,6 +43,7 @@ class FakeConversation:
         self.roster_doc: Document = {"_id": "current", "people": [], "updated_at": None}
         self.audit_rows: list[AuditRecord] = []
         self.jobs: dict[str, Document] = {}  # what erasure deletes; tests put job documents here
+        self.kept: dict[str, Document] = {}  # message_memory: sid -> kept message
 
     # --- conversation: writer ---------------------------------------------------------------
 
@@ -147,7 +152,20 @@ class FakeConversation:
             elif state.get("entitlement") is None or state["entitlement"]["at"] <= at:
                 state["entitlement"] = dict(value)
 
+    async def keep_message(self, user_id: str, message_sid: str, text: str, now: datetime) -> None:
+        doc = {"_id": message_sid, "user_id": user_id, "text": text, "at": now, "vector": None, "model": None}
+        self.kept.setdefault(message_sid, doc)
+
+    async def store_embedding(self, message_sid: str, vector: list[float], model: str, now: datetime) -> bool:
+        if message_sid not in self.kept:
+            return False
+        self.kept[message_sid].update(vector=list(vector), model=model, embedded_at=now)
+        return True
+
     async def erase_caregiver(self, user_id: str) -> Document:
+        kept = [k for k, m in self.kept.items() if m["user_id"] == user_id]
+        for key in kept:
+            del self.kept[key]
         jobs = [
             k
             for k, j in self.jobs.items()
@@ -172,6 +190,7 @@ class FakeConversation:
                 "conversation_state": int(self.states.pop(user_id, None) is not None),
                 "outbound_messages": len(sent),
                 "crisis_alerts": len(mine),
+                "message_memory": len(kept),
                 "jobs": len(jobs),
             },
             "anonymised": {"audit_log": forgotten},
@@ -182,10 +201,18 @@ class FakeConversation:
     async def state(self, user_id: str) -> Document | None:
         return copy.deepcopy(self.states.get(user_id))
 
+    async def kept_message(self, message_sid: str) -> Document | None:
+        return copy.deepcopy(self.kept.get(message_sid))
+
+    async def kept_messages(self, user_id: str, limit: int) -> list[Document]:
+        mine = [copy.deepcopy(m) for m in self.kept.values() if m["user_id"] == user_id]
+        return sorted(mine, key=lambda m: m["at"], reverse=True)[:limit]
+
     async def read_caregiver(self, user_id: str) -> Document:
         return {
             "conversation_state": copy.deepcopy(self.states.get(user_id)),
             "outbound_messages": sum(m.get("user_id") == user_id for m in self.outbound.values()),
+            "message_memory": sum(m["user_id"] == user_id for m in self.kept.values()),
             "crisis_alerts": [copy.deepcopy(a) for a in self.alerts.values() if a.get("user_id") == user_id],
             "audit_log": [r.model_dump() for r in self.audit_rows if r.user_id == user_id],
         }
@@ -368,6 +395,23 @@ class ScriptedAgent:
 
 
 @dataclass
+class FakeEmbedder:
+    """An embedder in memory: the fake OpenAI API's vectors (texts sharing words are close);
+    ``fail`` makes every call raise, as a provider that is down."""
+
+    model: str = "fake-embedding"
+    dimensions: int = 256
+    fail: bool = False
+    asked: list[list[str]] = field(default_factory=list)
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.asked.append(list(texts))
+        if self.fail:
+            raise EmbeddingUnavailable("down")
+        return [FakeOpenAI.vector(t, self.dimensions) for t in texts]
+
+
+@dataclass
 class Conversation:
     """The fake unit of work and the services a test's handlers get."""
 
@@ -387,6 +431,7 @@ def conversation(
     agent: Any = None,
     limits: RateLimits | None = None,
     summary_every: int = 6,
+    recall: Recall | None = None,
 ) -> Conversation:
     clock = clock or FakeClock()
     sender, sent, progress = FakeSender(clock=clock), FakeSentMessages(), FakeProgress()
@@ -397,5 +442,6 @@ def conversation(
         sent=sent,
         limits=limits or RateLimits(),
         summary_every=summary_every,
+        recall=recall or Recall(),
     )
     return Conversation(FakeUnitOfWork(FakeConversation(), clock=clock), services, sender, sent, progress)

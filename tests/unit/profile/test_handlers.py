@@ -133,6 +133,11 @@ async def test_answers_walk_the_check_in_to_a_stored_result() -> None:
     purposes = [e.event.purpose for e in uow.emitted if isinstance(e.event, PromptReady)]
     assert purposes[0] == "question" and purposes[-1] == "result" and len(purposes) == items + 1
     assert not uow.emitted[-1].event.assessment_open  # type: ignore[attr-defined]
+    prompts = [e.event for e in uow.emitted if isinstance(e.event, PromptReady)]
+    result = prompts[-1]
+    assert result.band == stored["burnout_band"]  # conversation's agent learns it from the event
+    assert list(result.pressure_zones) == stored["pressure_zones"]
+    assert all(p.band is None and p.pressure_zones == () for p in prompts[:-1])  # questions carry none
 
 
 async def test_an_answer_to_an_assessment_that_is_gone_says_it_ended() -> None:

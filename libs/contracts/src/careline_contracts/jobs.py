@@ -79,6 +79,8 @@ class SmsCompose(BaseModel):
     message: str
     then: str | None = None
     """A fixed text sent after the agent's words, in the same SMS (a pending onboarding question)."""
+    message_sid: str | None = None
+    """The inbound message's id: its stored copy is left out of what is recalled for it."""
 
 
 class SendSmsJob(JobPayload):
@@ -103,6 +105,16 @@ class SummaryRefreshJob(JobPayload):
     """Rewrite a caregiver's running summary from the recent window (``summary.refresh``)."""
 
     JOB_TYPE: ClassVar[str] = "summary.refresh"
+
+
+class EmbedMessageJob(JobPayload):
+    """Compute and store the embedding of one stored inbound message (``memory.embed``), so
+    later replies can recall it; the text stays in conversation's ``message_memory``, never in
+    the job."""
+
+    JOB_TYPE: ClassVar[str] = "memory.embed"
+
+    message_sid: str
 
 
 class CrisisAlertJob(JobPayload):

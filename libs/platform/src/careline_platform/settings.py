@@ -59,6 +59,22 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_timeout_s: float = Field(default=8.0, description="one OpenAI call; then the rules agent answers")
+    openai_embedding_model: str = Field(
+        default="text-embedding-3-small",
+        description="embeddings of kept messages and the catalogue (jobs only)",
+    )
+    openai_embedding_dimensions: int = Field(
+        default=256,
+        gt=0,
+        le=3072,
+        description="vector length asked of the embeddings model (text-embedding-3 allows fewer)",
+    )
+    openai_embedding_timeout_s: float = Field(
+        default=2.0, gt=0, description="one embeddings call; a reply then recalls by words instead"
+    )
+    recall_messages: int = Field(
+        default=3, ge=0, le=10, description="earlier messages recalled into an AI reply"
+    )
 
     admin_user_ids: str = ""
     admin_jwt_secret: SecretStr | None = None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import itertools
+import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -148,10 +151,15 @@ class ScriptedAnswer:
 
 @dataclass
 class FakeOpenAI:
-    """OpenAI's chat completions endpoint, for the real openai SDK (``base_url`` = ``<url>/v1``).
+    """OpenAI's chat completions and embeddings endpoints, for the real openai SDK
+    (``base_url`` = ``<url>/v1``).
 
     Answers come from ``script`` in order, then ``default``; ``fail_next`` answers N requests
     with ``fail_status``; ``delay_s`` holds each answer (timeouts). Every request is kept.
+
+    Embeddings (``embedding_requests``; ``embedding_fail_next``, ``embedding_delay_s`` as above)
+    are deterministic: each text's words of three letters or more, hashed into the requested
+    number of dimensions and normalised, so texts that share words are close by cosine.
     """
 
     script: list[ScriptedAnswer] = field(default_factory=list)
@@ -160,8 +168,48 @@ class FakeOpenAI:
     fail_next: int = 0
     fail_status: int = 500
     delay_s: float = 0.0
+    embedding_requests: list[dict[str, Any]] = field(default_factory=list)
+    embedding_fail_next: int = 0
+    embedding_delay_s: float = 0.0
     _ids: Any = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @staticmethod
+    def vector(text: str, dimensions: int = 1536) -> list[float]:
+        """The fake's embedding of ``text`` (what a test compares stored vectors with)."""
+        counts = [0.0] * dimensions
+        for word in re.findall(r"[a-z]{3,}", text.lower()):
+            counts[int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "big") % dimensions] += 1.0
+        norm = math.sqrt(sum(c * c for c in counts)) or 1.0
+        return [c / norm for c in counts]
+
+    async def _embed(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        with self._lock:
+            self.embedding_requests.append(body)
+            failing = self.embedding_fail_next > 0
+            if failing:
+                self.embedding_fail_next -= 1
+        if self.embedding_delay_s:
+            await asyncio.sleep(self.embedding_delay_s)
+        if failing:
+            return JSONResponse(
+                {"error": {"message": "fake failure", "type": "server_error", "code": None}}, status_code=500
+            )
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        dimensions = int(body.get("dimensions") or 1536)
+        data = [
+            {"object": "embedding", "index": i, "embedding": self.vector(str(t), dimensions)}
+            for i, t in enumerate(texts)
+        ]
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": data,
+                "model": body.get("model", "fake"),
+                "usage": {"prompt_tokens": len(texts), "total_tokens": len(texts)},
+            }
+        )
 
     async def _complete(self, request: Request) -> JSONResponse:
         body = await request.json()
@@ -208,7 +256,12 @@ class FakeOpenAI:
         )
 
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/v1/chat/completions", self._complete, methods=["POST"])])
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._complete, methods=["POST"]),
+                Route("/v1/embeddings", self._embed, methods=["POST"]),
+            ]
+        )
 
 
 @dataclass

@@ -10,8 +10,10 @@ from careline_conversation.agents import Agent, FallbackAgent, OpenAIAgent, Rule
 from careline_conversation.domain.alerts import PagingPolicy
 from careline_conversation.domain.ratelimit import RateLimits
 from careline_conversation.handlers import Services
+from careline_conversation.integrations.embeddings import OpenAIEmbedder
 from careline_conversation.integrations.sms import SandboxSender, SmsSender, TwilioSender
 from careline_conversation.language.detector import detect_language, warm_in_background
+from careline_conversation.remembering import Recall
 from careline_conversation.repository import MongoReader, MongoSentMessages, MongoWriter
 from careline_conversation.subscribers import NAME, job_types, subscribers
 from careline_platform.admin import CaregiverSlice
@@ -21,7 +23,7 @@ from careline_platform.production import ConfigurationError
 from careline_platform.runtime import ServiceDefinition, ServiceRuntime, connect_infrastructure
 from careline_platform.settings import Settings
 
-__all__ = ["NAME", "build_agent", "build_sender", "create_service", "prefork"]
+__all__ = ["NAME", "build_agent", "build_recall", "build_sender", "create_service", "prefork"]
 
 
 def prefork() -> None:
@@ -45,6 +47,20 @@ def build_sender(settings: Settings, publisher: Publisher) -> SmsSender:
             settings.twilio_timeout_s,
         )
     return SandboxSender(publisher)
+
+
+def build_recall(settings: Settings) -> Recall:
+    """Recall by OpenAI embeddings when a key is configured (computed in jobs only); by words otherwise."""
+    embedder = None
+    if settings.openai_api_key is not None:
+        embedder = OpenAIEmbedder(
+            settings.openai_api_key.get_secret_value(),
+            settings.openai_embedding_model,
+            settings.openai_embedding_dimensions,
+            base_url=settings.openai_base_url,
+            timeout_s=settings.openai_embedding_timeout_s,
+        )
+    return Recall(embedder, messages=settings.recall_messages)
 
 
 def build_agent(settings: Settings) -> Agent:
@@ -76,6 +92,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
         ),
         summary_every=settings.summary_every,
         sms_regions=settings.sms_regions,
+        recall=build_recall(settings),
     )
     policy = PagingPolicy(
         escalate_after=timedelta(seconds=settings.page_escalate_after_s), base_url=settings.public_base_url

@@ -8,7 +8,7 @@ for an event) in the same transaction. The jobs they owe are run by ``sending`` 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -30,6 +30,7 @@ from careline_contracts.jobs import (
     CrisisAlertJob,
     CrisisFollowUpJob,
     CrisisPageJob,
+    EmbedMessageJob,
     SendSmsJob,
     SmsCompose,
     SummaryRefreshJob,
@@ -41,6 +42,10 @@ from careline_conversation.domain.ratelimit import RateLimits
 from careline_conversation.domain.turn import FOLLOW_UP_AFTER, Turn, decide, post_crisis
 from careline_conversation.integrations.sms import SmsSender
 from careline_conversation.language.detector import detect_in_thread
+from careline_conversation.memory import facts as memory
+from careline_conversation.memory.extract import extract
+from careline_conversation.memory.similarity import words
+from careline_conversation.remembering import Recall
 from careline_conversation.repository import ConversationUow, SentMessages, Writer
 from careline_conversation.safety.sizing import fit_with, normalise_for_gsm, segments
 from careline_platform import regions
@@ -50,6 +55,8 @@ from careline_platform.uow import HasMsgId, Tx
 
 log = get_logger(__name__)
 MAX_SEGMENTS = 3
+MIN_KEPT_WORDS = 3
+"""Content words a message needs to be kept for recall ("ok thanks" is not worth recalling)."""
 CONTACT_EVERY = timedelta(hours=1)
 
 
@@ -78,6 +85,9 @@ class Services:
     """Regions outbound SMS may go to (``SMS_ALLOWED_REGIONS``); a text to any other dies."""
     detect_language: Callable[[str], Awaitable[language.Detection]] = detect_in_thread
     """The language detector, asked only about a caregiver's first messages (off the event loop)."""
+    recall: Recall = field(default_factory=Recall)
+    """What a reply job recalls (past messages, catalogue entries), and whether messages are
+    embedded (only with an embedder: an OpenAI key)."""
 
 
 async def on_sms_received(
@@ -112,7 +122,8 @@ async def on_sms_received(
             await tx.repo.update_state(user, turn.set_state)
         if not turn.counted:  # an answer to the line's own question: not toward the rate limits
             await tx.repo.uncount_inbound(user, now)
-        await _owe_reply(event, turn, tx, services.agent, state)
+        learned = await _remember(event, turn, tx, state, services.recall.embeds)
+        await _owe_reply(event, turn, tx, services.agent, memory.apply(state, learned))
         await _owe_crisis_effects(event, turn, tx)
         await _owe_turn_events(event, turn, tx)
         published = state.get("contact_published_at")
@@ -126,6 +137,25 @@ async def on_sms_received(
         if count % services.summary_every == 0:  # no actor: a slow summary never holds a reply back
             await tx.schedule(SummaryRefreshJob(user_id=user), key=f"summary:{user}:{count}")
     log.info("turn", kind=turn.kind, user=user, correlation_id=event.correlation_id)
+
+
+async def _remember(
+    event: SmsReceived, turn: Turn, tx: Tx[Writer], state: dict[str, Any], embeds: bool
+) -> dict[str, Any]:
+    """Read the facts the message states into the caregiver's memory, keep the message for
+    later recall and, with an embedder, owe its embedding job (never computed here). A crisis
+    message, a keyword or an opted-out number's text teaches nothing. Returns the fields set."""
+    if not memory.learns_from(turn.kind):
+        return {}
+    user, sid = event.user_id, event.message_sid
+    learned = memory.remember(state.get("memory"), extract(event.body), tx.now)
+    if learned:
+        await tx.repo.update_state(user, learned)
+    if len(words(event.body)) >= MIN_KEPT_WORDS:
+        await tx.repo.keep_message(user, sid, event.body, tx.now)
+        if embeds:  # no actor: an embedding never holds a reply back
+            await tx.schedule(EmbedMessageJob(user_id=user, message_sid=sid), key=f"embed:{sid}")
+    return learned
 
 
 async def _owe_reply(
@@ -152,7 +182,9 @@ async def _owe_reply(
         kind=turn.kind,
         body=text,
         agent=by,
-        compose=SmsCompose(message=event.body, then=turn.then) if text is None else None,
+        compose=SmsCompose(message=event.body, then=turn.then, message_sid=event.message_sid)
+        if text is None
+        else None,
     )
     # a crisis text jumps the caregiver's queue: it is not ordered behind earlier replies
     actor = None if turn.kind.startswith("crisis") else user
@@ -284,7 +316,8 @@ async def on_checkout_link_ready(event: CheckoutLinkReady, delivery: HasMsgId, u
 
 
 async def on_prompt_ready(event: PromptReady, delivery: HasMsgId, uow: ConversationUow) -> None:
-    """Send profile's question or result, and note whether an assessment is open."""
+    """Send profile's question or result, and note whether an assessment is open; a result's
+    band and pressure zones are kept for the agent (profile's data, projected from its event)."""
     await _send_profile_text(event, event.assessment_open, delivery, uow)
 
 
@@ -311,7 +344,11 @@ async def _send_profile_text(
             log.info("checkin.skipped", user=user, reason="post_crisis")
             return  # no questionnaire in the day after a crisis
         assessment = {"id": event.assessment_id, "since": now} if assessment_open else None
-        await tx.repo.update_state(user, {"assessment": assessment})
+        fields: dict[str, Any] = {"assessment": assessment}
+        if isinstance(event, PromptReady) and event.band is not None:
+            zones = list(event.pressure_zones)
+            fields["wellbeing"] = {"band": event.band, "pressure_zones": zones, "at": event.occurred_at}
+        await tx.repo.update_state(user, fields)
         await tx.repo.record_reply(user, event.text, now)
         sms = SendSmsJob(
             to=state["phone"],
@@ -362,6 +399,7 @@ def context(
     """What the agent may know for a reply to ``message`` (``lang``: the caregiver's language
     as this turn left it, when it is newer than ``state``)."""
     facts = state.get("facts") or {}
+    band, zones = memory.wellbeing(state)
     return AgentContext(
         message=message,
         recent=tuple(state.get("recent_messages") or ()),
@@ -370,7 +408,11 @@ def context(
         post_crisis=post_crisis(state, now),
         language=lang or language.known(state),
         relationship=facts.get("relationship"),
-        condition=facts.get("condition"),
+        condition=memory.condition(state),
         zip_code=facts.get("zip"),
         message_id=message_id,
+        remembered=memory.view(state),
+        band=band,
+        pressure_zones=zones,
+        recent_crisis=memory.recent_crisis(state, now),
     )

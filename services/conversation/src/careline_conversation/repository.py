@@ -1,5 +1,9 @@
-"""Conversation's own data: ``conversation_state``, ``outbound_messages`` and (through
-``alerts_repository``) ``crisis_alerts``, ``oncall_roster`` and ``audit_log``.
+"""Conversation's own data: ``conversation_state``, ``outbound_messages``, ``message_memory``
+and (through ``alerts_repository``) ``crisis_alerts``, ``oncall_roster`` and ``audit_log``.
+
+``message_memory`` keeps the caregiver's past messages worth recalling (one document per
+inbound message: its text, and the embedding its ``memory.embed`` job stores later), so a reply
+can draw on more than the recent window; it is personal data and goes with the caregiver.
 
 ``ConversationWriter`` is what a transaction may do, ``ConversationReader`` what a read outside
 one may; ``Writer`` and ``Reader`` add the alerts' protocols, and are what the unit of work's
@@ -70,10 +74,16 @@ class ConversationWriter(Protocol):
         self, projection: dict[str, Document], at: datetime
     ) -> None: ...
     async def erase_caregiver(self, user_id: str) -> Document: ...
+    async def keep_message(self, user_id: str, message_sid: str, text: str, now: datetime) -> None: ...
+    async def store_embedding(
+        self, message_sid: str, vector: list[float], model: str, now: datetime
+    ) -> bool: ...
 
 
 class ConversationReader(Protocol):
     async def state(self, user_id: str) -> Document | None: ...
+    async def kept_message(self, message_sid: str) -> Document | None: ...
+    async def kept_messages(self, user_id: str, limit: int) -> list[Document]: ...
     async def read_caregiver(self, user_id: str) -> Document: ...
     async def daily_metrics(self, start: datetime, end: datetime) -> Document: ...
 
@@ -113,6 +123,7 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     # also creates the collection up front: one created inside a transaction conflicts
     # with every concurrent transaction that writes it
     await db.conversation_state.create_index("last_inbound_at")
+    await db.message_memory.create_index([("user_id", ASCENDING), ("at", ASCENDING)])
     await ensure_alert_indexes(db)
 
 
@@ -159,15 +170,24 @@ class MongoConversationReader:
         self.alerts = db["crisis_alerts"]
         self.audit = db["audit_log"]
         self.inbox = db["processed_messages"]
+        self.kept = db["message_memory"]
 
     async def state(self, user_id: str) -> Document | None:
         return await self.states.find_one({"_id": user_id})
+
+    async def kept_message(self, message_sid: str) -> Document | None:
+        return await self.kept.find_one({"_id": message_sid})
+
+    async def kept_messages(self, user_id: str, limit: int) -> list[Document]:
+        """The caregiver's latest ``limit`` kept messages, newest first (the (user, at) index)."""
+        return await self.kept.find({"user_id": user_id}).sort("at", -1).limit(limit).to_list()
 
     async def read_caregiver(self, user_id: str) -> Document:
         audit = self.audit.find({"user_id": user_id}, {"_id": 0}).sort("at", ASCENDING).limit(500)
         return {
             "conversation_state": await self.states.find_one({"_id": user_id}),
             "outbound_messages": await self.outbound.count_documents({"user_id": user_id}),
+            "message_memory": await self.kept.count_documents({"user_id": user_id}),
             "crisis_alerts": await self.alerts.find({"user_id": user_id}).to_list(),
             "audit_log": await audit.to_list(),
         }
@@ -190,6 +210,17 @@ class MongoConversationWriter:
         self.crisis_alerts = db["crisis_alerts"]
         self.audit_log = db["audit_log"]
         self.jobs = db["jobs"]
+        self.kept = db["message_memory"]
+
+    async def keep_message(self, user_id: str, message_sid: str, text: str, now: datetime) -> None:
+        """Keep an inbound message for later recall (its embedding comes later, from a job)."""
+        doc = {"user_id": user_id, "text": text, "at": now, "vector": None, "model": None}
+        await self.kept.update_one({"_id": message_sid}, {"$setOnInsert": doc}, upsert=True)
+
+    async def store_embedding(self, message_sid: str, vector: list[float], model: str, now: datetime) -> bool:
+        """Store a kept message's embedding; False when the message is gone (its caregiver erased)."""
+        update = {"$set": {"vector": vector, "model": model, "embedded_at": now}}
+        return (await self.kept.update_one({"_id": message_sid}, update)).matched_count == 1
 
     async def uncount_inbound(self, user_id: str, at: datetime) -> None:
         """Leave the message that arrived ``at`` out of the rate limits' count (it answered the
@@ -331,7 +362,8 @@ class MongoConversationWriter:
                 )
 
     async def erase_caregiver(self, user_id: str) -> Document:
-        """Delete the caregiver's slice (alerts and their pages included); the unit of work cancels
+        """Delete the caregiver's slice (alerts and their pages, kept messages and their vectors
+        included); the unit of work cancels
         the jobs owed to them. Audit rows stay, with only the user id (the record is accountable,
         the person is gone): the record each row pointed at and its details go. Their number is
         returned among the ``identifiers``: the messages that name it go from the streams."""
@@ -345,6 +377,7 @@ class MongoConversationWriter:
                 "conversation_state": (await self.states.delete_one({"_id": user_id})).deleted_count,
                 "outbound_messages": (await self.outbound.delete_many({"user_id": user_id})).deleted_count,
                 "crisis_alerts": (await self.crisis_alerts.delete_many({"user_id": user_id})).deleted_count,
+                "message_memory": (await self.kept.delete_many({"user_id": user_id})).deleted_count,
             },
             "anonymised": {"audit_log": forgotten.modified_count},
             "identifiers": [state["phone"]] if state.get("phone") else [],

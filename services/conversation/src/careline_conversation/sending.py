@@ -1,5 +1,9 @@
 """Conversation's SMS jobs: compose and send one SMS exactly once, summarise, follow up a crisis.
 
+A composed reply is given what ``remembering.Recall`` finds for it (earlier messages, catalogue
+entries), and the agent's tool calls (a profile fact, a memory, an assessment) are carried out
+once, after the reply is stored.
+
 ``sms.send`` is every outbound text's job (replies, check-ins, checkout links, follow-ups,
 pages to the person on call, staff's messages), its payload always a ``SendSmsJob``. What an
 attempt learns before sending (the agent's words, its tool calls) is kept in the job's
@@ -16,6 +20,7 @@ from careline_contracts.conversation import AssessmentRequested, FactLearned
 from careline_contracts.jobs import CrisisFollowUpJob, SendSmsJob, SummaryRefreshJob
 from careline_conversation.domain import onboarding
 from careline_conversation.handlers import Services, context, shaped
+from careline_conversation.memory import facts as memory
 from careline_conversation.repository import ConversationUow
 from careline_conversation.safety import responses
 from careline_platform import regions
@@ -77,8 +82,11 @@ async def compose(job: Job, sms: SendSmsJob, uow: ConversationUow, services: Ser
         raise ValueError(f"{job.key}: an sms.send job needs a body or something to compose")
     body = job.progress.get("body")
     if body is None:
-        state = await uow.read().state(sms.user_id) or {}
-        reply = await services.agent.reply(context(state, sms.compose.message, uow.now, message_id=job.key))
+        reader = uow.read()
+        state = await reader.state(sms.user_id) or {}
+        asked = context(state, sms.compose.message, uow.now, message_id=job.key)
+        asked = await services.recall.enrich(asked, reader, sms.user_id, sms.compose.message_sid)
+        reply = await services.agent.reply(asked)
         body = shaped(reply.text, state, then=sms.compose.then)
         tool_calls = [{"name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
         await services.progress.record_progress(job, body=body, agent=reply.agent, tool_calls=tool_calls)
@@ -109,6 +117,13 @@ async def apply_tool_calls(job: Job, sms: SendSmsJob, uow: ConversationUow) -> N
                 )
                 await tx.repo.update_state(user, {f"facts.{args['field']}": value})
                 await tx.emit(fact, key=user, msg_id=f"fact:{job.key}:{args['field']}")
+            elif call["name"] == "remember":
+                state = await tx.repo.find_state(user) or {}
+                learned = memory.remember(
+                    state.get("memory"), [(str(args.get("field")), str(args.get("value", "")))], now
+                )
+                if learned:  # an unknown field, a bad length or a contact in the value: not stored
+                    await tx.repo.update_state(user, learned)
             elif call["name"] == "start_assessment":
                 instrument = "burnout" if args.get("instrument") == "burnout" else "checkin"
                 request = AssessmentRequested(

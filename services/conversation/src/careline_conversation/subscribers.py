@@ -16,12 +16,13 @@ from careline_contracts.jobs import (
     CrisisEscalationJob,
     CrisisFollowUpJob,
     CrisisPageJob,
+    EmbedMessageJob,
     SendSmsJob,
     SummaryRefreshJob,
 )
 from careline_contracts.migration import BillingBackfillApplied, UsersImported
 from careline_contracts.profile import CheckinDue, PromptReady
-from careline_conversation import backfill, handlers, paging, sending
+from careline_conversation import backfill, handlers, paging, remembering, sending
 from careline_conversation.domain.alerts import PagingPolicy
 from careline_conversation.handlers import Services
 from careline_conversation.repository import ConversationUow
@@ -76,6 +77,10 @@ def job_types(uow: ConversationUow, services: Services, policy: PagingPolicy) ->
         ),
         SummaryRefreshJob.job_type(): JobType(
             lambda job: sending.refresh_summary(job, uow, services), RetryPolicy(max_attempts=3)
+        ),
+        EmbedMessageJob.job_type(): JobType(
+            lambda job: remembering.embed_message(job, uow, services.recall),
+            RetryPolicy(max_attempts=4, cap_s=600),
         ),
         CrisisFollowUpJob.job_type(): JobType(
             lambda job: sending.send_follow_up(job, uow), RetryPolicy(max_attempts=20, cap_s=300)

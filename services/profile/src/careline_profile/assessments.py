@@ -99,6 +99,9 @@ async def on_assessment_answered(event: AssessmentAnswered, delivery: HasMsgId, 
         if text:
             still_open = step.state is not None and step.outcome is not session.Outcome.PAUSED
             prompt = _prompt(event, text, PURPOSES[step.outcome], still_open, now)
+            if step.finished is not None:  # conversation keeps the band and zones for its agent
+                zones = tuple(str(z) for z in step.finished.pressure_zones)
+                prompt = prompt.model_copy(update={"band": str(step.finished.band), "pressure_zones": zones})
             await tx.emit(prompt, key=user, msg_id=f"prompt:{delivery.msg_id}")
 
 

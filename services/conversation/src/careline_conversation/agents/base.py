@@ -8,7 +8,8 @@ from typing import Any, Literal, Protocol
 
 @dataclass(frozen=True)
 class AgentContext:
-    """What an agent may use: the new message, the recent window and the running summary."""
+    """What an agent may use: the new message, the recent window, the running summary and the
+    caregiver's memory."""
 
     message: str
     recent: tuple[dict[str, Any], ...] = ()
@@ -27,6 +28,19 @@ class AgentContext:
     language: Literal["en", "es"] | None = None
     """The caregiver's language when known (``domain.language``: detected from their first
     messages or chosen with ESPAÑOL / ENGLISH); None, and the agent judges from the text."""
+    remembered: tuple[tuple[str, str], ...] = ()
+    """What the line remembers about the caregiver and the person they care for, as (label,
+    value) pairs (``memory.facts.view``): profile facts and the caregiver's own words."""
+    band: str | None = None
+    """The burnout band of their latest assessment, when they have done one."""
+    pressure_zones: tuple[str, ...] = ()
+    """The pressure zones that drove that band, most pressing first."""
+    recent_crisis: str | None = None
+    """The category (never the text) of a crisis in the last weeks, even after post-crisis mode."""
+    recalled: tuple[str, ...] = ()
+    """Earlier messages of theirs that bear on this one (filled in by the reply job)."""
+    resources: tuple[str, ...] = ()
+    """Catalogue entries that may fit this message, each a line naming only catalogue contacts."""
 
 
 @dataclass(frozen=True)
