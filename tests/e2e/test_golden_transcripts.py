@@ -87,6 +87,9 @@ class Line:
     ) -> None:
         self.cluster, self.clock_file, self.client, self.sandbox = cluster, clock_file, client, sandbox
         self.sent: dict[str, list[tuple[str, ...]]] = {}
+        self.finished: set[str] = set()
+        """Phones of transcripts already played: a later clock move may bring them a proactive
+        text (a check-in they chose, a nudge), which belongs to no step of theirs."""
 
     async def play(self, transcripts: list[Transcript]) -> None:
         """In rounds: each transcript's next step at once, then wait for the line to settle."""
@@ -102,8 +105,11 @@ class Line:
             await wait_until_settled(self.cluster, timeout_s=SETTLE_TIMEOUT_S)
             for sms in await self.sandbox.new_sends():
                 owner = by_phone.get(sms.to)
+                if owner is None and sms.to in self.finished:
+                    continue  # a proactive text to a conversation that has ended, after a clock move
                 assert owner is not None, "the sandbox sent a text to a number no transcript plays"
                 self.sent[owner.name][-1] += (sms.body,)  # after the caregiver's latest step
+        self.finished.update(by_phone)
 
     async def step(self, transcript: Transcript, index: int, sid: str | None) -> None:
         step = transcript.steps[index]

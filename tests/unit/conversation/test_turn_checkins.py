@@ -73,7 +73,8 @@ def test_a_loss_gets_grief_support_in_the_caregivers_language_and_closes_any_ass
     result = turn(state, "mi mamá falleció anoche")
     assert result.kind == "loss" and result.loss_reported
     assert result.reply == loss_reply("es", "Ana")
-    assert result.set_state == {"assessment": None}
+    assert result.set_state["assessment"] is None  # and onboarding is over (nothing asked again)
+    assert not onboarding.is_active(result.set_state["onboarding"])
     english = turn(settled(), "My mom passed away last night")
     assert english.reply == loss_reply("en") and english.loss_reported
 
@@ -96,3 +97,18 @@ def test_a_loss_in_the_first_message_is_reported_and_the_welcome_still_comes() -
 def test_a_loss_during_onboarding_is_answered_not_taken_as_the_answer() -> None:
     result = turn(settled(onboarding=onboarding.start()), "my husband died")
     assert result.kind == "loss" and result.fact is None
+
+
+def test_a_death_during_onboarding_ends_it_and_nothing_is_asked_again() -> None:
+    from careline_conversation.domain import onboarding as steps
+    from careline_conversation.domain.ratelimit import RateLimits
+    from careline_conversation.domain.turn import decide as decide_turn
+
+    now = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)
+    state = {"welcomed": True, "onboarding": {"field": "zip", "tries": 0}, "facts": {"first_name": "Pat"}}
+    t = decide_turn(state, "my husband died this morning", now, RateLimits(), [now])
+    assert t.kind == "loss" and t.loss_reported
+    progress = t.set_state["onboarding"]
+    assert not steps.is_active(progress) and set(progress["reasked"]) == set(steps.FIELDS)
+    later = now + timedelta(days=3)
+    assert steps.reask_due(progress, {"first_name": "Pat"}, "she had a good day", later) is None

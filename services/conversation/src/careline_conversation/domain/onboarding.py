@@ -41,6 +41,11 @@ FIELDS = ("first_name", "relationship", "condition", "zip")
 MAX_TRIES = 2
 REASK_AFTER = timedelta(hours=24)
 MAX_SEGMENTS = 3
+WELCOME_SEGMENTS = 4
+"""The first reply alone may take a fourth segment, once per caregiver: the welcome must say
+what the line is, that it is not 911, HELP and STOP, and a name or a Spanish word with an
+accent makes the whole text UCS-2 (67 characters a part), which would otherwise leave no room
+for the first question."""
 LONG_ANSWER_WORDS = 8
 """More words than this, with no answer in them, is a sentence, not an attempt at an answer."""
 SAYS_NOTHING = frozenset({"greeting", "thanks"})
@@ -123,8 +128,8 @@ def _join(*parts: str | None) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _fits(*parts: str | None) -> bool:
-    return segments(_join(*parts)) <= MAX_SEGMENTS
+def _fits(*parts: str | None, budget: int = MAX_SEGMENTS) -> bool:
+    return segments(_join(*parts)) <= budget
 
 
 def _next(after: str | None, known: Mapping[str, str]) -> str | None:
@@ -164,17 +169,20 @@ def _acknowledgement(
 def welcome(greeting: str, message: str, *, language: Language, now: datetime) -> Step:
     """The reply to a new caregiver's first message: ``greeting`` (the welcome), an
     acknowledgement of what the message said (care first for distress), then the first question
-    not answered already. What does not fit three segments waits: the acknowledgement of an
-    ordinary message first, else the question (it is asked with the next message); a caring
-    line is never dropped."""
+    not answered already. What does not fit ``WELCOME_SEGMENTS`` waits: the acknowledgement of
+    an ordinary message first, else the question (it is asked with the next message); a caring
+    line is never dropped. When the first message answered every question, the closing words
+    (which thank the caregiver by name) are the acknowledgement."""
     found = classify(message)
     facts = profile_facts.volunteered(message, language)
     lead = _acknowledgement(found, message, facts, language)
     progress, ask = _ahead(None, facts, language, now)
+    if not is_active(progress) and not found.distress:
+        lead = None
     waits = found.distress and found.intent == "grief"
     candidates = [(lead, ask), (lead, None)] if found.distress else [(lead, ask), (None, ask)]
     for said, asked in candidates:
-        if (asked is None or not waits) and _fits(greeting, said, asked):
+        if (asked is None or not waits) and _fits(greeting, said, asked, budget=WELCOME_SEGMENTS):
             break
     else:  # care outranks the segment budget; an ordinary acknowledgement does not
         said, asked = (lead, None) if found.distress else (None, None)
@@ -261,6 +269,13 @@ def _not_an_answer(
     if tries < MAX_TRIES:
         return Step(state, (), hint(field, language))
     return Step(state, (), after)
+
+
+def closed_by_loss(progress: Progress | None, now: datetime) -> Progress:
+    """Onboarding after the person cared for died: no more questions, and no fact asked again
+    (a ZIP or a condition is not what a grieving caregiver should be asked for)."""
+    done_at = (progress or {}).get("done_at") or now
+    return {"field": None, "tries": 0, "done_at": done_at, "reasked": list(FIELDS)}
 
 
 def reask_due(progress: Progress | None, known: Mapping[str, str], message: str, now: datetime) -> str | None:

@@ -329,7 +329,8 @@ def _ordinary(
         turn.loss_reported = bereaved
         return turn
     if bereaved:  # the reply is written in decide(), in this turn's language
-        return Turn("loss", set_state={"assessment": None}, loss_reported=True)
+        after = {"assessment": None, "onboarding": onboarding.closed_by_loss(state.get("onboarding"), now)}
+        return Turn("loss", set_state=after, loss_reported=True)
     request = checkin_requests.parse(message)
     if request is not None:
         return Turn(f"checkins:{request.change}", checkin_request=request)
