@@ -82,7 +82,8 @@ async def test_the_simulator_texts_the_line_and_shows_replies_live(
 ) -> None:
     db = databases(mongo, cluster)
     browser.get(f"{cluster.base_url}/dev/simulator")
-    phone: WebElement = browser.find_element(By.ID, "phone")
+    # on a loaded machine the page may still be arriving: wait for the form, then use it
+    phone: WebElement = wait(browser).until(lambda d: d.find_element(By.ID, "phone"))
     phone.clear()
     phone.send_keys(PHONE, Keys.TAB)  # a change reconnects the reply stream for that number
     wait(browser).until(lambda d: d.find_element(By.ID, "status").text == "connected")

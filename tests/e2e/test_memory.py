@@ -52,7 +52,7 @@ def cluster_env(fake_openai: tuple[FakeOpenAI, str]) -> dict[str, str]:
 
 async def onboarded(client: httpx.AsyncClient, cluster: Cluster, twilio: FakeTwilio) -> Phone:
     phone = Phone(client, cluster, twilio, NUMBER)
-    for text in ("hello", "Ana", "my mom", "94110"):
+    for text in ("hello", "Ana", "my mom", "SKIP", "94110"):
         await phone.text(text)
     return phone
 

@@ -208,7 +208,7 @@ async def test_an_instant_agents_reply_is_decided_with_the_turn(
 
     slow = dataclasses.replace(deps, services=dataclasses.replace(deps.services, agent=SlowAgent()))
     job = await a_turn(slow, "SMslow", "hello there")
-    assert "body" not in job["payload"] and job["payload"]["compose"] == {"message": "hello there"}
+    assert "body" not in job["payload"] and job["payload"]["compose"]["message"] == "hello there"
     await run_jobs(slow)
     api, _ = twilio
     assert [m.body for m in api.to(PHONE)] == [instant_reply, "slow: hello there"]
