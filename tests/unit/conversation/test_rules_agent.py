@@ -143,3 +143,20 @@ async def test_the_test_helper_recognises_any_seeded_answer_and_nothing_else() -
         assert answers(await answer("I'm so tired", first_name="Ana", message_id=f"SM{n}"), "I'm so tired")
     assert not answers("Thanks for texting Careline.", "I'm so tired")
     assert not answers(await answer("thank you so much", message_id="SM1"), "I'm so tired")
+
+
+@pytest.mark.parametrize(
+    ("message", "words"),
+    [
+        ("how do I get her to bathe, she refuses", "bath or shower"),
+        ("he refuses to shower, every single time", "bath or shower"),
+        ("no se quiere bañar ni duchar", "baño o ducha"),
+        ("no quiere tomar las pastillas", "pastillas"),
+    ],
+)
+async def test_the_tip_that_shares_the_messages_words_comes_first(message: str, words: str) -> None:
+    """Whatever the seed, the tip about what the caregiver named is chosen (the intent's own
+    words, such as "refuses", do not count: every refusal shares them)."""
+    for n in range(8):
+        reply = (await RulesAgent().reply(AgentContext(message=message, message_id=f"SM{n}"))).text
+        assert words in reply, reply

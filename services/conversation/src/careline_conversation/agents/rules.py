@@ -35,6 +35,7 @@ class RulesAgent:
             message_id=context.message_id or context.message,
             who=who,
             recent=context.recent,
+            message=context.message,
         )
         return AgentReply(text, self.name)
 

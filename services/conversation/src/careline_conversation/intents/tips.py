@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -106,6 +107,36 @@ def _fill(text: str, lang: str, who: Caregiver, lib: Library) -> str:
     )
 
 
+_WORD = re.compile(r"[a-z]{4,}")
+_COMMON = frozenset(
+    "that this with have what does from your they them when just like about would could should "
+    "there their been were will into some more than then very much over only also even keep "
+    "time times every single always never again still really today week "
+    "para como pero esta este todo cuando tiene hace donde porque sobre mucho muy".split()
+)
+
+
+def _stems(text: str) -> set[str]:
+    """The first four letters of each longer word, accents dropped: "bathe" and "bath" meet."""
+    bare = unicodedata.normalize("NFKD", text.lower())
+    bare = "".join(c for c in bare if not unicodedata.combining(c))
+    return {word[:4] for word in _WORD.findall(bare) if word not in _COMMON}
+
+
+def _most_relevant_first(steps: list[str], message: str, general: str) -> tuple[list[str], int]:
+    """The steps with those sharing the most words with the message first, and how many share
+    that most (0 when none shares any: the order is unchanged). Words of ``general`` (the
+    intent's acknowledgements: "refusals" for every refusal) do not count. "how do I get her
+    to bathe" reaches the bath tip, "she spits out her pills" the pills one."""
+    said = _stems(message) - _stems(general)
+    scores = [len(said & _stems(step)) for step in steps]
+    best = max(scores, default=0)
+    if best == 0:
+        return steps, 0
+    first = [step for step, score in zip(steps, scores, strict=True) if score == best]
+    return first + [step for step, score in zip(steps, scores, strict=True) if score != best], len(first)
+
+
 def compose(
     found: Classification,
     *,
@@ -114,8 +145,12 @@ def compose(
     who: Caregiver,
     recent: Sequence[dict[str, Any]] = (),
     lib: Library | None = None,
+    message: str = "",
 ) -> str:
-    """The reply to a classified message: acknowledgement, one next step, a ZIP ask if useful."""
+    """The reply to a classified message: acknowledgement, one next step, a ZIP ask if useful.
+
+    Among the intent's tips, one that shares words with ``message`` comes first; otherwise the
+    message id's seed picks."""
     lib = lib or library()
     lang = language if language in ("en", "es") else "en"
     entry = lib.intents.get(found.intent) or lib.intents[OTHER]
@@ -130,7 +165,8 @@ def compose(
         if not near.asks_for_zip:
             steps = [near.text]
     previous = last_reply(recent)
-    start = _seed(message_id, "step")
+    steps, relevant = _most_relevant_first(steps, message, " ".join(acks))
+    start = _seed(message_id, "step") % (relevant or len(steps))
     keep = (who.first_name,) if who.first_name else ()
     candidates: list[str] = []
     for offset in range(len(steps) * len(acks)):
