@@ -160,3 +160,13 @@ async def test_the_tip_that_shares_the_messages_words_comes_first(message: str, 
     for n in range(8):
         reply = (await RulesAgent().reply(AgentContext(message=message, message_id=f"SM{n}"))).text
         assert words in reply, reply
+
+
+async def test_no_check_in_offer_when_the_turn_adds_one_after_the_agents_words() -> None:
+    """Onboarding's closing words offer a first check-in; the agent's words before them do not."""
+    closing = (
+        "Thank you, Priya. I'm here whenever you want to talk. For a first 2-minute check-in, reply CHECK IN."
+    )
+    for n in range(20):
+        context = AgentContext(message="mom has a doctor visit on tuesday", message_id=f"SM{n}", then=closing)
+        assert "CHECK IN" not in (await RulesAgent().reply(context)).text

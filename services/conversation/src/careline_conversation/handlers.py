@@ -170,7 +170,8 @@ async def _owe_reply(
         # only sends it (fewer writes before the caregiver reads it). Tool calls are carried
         # out by the job, so a reply that asks for some is composed there.
         known = turn.language if "language" in turn.set_state or language.known(state) else None
-        reply = await agent.reply(context(state, event.body, now, known, message_id=event.message_sid))
+        asked = context(state, event.body, now, known, message_id=event.message_sid, then=turn.then)
+        reply = await agent.reply(asked)
         if not reply.tool_calls:
             text, by = shaped(reply.text, state, known, then=turn.then), reply.agent
     if text is not None:
@@ -395,6 +396,7 @@ def context(
     lang: language.Language | None = None,
     *,
     message_id: str = "",
+    then: str | None = None,
 ) -> AgentContext:
     """What the agent may know for a reply to ``message`` (``lang``: the caregiver's language
     as this turn left it, when it is newer than ``state``)."""
@@ -411,6 +413,7 @@ def context(
         condition=memory.condition(state),
         zip_code=facts.get("zip"),
         message_id=message_id,
+        then=then or "",
         remembered=memory.view(state),
         band=band,
         pressure_zones=zones,

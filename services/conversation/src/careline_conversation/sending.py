@@ -84,7 +84,7 @@ async def compose(job: Job, sms: SendSmsJob, uow: ConversationUow, services: Ser
     if body is None:
         reader = uow.read()
         state = await reader.state(sms.user_id) or {}
-        asked = context(state, sms.compose.message, uow.now, message_id=job.key)
+        asked = context(state, sms.compose.message, uow.now, message_id=job.key, then=sms.compose.then)
         asked = await services.recall.enrich(asked, reader, sms.user_id, sms.compose.message_sid)
         reply = await services.agent.reply(asked)
         body = shaped(reply.text, state, then=sms.compose.then)

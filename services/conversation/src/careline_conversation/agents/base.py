@@ -25,6 +25,9 @@ class AgentContext:
     zip_code: str | None = None
     message_id: str = ""
     """The inbound message's id: seeds the rules agent's choice of words, so replays match."""
+    then: str = ""
+    """A fixed line the turn sends after the agent's words, in the same SMS (a pending onboarding
+    question, onboarding's closing words): the agent should not offer what it already offers."""
     language: Literal["en", "es"] | None = None
     """The caregiver's language when known (``domain.language``: detected from their first
     messages or chosen with ESPAÑOL / ENGLISH); None, and the agent judges from the text."""

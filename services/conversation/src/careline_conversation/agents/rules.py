@@ -29,12 +29,14 @@ class RulesAgent:
         zip_in_text = _ZIP.search(context.message)
         zip_code = context.zip_code or (zip_in_text.group() if zip_in_text else None)
         who = Caregiver(context.first_name, context.relationship, context.condition, zip_code)
+        # what the turn adds after these words counts as said: no second check-in offer
+        said = (*context.recent, {"dir": "out", "text": context.then}) if context.then else context.recent
         text = compose(
             found,
             language=context.language or found.language or "en",
             message_id=context.message_id or context.message,
             who=who,
-            recent=context.recent,
+            recent=said,
             message=context.message,
         )
         return AgentReply(text, self.name)

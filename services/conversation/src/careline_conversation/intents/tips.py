@@ -109,11 +109,13 @@ def _fill(text: str, lang: str, who: Caregiver, lib: Library) -> str:
 
 _WORD = re.compile(r"[a-z]{4,}")
 _COMMON = frozenset(
-    "that this with have what does from your they them when just like about would could should "
-    "there their been were will into some more than then very much over only also even keep "
-    "time times every single always never again still really today week "
-    "para como pero esta este todo cuando tiene hace donde porque sobre mucho muy".split()
-)
+    {"that", "this", "with", "have", "what", "does", "from", "your", "they", "them", "when", "just",
+     "like", "about", "would", "could", "should", "there", "their", "been", "were", "will", "into",
+     "some", "more", "than", "then", "very", "much", "over", "only", "also", "even", "keep", "time",
+     "times", "every", "single", "always", "never", "again", "still", "really", "today", "week",
+     "para", "como", "pero", "esta", "este", "todo", "cuando", "tiene", "hace", "donde", "porque",
+     "sobre", "mucho"}
+)  # fmt: skip
 
 
 def _stems(text: str) -> set[str]:
