@@ -196,3 +196,24 @@ async def test_the_rules_agents_spanish_replies_keep_their_accents() -> None:
         kept += any(ch in reply for ch in "áíóú")
         assert segments(reply) <= 3
     assert kept >= 10
+
+
+@pytest.mark.parametrize("greeting", ["hola", "Hola!", "buenas tardes", "Buenos días", "hola buenas noches"])
+def test_a_spanish_greeting_first_is_welcomed_in_spanish_and_the_next_sentence_still_decides(
+    greeting: str,
+) -> None:
+    t = decide(None, greeting, NOW, LIMITS, [NOW])
+    assert t.reply is not None and t.reply.startswith(replies.welcome("es")) and t.language == "es"
+    assert t.set_state["language"]["decisive"] == 0 and t.language_changed
+    english = Detection("en", 0.99, 8)
+    state = {**t.set_state, "welcomed": True}
+    after = decide(
+        state, "actually I prefer English, my mom has dementia", NOW, LIMITS, [NOW], detected=english
+    )
+    assert after.language == "en"
+
+
+def test_an_english_welcome_says_how_to_get_spanish_and_hello_is_not_spanish() -> None:
+    assert "ESPAÑOL" in replies.welcome("en")
+    t = decide(None, "hello", NOW, LIMITS, [NOW])
+    assert t.reply is not None and t.reply.startswith(replies.welcome("en")) and t.language == "en"

@@ -16,6 +16,9 @@ Two things set it, and nothing else:
   text ("ok", "si", "gracias", an emoji) is never decisive: one or two words are where the
   detector errs most, and both languages share them. After the first messages, detection stops
   (no per-message cost, and no flipping on a stray English phrase in a Spanish conversation).
+- **A Spanish greeting as the very first message** ("hola", "buenas tardes"): too short to be
+  decisive, but a caregiver who opens in Spanish is welcomed in Spanish. It counts as no
+  decisive message, so the first real sentence still decides.
 - **The keywords** ESPAÑOL / ESPANOL / SPANISH and ENGLISH / INGLÉS / INGLES
   (``safety.keywords``): they always win, at any time, and detection never overrides them.
 
@@ -25,6 +28,8 @@ only when ``needs_detection`` says so, and passes its ``Detection`` in.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -94,6 +99,24 @@ def after_detection(state: Document | None, detection: Detection, now: datetime)
             "decisive": int(stored.get("decisive", 0)) + 1,
         }
     }
+
+
+_SPANISH_GREETINGS = frozenset(
+    {"hola", "buenas", "buen dia", "buenos dias", "buenas tardes", "buenas noches", "saludos"}
+    | {"hola buenas", "hola buen dia", "hola buenos dias", "hola buenas tardes", "hola buenas noches"}
+)
+
+
+def greets_in_spanish(message: str) -> bool:
+    """Whether the whole message is a Spanish greeting ("Hola!", "buenos días")."""
+    bare = unicodedata.normalize("NFKD", message.casefold())
+    bare = "".join(c for c in bare if not unicodedata.combining(c))
+    return " ".join(re.findall(r"[a-z]+", bare)) in _SPANISH_GREETINGS
+
+
+def greeted_in_spanish(now: datetime) -> Document:
+    """The state a Spanish greeting sets: Spanish, as a detection with no decisive message yet."""
+    return {"language": {"code": "es", "by": "detected", "at": now, "decisive": 0}}
 
 
 def switched(language: Language, now: datetime) -> Document:

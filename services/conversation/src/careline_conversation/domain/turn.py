@@ -315,7 +315,10 @@ def _ordinary(
     if not state.get("welcomed"):
         first = onboarding.start()
         chose = languages.switched(switch, now) if switch is not None else {}
-        welcome = replies.welcome(switch or language)
+        if not chose and languages.known(state) is None and languages.greets_in_spanish(message):
+            chose = languages.greeted_in_spanish(now)  # "hola": welcomed in Spanish, not settled
+        lang = switch or ("es" if chose else language)
+        welcome = replies.welcome(lang)
         if gentle:  # the welcome says what the line is; the questions wait for a calmer day
             return Turn(
                 "welcome",
@@ -323,8 +326,7 @@ def _ordinary(
                 set_state={"welcomed": True, "onboarding": {**first, "paused": True}, **chose},
                 loss_reported=bereaved,
             )
-        lang = switch or language
-        step = onboarding.welcome(replies.welcome(lang), message, language=lang, now=now)
+        step = onboarding.welcome(welcome, message, language=lang, now=now)
         turn = _onboarding_turn("welcome", step, {"welcomed": True, **chose})
         turn.loss_reported = bereaved
         return turn
