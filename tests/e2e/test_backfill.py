@@ -222,7 +222,8 @@ async def test_backfill_killed_halfway_and_resumed_lands_every_user_once(
 
 
 @pytest.mark.slow  # started first (tests/conftest.py)
-@pytest.mark.timeout(420)
+# A bound, not a speed target (make bench has those): 66-77 s alone, 291 s once on a loaded 2-core run.
+@pytest.mark.timeout(720)
 async def test_backfill_of_ten_thousand_users(
     cluster: Cluster, mongo: AsyncMongoClient[Any], tmp_path: Path
 ) -> None:
@@ -241,7 +242,7 @@ async def test_backfill_of_ten_thousand_users(
         "--quiet",
         "--report",
         str(tmp_path / "r.json"),
-        timeout_s=280,
+        timeout_s=560,
     )
     seconds = time.monotonic() - started
     assert run.returncode == 0, run.stderr
