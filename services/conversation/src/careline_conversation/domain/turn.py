@@ -18,10 +18,11 @@
    first message is still reported to profile, so no caregiving check-in ever goes out).
 7a. The person cared for has died ("mom passed away last night", "mi mamá falleció";
    ``domain.loss``): sorry, grief support and the news that caregiving check-ins stop, in the
-   caregiver's language; profile is told. Any open assessment closes. Never rate-limited.
+   caregiver's language; profile is told. Any open assessment closes, onboarding ends and no
+   fact is asked again. Never rate-limited.
 7b. Check-in control (``domain.checkin_requests``): DAILY, WEEKLY, PAUSE, RESUME, a time of
    day, or "text me less": profile is told, decides the schedule and confirms it.
-8. Rate limits: one notice, then silence until the window passes.
+8. Rate limits: one notice, then one reply per slot (never hours of silence).
 9. "check in" / "assessment" asks profile for an assessment; while one is open (24 h), a
    message is its answer, and profile's next question or result is the reply.
 10. Onboarding answers, one question at a time.
@@ -35,7 +36,9 @@ and stays gentle. The handler applies a ``Turn`` in one transaction: state, repl
 follow-ups, pages and events.
 
 Whatever the branch, a decisive detection among the first messages sets the caregiver's
-language (``domain.language``); ``Turn.language`` is the language of this turn's reply.
+language (``domain.language``); ``Turn.language`` is the language of this turn's reply. A
+Spanish greeting as the very first message ("hola") is welcomed in Spanish, and a Spanish
+keyword ("ayuda") from a caregiver whose language is unknown is answered in Spanish.
 """
 
 from __future__ import annotations
