@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from careline_contracts.ingress import SmsReceived
 from careline_contracts.migration import SliceCounts
+from careline_conversation import handlers
 from careline_conversation.agents import AgentContext, AgentReply, RulesAgent, ToolCall
 from careline_conversation.domain.alerts import Cursor, NewAlert
 from careline_conversation.domain.ratelimit import RateLimits
@@ -24,7 +26,7 @@ from careline_platform.audit import AuditRecord
 from careline_platform.jobs import Job
 from careline_testing.fakes import FakeOpenAI
 from careline_testing.slices import fill_slices
-from careline_testing.uow import FakeClock, FakeUnitOfWork
+from careline_testing.uow import FakeClock, FakeUnitOfWork, delivery
 
 Document = dict[str, Any]
 
@@ -445,3 +447,24 @@ def conversation(
         recall=recall or Recall(),
     )
     return Conversation(FakeUnitOfWork(FakeConversation(), clock=clock), services, sender, sent, progress)
+
+
+USER, PHONE = "u1", "+14155550100"
+"""The caregiver the handler tests text as."""
+
+
+def settled(**fields: Any) -> dict[str, Any]:
+    """A caregiver past the welcome and onboarding (``fields`` added to the state)."""
+    return {
+        "_id": USER,
+        "phone": PHONE,
+        "welcomed": True,
+        "onboarding": {"field": None, "tries": 0},
+        **fields,
+    }
+
+
+async def text(conv: Conversation, body: str, sid: str = "SM1") -> None:
+    """``body`` texted by ``USER``, through conversation's message handler."""
+    event = SmsReceived(occurred_at=conv.uow.now, message_sid=sid, user_id=USER, phone=PHONE, body=body)
+    await handlers.on_sms_received(event, delivery(f"twilio:{sid}"), conv.uow, conv.services)

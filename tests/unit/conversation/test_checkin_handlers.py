@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from careline_contracts.conversation import (
@@ -12,31 +10,12 @@ from careline_contracts.conversation import (
     LossReported,
     OptOutChanged,
 )
-from careline_contracts.ingress import SmsReceived
 from careline_contracts.jobs import SendSmsJob
-from careline_conversation import handlers
 from careline_conversation.domain.loss import reply as loss_reply
-from careline_testing.uow import delivery
-from tests.unit.conversation.fakes import Conversation, conversation
+from tests.unit.conversation.fakes import USER, conversation, settled, text
 
 pytestmark = pytest.mark.asyncio
-USER, PHONE = "u1", "+14155550100"
 SPANISH = {"language": {"code": "es", "by": "keyword", "at": None}}
-
-
-def settled(**fields: Any) -> dict[str, Any]:
-    return {
-        "_id": USER,
-        "phone": PHONE,
-        "welcomed": True,
-        "onboarding": {"field": None, "tries": 0},
-        **fields,
-    }
-
-
-async def text(conv: Conversation, body: str, sid: str = "SM1") -> None:
-    event = SmsReceived(occurred_at=conv.uow.now, message_sid=sid, user_id=USER, phone=PHONE, body=body)
-    await handlers.on_sms_received(event, delivery(f"twilio:{sid}"), conv.uow, conv.services)
 
 
 async def test_a_spanish_pause_is_told_to_profile_in_spanish_and_nothing_is_sent_yet() -> None:

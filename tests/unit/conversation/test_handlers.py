@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -27,27 +26,17 @@ from careline_conversation.domain import onboarding, replies
 from careline_platform.jobs import Job
 from careline_platform.mongo import AlreadyProcessed
 from careline_testing.uow import delivery
-from tests.unit.conversation.fakes import Conversation, ScriptedAgent, conversation
+from tests.unit.conversation.fakes import (
+    PHONE,
+    USER,
+    ScriptedAgent,
+    conversation,
+    settled,
+    text,
+)
 
 pytestmark = pytest.mark.asyncio
-USER, PHONE = "u1", "+14155550100"
 CRISIS_TEXT = "I can't do this anymore, I want to end it all"
-
-
-def settled(**fields: Any) -> dict[str, Any]:
-    """A caregiver past the welcome and onboarding."""
-    return {
-        "_id": USER,
-        "phone": PHONE,
-        "welcomed": True,
-        "onboarding": {"field": None, "tries": 0},
-        **fields,
-    }
-
-
-async def text(conv: Conversation, body: str, sid: str = "SM1") -> None:
-    event = SmsReceived(occurred_at=conv.uow.now, message_sid=sid, user_id=USER, phone=PHONE, body=body)
-    await handlers.on_sms_received(event, delivery(f"twilio:{sid}"), conv.uow, conv.services)
 
 
 async def test_a_message_is_recorded_and_an_instant_agent_reply_is_owed_in_the_callers_order() -> None:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from careline_contracts.ingress import SmsReceived
 from careline_contracts.jobs import EmbedMessageJob, SendSmsJob, SmsCompose
 from careline_contracts.profile import PromptReady
 from careline_conversation import handlers, remembering, sending
@@ -18,25 +17,18 @@ from careline_conversation.integrations.embeddings import EmbeddingUnavailable
 from careline_conversation.remembering import Recall
 from careline_platform.jobs import Job
 from careline_testing.uow import delivery
-from tests.unit.conversation.fakes import Conversation, FakeEmbedder, ScriptedAgent, conversation
+from tests.unit.conversation.fakes import (
+    PHONE,
+    USER,
+    Conversation,
+    FakeEmbedder,
+    ScriptedAgent,
+    conversation,
+    settled,
+    text,
+)
 
 pytestmark = pytest.mark.asyncio
-USER, PHONE = "u1", "+14155550100"
-
-
-def settled(**fields: Any) -> dict[str, Any]:
-    return {
-        "_id": USER,
-        "phone": PHONE,
-        "welcomed": True,
-        "onboarding": {"field": None, "tries": 0},
-        **fields,
-    }
-
-
-async def text(conv: Conversation, body: str, sid: str = "SM1") -> None:
-    event = SmsReceived(occurred_at=conv.uow.now, message_sid=sid, user_id=USER, phone=PHONE, body=body)
-    await handlers.on_sms_received(event, delivery(f"twilio:{sid}"), conv.uow, conv.services)
 
 
 def job(key: str, payload: dict[str, Any]) -> Job:

@@ -15,6 +15,7 @@ from importlib.resources import files
 from typing import Any, Literal
 
 from careline_profile.domain.schedule import aware, caregiver_zone
+from careline_profile.domain.texts import language as texts_language
 
 Language = Literal["en", "es"]
 TEXTS_FILE = ("data", "checkins.toml")
@@ -27,13 +28,9 @@ def texts() -> dict[str, Any]:
     return tomllib.loads(raw)
 
 
-def language_of(code: str | None) -> Language:
-    return "es" if code == "es" else "en"
-
-
 def render(key: str, language: str, values: dict[str, Any], *, time_zone: str | None, now: datetime) -> str:
     """The text ``key`` in ``language`` with ``values`` written out for the caregiver."""
-    lang = language_of(language)
+    lang = texts_language(language)
     table = texts()[lang]
     words = {name: _word(table, name, value, time_zone, now) for name, value in values.items()}
     text = str(table[key]).format(**words).replace("..", ".")  # "después de las 4 p. m.."
