@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from careline_cli import redrive
 from careline_cli.common import OPERATOR, SERVICES, CliError, cell, fmt_time, mask_text, safe_uri, truncate
 from careline_contracts.deadletter import DeadLetter
 from careline_contracts.subjects import DEAD_LETTER_PREFIX, DEAD_LETTERS
@@ -163,7 +164,7 @@ def _positive_int(text: str) -> int:
 
 
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
-    """``careline deadletters list``."""
+    """``careline deadletters list`` and ``redrive``."""
     letters = commands.add_parser(
         "deadletters", help=f"read the {DEAD_LETTERS.name} stream", parents=[common]
     )
@@ -179,3 +180,4 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--limit", type=_positive_int, default=50, help="at most N letters (default 50)")
     p.set_defaults(handler=list_dead_letters)
+    redrive.add_parser(sub, common)

@@ -38,6 +38,8 @@ class Identity:
     """Streams it reads through consumers it creates (durable, or the CLI's ordered ones)."""
     fetches: tuple[Stream, ...] = ()
     """Streams whose messages it reads or deletes one by one, by sequence number."""
+    peeks: tuple[Stream, ...] = ()
+    """Streams whose messages it reads one by one and never deletes (a dead letter to re-drive)."""
     publishes: tuple[str, ...] = ()
     """Subjects beyond its own streams' (the operator's backfill batches)."""
     subscribes: tuple[str, ...] = ()
@@ -60,7 +62,7 @@ class Identity:
         declared = [*self.owns, subjects.DEAD_LETTERS] if self.service else []
         for stream in declared:
             allow += [f"{JS}.STREAM.CREATE.{stream.name}", f"{JS}.STREAM.UPDATE.{stream.name}"]
-        seen = {s.name for s in (*declared, *self.reads, *self.fetches)}
+        seen = {s.name for s in (*declared, *self.reads, *self.fetches, *self.peeks)}
         allow += [f"{JS}.STREAM.INFO.{name}" for name in sorted(seen)]
         for stream in self.reads:
             allow += [
@@ -75,6 +77,7 @@ class Identity:
             ]
         for stream in self.fetches:
             allow += [f"{JS}.STREAM.MSG.GET.{stream.name}", f"{JS}.STREAM.MSG.DELETE.{stream.name}"]
+        allow += [f"{JS}.STREAM.MSG.GET.{stream.name}" for stream in self.peeks]
         if self.calls_admin:
             allow.append("admin.>")
         return allow
@@ -127,18 +130,21 @@ IDENTITIES: dict[str, Identity] = {
             owns=(subjects.CONVERSATION, subjects.SANDBOX),
             reads=(subjects.SMS, subjects.USERS, subjects.BILLING, subjects.PROFILE),
             fetches=(subjects.CONVERSATION, subjects.SANDBOX),
+            peeks=(subjects.DEAD_LETTERS,),  # re-drives a dead letter onto its own subjects
         ),
         Identity(
             "billing",
             owns=(subjects.BILLING,),
             reads=(subjects.USERS, subjects.STRIPE, subjects.CONVERSATION),
             fetches=(subjects.BILLING,),
+            peeks=(subjects.DEAD_LETTERS,),
         ),
         Identity(
             "profile",
             owns=(subjects.PROFILE,),
             reads=(subjects.USERS, subjects.CONVERSATION),
             fetches=(subjects.PROFILE,),
+            peeks=(subjects.DEAD_LETTERS,),
         ),
         Identity(
             "operator",

@@ -343,6 +343,26 @@ class StaffMessageQueued(AdminReply):
     queued: bool
 
 
+# --- every service: re-driving a dead letter onto a subject it owns ---------------------------
+
+
+class RedriveDeadLetter(AdminRequest):
+    """Publish the dead letter at ``seq`` of the DEAD_LETTERS stream again, on its original
+    subject. Asked of the service that owns that subject's stream; it reads the letter itself,
+    so a caller can only re-drive what a consumer really dead-lettered."""
+
+    seq: int = Field(ge=1)
+    by: str = Field(default="system", min_length=1, max_length=100, description="who asked")
+
+
+class DeadLetterRedriven(AdminReply):
+    seq: int
+    subject: str
+    msg_id: str = Field(description="the original message id, sent in the Careline-Redrive-Of header")
+    redrive_id: str = Field(description="the new Nats-Msg-Id")
+    consumer: str = Field(description="the service whose consumer dead-lettered it, the only one to act")
+
+
 # --- the operations: a name, a request model and a reply model, shared by both sides --------
 
 Req = TypeVar("Req", bound=AdminRequest)
@@ -369,9 +389,10 @@ ROLLUPS = Operation("rollups", ListRollups, RollupList)
 ROLLUPS_REFRESH = Operation("rollups_refresh", RefreshRollup, RollupRefreshed)
 CAREGIVER_GET = Operation("caregiver_get", GetCaregiver, CaregiverRecord)
 CAREGIVER_ERASE = Operation("caregiver_erase", EraseCaregiver, CaregiverErased)
+DEADLETTER_REDRIVE = Operation("deadletter_redrive", RedriveDeadLetter, DeadLetterRedriven)
 COMMON_OPERATIONS: tuple[Operation[Any, Any], ...] = (
     JOBS_LIST, JOBS_SHOW, JOBS_RETRY, JOBS_RETRY_DEAD, JOBS_PURGE,
-    ROLLUPS, ROLLUPS_REFRESH, CAREGIVER_GET, CAREGIVER_ERASE,
+    ROLLUPS, ROLLUPS_REFRESH, CAREGIVER_GET, CAREGIVER_ERASE, DEADLETTER_REDRIVE,
 )  # fmt: skip
 
 # Operations conversation answers (``admin.conversation.<operation>``).

@@ -8,10 +8,10 @@ them. Service names are keys, never fields, so a fifth service changes no model.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
 from careline_contracts.admin import JobSummary
 
@@ -115,3 +115,59 @@ class AuditPage(HttpView):
 
     entries: list[AuditEntry]
     next: str | None = Field(description="?before= value of the next (older) page; null on the last")
+
+
+REDRIVE_MAX = 500
+SUBJECT_PATTERN = r"^[A-Za-z0-9_\-]+(\.([A-Za-z0-9_\-]+|\*))*(\.>)?$|^>$"
+RedriveOutcome = Literal["would_redrive", "redriven", "skipped", "failed"]
+
+
+class RedriveBody(HttpBody):
+    """``POST /admin/deadletters/redrive``: which dead letters to publish again. At least one of
+    ``ids``, ``seqs``, ``subject`` or ``since``; several narrow the choice together."""
+
+    ids: list[str] = Field(
+        default_factory=list, max_length=100, description="original message ids (the letters' msg id)"
+    )
+    seqs: list[int] = Field(default_factory=list, max_length=100, description="DEAD_LETTERS sequence numbers")
+    subject: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=SUBJECT_PATTERN,
+        description="original subject: exact, a base subject (all its partitions), or * and > wildcards",
+    )
+    since: datetime | None = Field(default=None, description="letters dead at or after this time")
+    service: list[Literal["ingress", "conversation", "billing", "profile"]] = Field(
+        default_factory=list, max_length=4, description="only letters of these consumers' services"
+    )
+    dry_run: bool = Field(default=False, description="list what would be re-driven; publish nothing")
+    limit: int = Field(default=100, ge=1, le=REDRIVE_MAX)
+
+    @field_validator("since")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """A time without a zone is UTC."""
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    @model_validator(mode="after")
+    def _chooses(self) -> RedriveBody:
+        if not (self.ids or self.seqs or self.subject or self.since):
+            raise ValueError("choose dead letters by ids, seqs, subject or since")
+        if any(not 1 <= len(i) <= 300 for i in self.ids) or any(s < 1 for s in self.seqs):
+            raise ValueError("ids are 1-300 characters, seqs at least 1")
+        return self
+
+
+class RedrivenLetter(HttpView):
+    seq: int
+    service: str = Field(description="the service whose consumer dead-lettered it")
+    subject: str
+    msg_id: str = Field(description="the original message id")
+    dead_at: datetime
+    outcome: RedriveOutcome
+    detail: str | None = Field(default=None, description="the new message id, or why not")
+
+
+class RedriveView(HttpView):
+    dry_run: bool
+    letters: list[RedrivenLetter]

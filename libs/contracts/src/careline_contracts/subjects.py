@@ -78,3 +78,22 @@ def partitioned(base: str, key: str, partitions: int = PARTITIONS) -> str:
 def dead_letter_subject(service: str, base: str) -> str:
     """Where a service parks a message it gave up on."""
     return f"{DEAD_LETTER_PREFIX}.{service}.{base}"
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """Whether ``subject`` is in NATS's ``pattern`` (``*`` one token, ``>`` the rest)."""
+    want, have = pattern.split("."), subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(want) == len(have)
+
+
+def stream_of(subject: str) -> Stream | None:
+    """The stream that captures ``subject`` (and so the service that may publish it), if any."""
+    for stream in ALL_STREAMS:
+        if any(subject_matches(pattern, subject) for pattern in stream.subjects):
+            return stream
+    return None

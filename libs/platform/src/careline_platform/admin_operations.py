@@ -23,6 +23,7 @@ from careline_contracts.admin import (
     CaregiverErased,
     CaregiverRecord,
     DeadJobsRetried,
+    DeadLetterRedriven,
     EraseCaregiver,
     GetCaregiver,
     JobDetail,
@@ -33,6 +34,7 @@ from careline_contracts.admin import (
     ListJobs,
     ListRollups,
     PurgeJobs,
+    RedriveDeadLetter,
     RefreshRollup,
     RetryDeadJobs,
     RetryJob,
@@ -314,6 +316,19 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+Redrive = Callable[[RedriveDeadLetter], Awaitable[DeadLetterRedriven]]
+"""Publishes a dead letter again (``careline_platform.deadletters.Redriver.redrive``)."""
+
+
+def no_redrive(service: str) -> Redrive:
+    """A service that cannot re-drive (the unit tests' default)."""
+
+    async def refuse(_request: RedriveDeadLetter) -> DeadLetterRedriven:
+        raise Refused("invalid", f"{service} re-drives no dead letters")
+
+    return refuse
+
+
 def common_operations(
     service: str,
     jobs: JobBook,
@@ -321,6 +336,7 @@ def common_operations(
     caregiver: CaregiverSlice | None,
     clock: Clock,
     scrub: Scrub = no_streams,
+    redrive: Redrive | None = None,
 ) -> list[AdminOperation[Any, Any]]:
     """The operations every service answers, in ``COMMON_OPERATIONS`` order."""
     job_ops = JobOperations(service, jobs, clock)
@@ -336,4 +352,5 @@ def common_operations(
         AdminOperation(ops.ROLLUPS_REFRESH, rollup_ops.refresh, command=True),
         AdminOperation(ops.CAREGIVER_GET, slice_ops.get),
         AdminOperation(ops.CAREGIVER_ERASE, slice_ops.erase, command=True),
+        AdminOperation(ops.DEADLETTER_REDRIVE, redrive or no_redrive(service)),
     ]

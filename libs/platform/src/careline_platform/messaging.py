@@ -42,7 +42,7 @@ from pydantic import BaseModel, ValidationError
 from pymongo.errors import PyMongoError
 
 from careline_contracts import subjects
-from careline_contracts.deadletter import DeadLetter
+from careline_contracts.deadletter import REDRIVE_DURABLE, REDRIVE_FOR, REDRIVE_OF, DeadLetter
 from careline_platform.logging import fingerprint, get_logger
 from careline_platform.metrics import DEAD_LETTERS, HANDLER_SECONDS, MESSAGES
 from careline_platform.mongo import AlreadyProcessed
@@ -120,12 +120,31 @@ class ConsumerSpec:
 
 
 def message_id(raw: Msg) -> str:
-    """The publisher's ``Nats-Msg-Id``, else the message's place in its stream."""
+    """The message's id for idempotency: a re-drive's original id (``careline_platform.
+    deadletters``), else the publisher's ``Nats-Msg-Id``, else its place in its stream."""
+    headers = raw.headers or {}
+    if REDRIVE_OF in headers:
+        return headers[REDRIVE_OF]
+    return published_id(raw)
+
+
+def published_id(raw: Msg) -> str:
+    """The publisher's ``Nats-Msg-Id`` (a re-drive's own, new one), else the stream position."""
     headers = raw.headers or {}
     if "Nats-Msg-Id" in headers:
         return headers["Nats-Msg-Id"]
     meta = raw.metadata
     return f"{meta.stream}:{meta.sequence.stream}"
+
+
+def redriven_for_another(raw: Msg, spec: ConsumerSpec) -> bool:
+    """A re-drive is for the one consumer that dead-lettered the message; every other consumer
+    of the subject (another service's, or another of this service's) leaves it alone."""
+    headers = raw.headers or {}
+    if REDRIVE_FOR not in headers:
+        return False
+    durable = headers.get(REDRIVE_DURABLE)
+    return headers[REDRIVE_FOR] != spec.service or (durable is not None and durable != spec.durable)
 
 
 def delivery_of(message: NatsMessage) -> Delivery:
@@ -250,6 +269,11 @@ class ConsumerPolicy:
         bound = log.bind(
             subject=raw.subject, durable=spec.durable, msg=fingerprint(msg_id), delivery=deliveries
         )
+        if redriven_for_another(raw, spec):
+            await msg.ack()
+            MESSAGES.labels(spec.base_subject, "redrive_skipped").inc()
+            bound.info("message.redrive_skipped")
+            return
         heartbeat = asyncio.create_task(_keep_in_progress(msg, spec.ack_wait_s / 3))
         try:
             await run_with_conflict_retries(call_next)
@@ -312,11 +336,13 @@ class ConsumerPolicy:
             deliveries=raw.metadata.num_delivered,
             payload=raw.data.decode(errors="replace"),
             dead_at=datetime.now(UTC),
+            durable=spec.durable,
         )
         await self.publisher.publish_raw(
             subjects.dead_letter_subject(spec.service, spec.base_subject),
             letter.model_dump_json().encode(),
-            f"dead:{spec.durable}:{msg_id}",
+            # the publisher's own id: a re-drive that dies again gets a letter of its own
+            f"dead:{spec.durable}:{published_id(raw)}",
             subjects.DEAD_LETTERS.name,
         )
 

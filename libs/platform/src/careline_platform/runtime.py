@@ -30,6 +30,7 @@ from careline_platform import metrics, mongo, nats_auth
 from careline_platform.admin import AdminOperation, CaregiverSlice, admin_router
 from careline_platform.admin_operations import MongoJobBook, common_operations
 from careline_platform.clock import Clock, clock_from
+from careline_platform.deadletters import Redriver
 from careline_platform.erasure import (
     TOMBSTONES,
     CaregiverErased,
@@ -324,6 +325,7 @@ class ServiceRuntime:
             definition.caregiver,
             infra.clock,
             self.scrub,
+            Redriver(definition.name, infra.js, infra.publisher).redrive,
         )
         self.router.include_router(admin_router(definition.name, [*common, *definition.admin_operations]))
         infra.broker.include_router(self.router)

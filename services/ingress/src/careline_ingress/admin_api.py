@@ -17,6 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query
 from faststream.nats import NatsBroker
+from nats.js.errors import NotFoundError
 
 from careline_contracts import admin as ops
 from careline_contracts.admin import (
@@ -26,6 +27,7 @@ from careline_contracts.admin import (
     AlertList,
     AlertStatus,
     AlertView,
+    DeadLetterRedriven,
     EraseCaregiver,
     GetAlert,
     GetCaregiver,
@@ -35,6 +37,7 @@ from careline_contracts.admin import (
     ListJobs,
     ListRollups,
     Operation,
+    RedriveDeadLetter,
     RefreshRollup,
     ReplaceRoster,
     ResolveAlert,
@@ -55,6 +58,9 @@ from careline_contracts.http import (
     JobRetriedView,
     JobsByService,
     MetricsView,
+    RedriveBody,
+    RedrivenLetter,
+    RedriveView,
     Role,
     RoleGrant,
     RoleGranted,
@@ -69,6 +75,7 @@ from careline_platform.admin_client import NoAnswer, RequestRejected, ServiceFai
 from careline_platform.admin_operations import Scrub, jsonable
 from careline_platform.admin_tokens import ROLES
 from careline_platform.audit import Detail
+from careline_platform.deadletters import Selection, choose, redrive
 from careline_platform.erasure import needles
 from careline_platform.logging import get_logger
 from careline_platform.phone import is_e164, phone_hash
@@ -139,6 +146,55 @@ def admin_router(
         if not reply.retried:
             raise HTTPException(404, "no failed or dead job with that key")
         return JobRetriedView(retried=key, service=service)
+
+    @router.post(
+        "/deadletters/redrive",
+        responses={503: {"description": "JetStream did not answer"}},
+    )
+    async def redrive_dead_letters(body: RedriveBody, who: Caller = reader) -> RedriveView:
+        """Publish dead-lettered messages again on their original subjects, each under a new
+        message id, for the consumer that gave up on them only (``dry_run``: list them and
+        publish nothing). Audited, before anything is published."""
+        selection = Selection(
+            tuple(body.ids), tuple(body.seqs), body.subject, body.since, tuple(body.service)
+        )
+        await audited(
+            who,
+            "deadletters.redrive" if not body.dry_run else "deadletters.preview",
+            detail={"ids": len(body.ids), "seqs": len(body.seqs), "subject": body.subject,
+                    "since": body.since.isoformat() if body.since else None},
+        )  # fmt: skip
+        try:
+            chosen = await choose(nats().connection.jetstream(timeout=ASK_TIMEOUT_S), selection, body.limit)
+        except NotFoundError:
+            chosen = []  # no dead letter was ever written
+        except Exception as exc:  # no responders, a timeout: the broker is away
+            raise HTTPException(503, f"cannot read the dead letters ({type(exc).__name__})") from exc
+
+        async def ask_owner(owner: str, request: RedriveDeadLetter) -> DeadLetterRedriven:
+            try:
+                return await asked(owner, ops.DEADLETTER_REDRIVE, request)
+            except HTTPException as exc:
+                raise RuntimeError(str(exc.detail)) from exc
+
+        outcomes = await redrive(chosen, ask_owner, who.user_id, dry_run=body.dry_run)
+        if not body.dry_run:
+            log.warning("admin.deadletters_redriven", by=who.user_id, letters=len(outcomes))
+        return RedriveView(
+            dry_run=body.dry_run,
+            letters=[
+                RedrivenLetter(
+                    seq=o.seq,
+                    service=o.letter.service,
+                    subject=o.letter.subject,
+                    msg_id=o.letter.msg_id,
+                    dead_at=o.letter.dead_at,
+                    outcome=o.outcome,
+                    detail=o.detail,
+                )
+                for o in outcomes
+            ],
+        )
 
     @router.get("/caregivers/{user_id}")
     async def caregiver(user_id: UserId, who: Caller = reader) -> CaregiverView:
