@@ -168,3 +168,23 @@ async def test_a_service_answers_an_admin_request_only_from_ingress_or_the_opera
     finally:
         for client in (profile, ingress, billing):
             await client.nc.close()
+
+
+@pytest.mark.parametrize("identity", ["conversation", "billing", "profile"])
+async def test_a_service_reads_a_dead_letter_by_sequence_to_redrive_it_but_cannot_delete_one(
+    with_streams: ServerProcess, identity: str
+) -> None:
+    """A re-drive (``careline_platform.deadletters``): the owner of a subject reads the letter
+    itself; deleting letters stays ingress's (an erasure) and the operator's."""
+    harness = await nats_py.connect(with_streams.url)
+    client = await connect_as(with_streams, identity)
+    try:
+        ack = await harness.jetstream().publish(subjects.dead_letter_subject("billing", "x.y"), b"{}")
+        js = client.nc.jetstream(timeout=2)
+        assert (await js.get_msg(subjects.DEAD_LETTERS.name, ack.seq)).data == b"{}"
+        with pytest.raises(NatsError):
+            await js.delete_msg(subjects.DEAD_LETTERS.name, ack.seq)
+        assert (await harness.jetstream().stream_info(subjects.DEAD_LETTERS.name)).state.messages == 1
+    finally:
+        await client.nc.close()
+        await harness.close()
