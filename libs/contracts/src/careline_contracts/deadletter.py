@@ -7,6 +7,10 @@ records and checks as if it were the message's own (so a consumer that handled t
 already, or a second re-drive of it, changes nothing); ``REDRIVE_FOR`` names the service (and
 ``REDRIVE_DURABLE`` the consumer) that dead-lettered it, the only one that acts on it: every
 other consumer of the subject acks it and does nothing.
+
+The new id must differ from the original: JetStream drops a repeated ``Nats-Msg-Id`` within the
+stream's duplicate window. Our headers are ``Careline-``: NATS reserves the ``Nats-`` prefix for
+headers its server recognises (docs.nats.io, "JetStream > Headers").
 """
 
 from __future__ import annotations
