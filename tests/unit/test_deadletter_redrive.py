@@ -14,7 +14,7 @@ from careline_contracts import subjects
 from careline_contracts.access import IDENTITIES
 from careline_contracts.deadletter import DeadLetter
 from careline_contracts.http import RedriveBody
-from careline_platform.deadletters import Selection, not_redrivable, owner_of
+from careline_platform.deadletters import Selection, not_redrivable, owner_of, scan_floor
 from careline_platform.messaging import ConsumerSpec, message_id, redriven_for_another
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
@@ -144,3 +144,9 @@ def test_the_admin_api_refuses_a_bad_redrive_request_and_says_why(body: dict[str
 def test_a_time_without_a_zone_is_utc() -> None:
     body = RedriveBody.model_validate({"since": "2026-11-30T10:00:00"})
     assert body.since == datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+def test_a_scan_since_the_first_instant_ever_reads_everything_instead_of_overflowing() -> None:
+    assert scan_floor(None) is None
+    assert scan_floor(datetime(1, 1, 1, tzinfo=UTC)) is None
+    assert scan_floor(NOW) == NOW - timedelta(minutes=5)

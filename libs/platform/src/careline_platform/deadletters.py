@@ -128,6 +128,7 @@ async def choose(js: JetStreamContext, selection: Selection, limit: int) -> list
     info = await js.stream_info(subjects.DEAD_LETTERS.name)
     first, last = max(int(info.state.first_seq or 0), 1), int(info.state.last_seq or 0)
     seen = _Seen()
+    stop_before = scan_floor(selection.since)
     wanted_seqs = sorted(set(selection.seqs), reverse=True)
     scan = wanted_seqs if selection.seqs and not selection.ids else range(last, first - 1, -1)
     for read, seq in enumerate(scan):
@@ -138,7 +139,7 @@ async def choose(js: JetStreamContext, selection: Selection, limit: int) -> list
         letter = await _letter_at(js, seq)
         if letter is None:
             continue
-        if selection.since is not None and letter.dead_at < selection.since - SINCE_SLACK:
+        if stop_before is not None and letter.dead_at < stop_before:
             break
         if selection.matches(seq, letter):
             key = (letter.service, letter.durable, letter.msg_id)
@@ -146,6 +147,13 @@ async def choose(js: JetStreamContext, selection: Selection, limit: int) -> list
             seen.consumers.add(key)
             seen.chosen.append(Chosen(seq, letter, skip or not_redrivable(letter)))
     return seen.chosen
+
+
+def scan_floor(since: datetime | None) -> datetime | None:
+    """Where a newest-first scan may stop: ``SINCE_SLACK`` before ``since`` (None: read on)."""
+    if since is None or since - datetime.min.replace(tzinfo=since.tzinfo) <= SINCE_SLACK:
+        return None  # the year 1 asks for everything, and has no five minutes before it
+    return since - SINCE_SLACK
 
 
 async def _letter_at(js: JetStreamContext, seq: int) -> DeadLetter | None:
