@@ -92,6 +92,12 @@ async def test_the_admin_api_previews_and_redrives_a_dead_letter_and_audits_it(
         assert "no ids" not in preview.text  # the payload is never shown
         assert len(await letters_of(nats, "poison-api-1")) == 1
 
+        anonymous = await client.post(url, json={"ids": ["poison-api-1"]})
+        assert anonymous.status_code == 401
+        nobody = {"_id": "usr_redrive_nobody", "phone": "+14155550392", "roles": []}
+        await databases(mongo, cluster)["ingress"].users.insert_one(nobody)
+        refused = await client.post(url, json={"ids": ["poison-api-1"]}, headers=bearer("usr_redrive_nobody"))
+        assert refused.status_code == 403
         for bad, why in (
             ({}, "choose dead letters"),
             ({"subject": "a b"}, "pattern"),
