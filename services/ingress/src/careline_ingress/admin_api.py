@@ -1,7 +1,7 @@
 """The admin API under ``/admin``: bearer tokens, roles from ``users``, every service asked over NATS.
 
 Roles: ``support`` may read (jobs, a caregiver's record, metrics, crisis alerts and the on-call
-roster), find a caregiver by phone number, retry jobs, and acknowledge, resolve and answer
+roster), find a caregiver by phone number, retry jobs, re-drive dead letters, and acknowledge, resolve and answer
 crisis alerts; ``admin`` may also grant and revoke roles, erase a caregiver, replace the on-call
 roster and read the audit log. ``ADMIN_USER_IDS`` is only a bootstrap, applied once
 (``careline_platform.staff_roles``): a revoke sticks. Every read writes one entry to ingress's
@@ -75,7 +75,7 @@ from careline_platform.admin_client import NoAnswer, RequestRejected, ServiceFai
 from careline_platform.admin_operations import Scrub, jsonable
 from careline_platform.admin_tokens import ROLES
 from careline_platform.audit import Detail
-from careline_platform.deadletters import Selection, choose, redrive
+from careline_platform.deadletters import Outcome, Selection, choose, redrive
 from careline_platform.erasure import needles
 from careline_platform.logging import get_logger
 from careline_platform.phone import is_e164, phone_hash
@@ -180,21 +180,7 @@ def admin_router(
         outcomes = await redrive(chosen, ask_owner, who.user_id, dry_run=body.dry_run)
         if not body.dry_run:
             log.warning("admin.deadletters_redriven", by=who.user_id, letters=len(outcomes))
-        return RedriveView(
-            dry_run=body.dry_run,
-            letters=[
-                RedrivenLetter(
-                    seq=o.seq,
-                    service=o.letter.service,
-                    subject=o.letter.subject,
-                    msg_id=o.letter.msg_id,
-                    dead_at=o.letter.dead_at,
-                    outcome=o.outcome,
-                    detail=o.detail,
-                )
-                for o in outcomes
-            ],
-        )
+        return redrive_view(outcomes, dry_run=body.dry_run)
 
     @router.get("/caregivers/{user_id}")
     async def caregiver(user_id: UserId, who: Caller = reader) -> CaregiverView:
@@ -384,3 +370,21 @@ def admin_router(
 
     assert set(ROLES) == {"admin", "support"}
     return router
+
+
+def redrive_view(outcomes: list[Outcome], *, dry_run: bool) -> RedriveView:
+    """What the admin API shows of a re-drive: each letter's place, consumer, subject, original
+    id and outcome; never its payload or reason (they may hold a caregiver's words)."""
+    letters = [
+        RedrivenLetter(
+            seq=o.seq,
+            service=o.letter.service,
+            subject=o.letter.subject,
+            msg_id=o.letter.msg_id,
+            dead_at=o.letter.dead_at,
+            outcome=o.outcome,
+            detail=o.detail,
+        )
+        for o in outcomes
+    ]
+    return RedriveView(dry_run=dry_run, letters=letters)
