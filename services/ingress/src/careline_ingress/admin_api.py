@@ -2,8 +2,8 @@
 
 Roles: ``support`` may read (jobs, a caregiver's record, metrics, crisis alerts and the on-call
 roster), find a caregiver by phone number, retry jobs, re-drive dead letters, and acknowledge,
-resolve and answer crisis alerts; ``admin`` may also grant and revoke roles, erase a caregiver, replace the on-call
-roster and read the audit log. ``ADMIN_USER_IDS`` is only a bootstrap, applied once
+resolve and answer crisis alerts; ``admin`` may also grant and revoke roles, erase a caregiver,
+replace the on-call roster and read the audit log. ``ADMIN_USER_IDS`` is only a bootstrap, applied once
 (``careline_platform.staff_roles``): a revoke sticks. Every read writes one entry to ingress's
 audit log before it answers (``careline_ingress.audit_log``), as do role changes; what staff do
 to an alert carries their user id (from the token) to conversation, which audits it.
