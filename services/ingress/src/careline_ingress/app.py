@@ -79,7 +79,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> WebS
     users = Users(infra.db, settings.phone_hash_secret)
     audit = AuditLog(infra.db, infra.clock)
     background = Background()
-    spool = Spool(Path(settings.ingress_spool_dir))
+    spool = Spool(Path(settings.ingress_spool_dir), settings.ingress_spool_max_mb * 1024 * 1024)
 
     async def replay_sms(held: HeldSms) -> None:
         await on_held_sms(held, users=users, publisher=infra.publisher, background=background)

@@ -70,8 +70,10 @@ class Entry:
 class Spool:
     """An append-only, fsync'd queue of entries in one SQLite file under ``directory``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, max_bytes: int | None = None) -> None:
         self.path = Path(directory) / FILE_NAME
+        self.max_bytes = max_bytes
+        """A cap on the file (SQLite's ``max_page_count``): past it a write fails as on a full disk."""
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool")
         self._db: sqlite3.Connection | None = None
         self.depth = 0
@@ -92,6 +94,9 @@ class Spool:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # fsync the WAL at every commit, not only checkpoints
         db.executescript(SCHEMA)
+        if self.max_bytes is not None:
+            page = int(db.execute("PRAGMA page_size").fetchone()[0])
+            db.execute(f"PRAGMA max_page_count={max(self.max_bytes // page, 1)}")
         return db
 
     async def open(self) -> int:
