@@ -14,7 +14,8 @@ and deletes an entry only after JetStream acknowledged it: a crash between the a
 delete republishes it, and the duplicate is dropped by JetStream within its window and by each
 consumer's processed-message record after it. A held text (its sender not looked up because
 MongoDB did not answer) is looked up first. While the broker or the database is away the
-drainer waits and tries again, with a growing pause (0.25 s to 5 s).
+drainer waits and tries again, with a growing pause (0.25 s to 2 s), and logs the first failure
+of each pause (``spool.drain_paused``) and the end of each drain (``spool.drained``).
 
 Stripe events are spooled the same way, for one uniform rule; a Stripe webhook that gets a 503
 all the same (the spool cannot write) is not lost: Stripe retries an undelivered event for up to
@@ -43,7 +44,7 @@ from careline_platform.messaging import PublishFailed
 from careline_platform.metrics import SPOOL_DEPTH, SPOOL_DRAINED, SPOOL_WRITE_FAILURES, SPOOLED
 
 log = get_logger(__name__)
-FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.25, 5.0
+FIRST_PAUSE_S, LONGEST_PAUSE_S = 0.25, 2.0
 IDLE_POLL_S = 1.0
 """How often an idle drainer looks at the spool file (entries another process left in it)."""
 
@@ -149,7 +150,8 @@ class Drainer:
                 await self.drain()
                 pause = FIRST_PAUSE_S
             except (PublishFailed, PyMongoError, TimeoutError, SpoolUnavailable) as exc:
-                log.warning("spool.drain_paused", error=type(exc).__name__, depth=self.spool.depth)
+                if pause == FIRST_PAUSE_S:  # once per outage, not every pause
+                    log.warning("spool.drain_paused", error=type(exc).__name__, depth=self.spool.depth)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, LONGEST_PAUSE_S)
                 continue
