@@ -1,6 +1,7 @@
 """deploy/k8s, checked without a cluster: every manifest parses, and what Careline relies on holds.
 
-Deployments (ingress: a StatefulSet, for a spool volume per replica) run at least two replicas with probes, resources and a non-root security context,
+Deployments (ingress: a StatefulSet, for a spool volume per replica) run at least two replicas
+with probes, resources and a non-root security context,
 shut down within their grace period, and read configuration from the ConfigMap and the Secret;
 each has a PodDisruptionBudget; NATS is a three-server JetStream cluster whose configuration a
 real `nats-server -t` accepts.
