@@ -137,3 +137,31 @@ async def test_ingress_killed_with_a_full_spool_drains_it_after_a_restart(
     await eventually(lambda: len(fake.messages) >= CAREGIVERS * MESSAGES, timeout_s=240)
     print(f"spool after SIGKILL: all_answered_in={time.monotonic() - back:.1f}s")
     await assert_one_reply_each_in_order(cluster, backends, fake, sent)
+
+
+@pytest.mark.slow
+async def test_a_first_text_while_mongodb_is_away_is_held_and_answered_once_it_is_back(
+    cluster: Cluster, backends: Backends, fake_twilio: tuple[FakeTwilio, str]
+) -> None:
+    """The identity lookup does not answer: the verified text is spooled whole and the new
+    caregiver is created when it drains; the reply comes once, and a repost changes nothing."""
+    fake, _ = fake_twilio
+    phone = "+14155559876"
+    params = inbound_sms_params(phone, "hello, is anyone there?")
+    async with httpx.AsyncClient(timeout=15) as client:
+        backends.mongo.stop()
+        try:
+            began = time.monotonic()
+            resp = await post_sms(client, cluster, params)
+            answered_s = time.monotonic() - began
+            assert resp.status_code == 200, resp.text
+            ready = (await client.get(f"{cluster.base_url}/readyz")).json()
+            assert ready["mongodb"] is False and ready["ready"] is True
+            assert ready["spool"]["depth"] == 1
+        finally:
+            backends.mongo.start()
+        await eventually(lambda: len(fake.to(phone)) == 1, timeout_s=120)
+        assert (await post_sms(client, cluster, params)).status_code == 200  # Twilio's repost
+    await wait_until_settled(cluster, timeout_s=60)
+    assert len(fake.to(phone)) == 1
+    assert answered_s < 10  # well inside Twilio's 15 s
