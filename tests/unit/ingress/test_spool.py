@@ -144,3 +144,44 @@ async def test_a_held_text_is_looked_up_when_drained_before_what_came_after(tmp_
     assert await drainer.drain() == 2
     assert jetstream.msg_ids() == ["user.registered:usr_1", f"twilio:{sid}", entry(9).msg_id]
     await spool.close()
+
+
+class StalledJetStream(FakeJetStream):
+    """Connected, but every publish waits for ``gate`` and then gets no ack."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+
+    async def publish_raw(
+        self, subject: str, payload: bytes, msg_id: str, stream: str, headers: dict[str, str] | None = None
+    ) -> bool:
+        self.attempts.append(msg_id)
+        await self.gate.wait()
+        raise PublishFailed("TimeoutError")
+
+
+async def test_a_caregivers_later_text_waits_for_the_earlier_ack_and_queues_behind_it(tmp_path: Path) -> None:
+    """The second text must not overtake the first while the first waits for an ack that never
+    comes; another caregiver is not held back."""
+    spool, jetstream = Spool(tmp_path), StalledJetStream()
+    publisher = SpoolingPublisher(jetstream, spool, lambda: True, lambda: None)
+    event = StripeEventReceived(
+        occurred_at=datetime(2030, 1, 1, tzinfo=UTC), event_id="evt", type="t", created=1, data={}
+    )
+
+    def publish(msg_id: str, key: str) -> asyncio.Task[bool]:
+        return asyncio.create_task(publisher.publish(event, msg_id=msg_id, key=key, stream=subjects.STRIPE))
+
+    tasks = [publish("first", "usr_1"), publish("second", "usr_1"), publish("other", "usr_2")]
+    await asyncio.sleep(0.05)
+    assert jetstream.attempts == ["first", "other"]  # "second" waits for its turn
+    jetstream.gate.set()
+    assert await asyncio.gather(*tasks) == [False, False, False]  # all spooled
+    assert jetstream.attempts == ["first", "other"]  # "second" went straight behind them
+    spooled = []
+    while (oldest := await spool.oldest()) is not None:
+        spooled.append(oldest.msg_id)
+        await spool.delete(oldest.seq)
+    assert [m for m in spooled if m != "other"] == ["first", "second"]
+    await spool.close()

@@ -21,8 +21,10 @@ Stripe events are spooled the same way, for one uniform rule; a Stripe webhook t
 all the same (the spool cannot write) is not lost: Stripe retries an undelivered event for up to
 three days in live mode (https://docs.stripe.com/webhooks/process-undelivered-events).
 
-The spool is per replica. Each replica drains its own, so a caregiver's texts that reach two
-replicas during an outage keep their order only within each replica.
+A caregiver's publishes take turns (:class:`Turns`), so a later text never overtakes an earlier
+one that is still waiting for its ack. The spool is per replica. Each replica drains its own,
+so a caregiver's texts that reach two replicas during an outage keep their order only within
+each replica.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 from pymongo.errors import PyMongoError
@@ -65,6 +67,32 @@ def entry_of(event: Event, *, msg_id: str, key: str, stream: subjects.Stream) ->
     )
 
 
+class Turns:
+    """One publish at a time per key (a caregiver), in the order they asked.
+
+    Without it, a caregiver's second text could be acknowledged while the first still waits for
+    an ack that never comes, and the first, spooled after its 2 s, would reach JetStream second.
+    A key's lock lives only while someone holds or awaits it.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def of(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 class SpoolingPublisher:
     """The webhooks' publisher: JetStream when it answers and nothing waits, else the spool."""
 
@@ -75,10 +103,14 @@ class SpoolingPublisher:
         self.spool = spool
         self.connected = connected
         self.wake = wake
+        self.turns = Turns()
 
     async def publish(self, event: Event, *, msg_id: str, key: str, stream: subjects.Stream) -> bool:
         """Durable on return: acknowledged (True: a duplicate) or spooled (False)."""
-        entry = entry_of(event, msg_id=msg_id, key=key, stream=stream)
+        async with self.turns.of(key):
+            return await self._publish(entry_of(event, msg_id=msg_id, key=key, stream=stream))
+
+    async def _publish(self, entry: Entry) -> bool:
         if self.spool.depth:
             reason = "backlog"  # behind what waits, so the order holds
         elif not self.connected():
@@ -86,7 +118,7 @@ class SpoolingPublisher:
         else:
             try:
                 return await self.raw.publish_raw(
-                    entry.subject, entry.payload, msg_id, entry.stream, entry.headers or None
+                    entry.subject, entry.payload, entry.msg_id, entry.stream, entry.headers or None
                 )
             except PublishFailed:
                 reason = "no_ack"
@@ -168,6 +200,7 @@ class Drainer:
         the broker or the database does not answer."""
         if not self.spool.depth:
             await self.spool.count()  # what a previous run or another process left
+            SPOOL_DEPTH.set(self.spool.depth)
         drained, began = 0, time.monotonic()
         while (entry := await self.spool.oldest()) is not None:
             if not self.connected():
