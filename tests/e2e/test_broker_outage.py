@@ -1,4 +1,5 @@
-"""While NATS is away ingress answers 503 (Twilio retries); when it is back, nothing was lost."""
+"""While NATS is away ingress spools and answers 200 (Twilio would not retry a 503); when it is
+back, the spooled text is drained and answered once, and nothing was lost."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ from careline_testing.servers import ServerProcess
 from careline_testing.signing import inbound_sms_params
 from careline_testing.waiting import eventually
 
-from .helpers import post_sms
+from .helpers import post_sms, wait_until_settled
 
 pytestmark = pytest.mark.asyncio
 
 
-async def test_ingress_answers_503_without_nats_and_recovers(
+async def test_ingress_spools_without_nats_stays_ready_and_recovers(
     cluster: Cluster, nats: ServerProcess, fake_twilio: tuple[FakeTwilio, str]
 ) -> None:
-    """Posts during the outage get 503 and not-ready; the same posts after it get one reply each."""
+    """A post during the outage gets 200 and is spooled; readiness holds and reports the depth;
+    afterwards the spooled text gets exactly one reply, and a repost of it (within the
+    duplicate window or not) none."""
     fake, _ = fake_twilio
     before = inbound_sms_params("+14155550130", "before the outage")
     during = inbound_sms_params("+14155550130", "during the outage")
@@ -28,16 +31,21 @@ async def test_ingress_answers_503_without_nats_and_recovers(
         await eventually(lambda: len(fake.to("+14155550130")) == 1)
 
         nats.stop()
-        assert (await post_sms(client, cluster, during)).status_code == 503
-        assert (await client.get(f"{cluster.base_url}/readyz")).status_code == 503
+        assert (await post_sms(client, cluster, during)).status_code == 200
+        ready = await client.get(f"{cluster.base_url}/readyz")
+        assert ready.status_code == 200
+        body = ready.json()
+        assert body["nats"] is False and body["spool"] == {"writable": True, "depth": 1}
         assert (await client.get(f"{cluster.base_url}/healthz")).status_code == 200
 
         nats.start()  # same port, same JetStream store
 
-        async def accepted() -> bool:  # Twilio's retry of the refused message
-            return (await post_sms(client, cluster, during)).status_code == 200
+        async def drained() -> bool:
+            answer = (await client.get(f"{cluster.base_url}/readyz")).json()
+            return bool(answer["nats"]) and answer["spool"]["depth"] == 0
 
-        await eventually(accepted, timeout_s=30)
-        assert (await client.get(f"{cluster.base_url}/readyz")).status_code == 200
+        await eventually(drained, timeout_s=30)
+        assert (await post_sms(client, cluster, during)).status_code == 200  # a provider's repost
     await eventually(lambda: len(fake.to("+14155550130")) == 2, timeout_s=30)
+    await wait_until_settled(cluster)
     assert len(fake.to("+14155550130")) == 2

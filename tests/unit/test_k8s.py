@@ -1,6 +1,7 @@
 """deploy/k8s, checked without a cluster: every manifest parses, and what Careline relies on holds.
 
-Deployments run at least two replicas with probes, resources and a non-root security context,
+Deployments (ingress: a StatefulSet, for a spool volume per replica) run at least two replicas
+with probes, resources and a non-root security context,
 shut down within their grace period, and read configuration from the ConfigMap and the Secret;
 each has a PodDisruptionBudget; NATS is a three-server JetStream cluster whose configuration a
 real `nats-server -t` accepts.
@@ -45,6 +46,12 @@ def manifests() -> list[dict[str, Any]]:
 
 def of_kind(kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in manifests() if d["kind"] == kind}
+
+
+def workloads() -> dict[str, dict[str, Any]]:
+    """Each service's workload: a Deployment, or ingress's StatefulSet (a spool volume per pod)."""
+    stateful = {name: doc for name, doc in of_kind("StatefulSet").items() if name != "nats"}
+    return {**of_kind("Deployment"), **stateful}
 
 
 def config_data() -> dict[str, str]:
@@ -117,21 +124,38 @@ def test_kustomization_lists_every_manifest_but_the_example_secret() -> None:
 
 
 def test_every_service_has_a_deployment() -> None:
-    assert set(of_kind("Deployment")) == set(SERVICES)
+    assert set(workloads()) == set(SERVICES)
+    assert set(of_kind("StatefulSet")) == {"nats", "ingress"}
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_deployment_runs_replicas_that_roll_one_at_a_time(name: str) -> None:
-    spec = of_kind("Deployment")[name]["spec"]
+    workload = workloads()[name]
+    spec = workload["spec"]
     assert spec["replicas"] >= 2
+    assert selects(spec["selector"], spec["template"]["metadata"]["labels"])
+    if workload["kind"] == "StatefulSet":  # one pod replaced at a time, the others answering
+        assert spec["updateStrategy"]["type"] == "RollingUpdate"
+        return
     assert spec["strategy"]["type"] == "RollingUpdate"
     assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0  # a new pod is up first
-    assert selects(spec["selector"], spec["template"]["metadata"]["labels"])
+
+
+def test_each_ingress_replica_spools_to_a_persistent_volume_of_its_own() -> None:
+    spec = workloads()["ingress"]["spec"]
+    [claim] = spec["volumeClaimTemplates"]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    [container] = spec["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts[claim["metadata"]["name"]] == env["INGRESS_SPOOL_DIR"]
+    assert spec["template"]["spec"]["securityContext"]["fsGroup"] == 10001  # writable by the service
+    assert spec["persistentVolumeClaimRetentionPolicy"]["whenScaled"] == "Retain"  # nothing dropped
 
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_deployment_has_probes_on_the_services_own_port(name: str) -> None:
-    [container] = of_kind("Deployment")[name]["spec"]["template"]["spec"]["containers"]
+    [container] = workloads()[name]["spec"]["template"]["spec"]["containers"]
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert probe in container, f"{name} has no {probe}"
@@ -153,7 +177,7 @@ def test_deployment_has_probes_on_the_services_own_port(name: str) -> None:
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_deployment_has_resources_and_runs_as_non_root(name: str) -> None:
-    pod = of_kind("Deployment")[name]["spec"]["template"]["spec"]
+    pod = workloads()[name]["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == 10001  # the user deploy/Dockerfile creates
     assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
@@ -168,7 +192,7 @@ def test_deployment_has_resources_and_runs_as_non_root(name: str) -> None:
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_deployment_shuts_down_within_its_grace_period(name: str) -> None:
-    pod = of_kind("Deployment")[name]["spec"]["template"]["spec"]
+    pod = workloads()[name]["spec"]["template"]["spec"]
     [container] = pod["containers"]
     pause = 0
     if "lifecycle" in container:
@@ -181,7 +205,7 @@ def test_deployment_shuts_down_within_its_grace_period(name: str) -> None:
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_deployment_reads_the_configmap_and_the_secret(name: str) -> None:
-    [container] = of_kind("Deployment")[name]["spec"]["template"]["spec"]["containers"]
+    [container] = workloads()[name]["spec"]["template"]["spec"]["containers"]
     sources = container["envFrom"]
     assert {"configMapRef": {"name": "careline-config"}} in sources
     assert {"secretRef": {"name": "careline-secrets"}} in sources
@@ -190,7 +214,7 @@ def test_deployment_reads_the_configmap_and_the_secret(name: str) -> None:
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_each_deployment_has_a_disruption_budget(name: str) -> None:
-    labels = of_kind("Deployment")[name]["spec"]["template"]["metadata"]["labels"]
+    labels = workloads()[name]["spec"]["template"]["metadata"]["labels"]
     budgets = [b for b in of_kind("PodDisruptionBudget").values() if selects(b["spec"]["selector"], labels)]
     assert len(budgets) == 1
     spec = budgets[0]["spec"]
@@ -306,11 +330,11 @@ def test_nats_config_lists_exactly_the_identities_of_the_access_table() -> None:
 
 @pytest.mark.parametrize("name", SERVICES)
 def test_each_service_connects_as_itself_with_only_its_own_password(name: str) -> None:
-    [container] = of_kind("Deployment")[name]["spec"]["template"]["spec"]["containers"]
+    [container] = workloads()[name]["spec"]["template"]["spec"]["containers"]
     env = {e["name"]: e for e in container.get("env", [])}
     assert env["NATS_USER"]["value"] == name
     assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"careline-nats-{name}"
-    mentioned = re.findall(r"careline-nats-\w+", yaml.safe_dump(of_kind("Deployment")[name]))
+    mentioned = re.findall(r"careline-nats-\w+", yaml.safe_dump(workloads()[name]))
     assert set(mentioned) == {f"careline-nats-{name}"}, "a pod must not read another identity's password"
     secrets = example_secrets()
     assert set(secrets) >= {f"careline-nats-{n}" for n in IDENTITIES} | {"nats-tls"}

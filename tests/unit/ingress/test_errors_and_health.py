@@ -9,8 +9,9 @@ from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
 from careline_ingress.domain.webhooks import BadRequest
 from careline_ingress.errors import Outcome, UnsupportedMedia, outcome_of, refusal
-from careline_ingress.health import Readiness, mongo_probe, readiness_report
+from careline_ingress.health import Readiness, SpoolReport, mongo_probe, readiness_report
 from careline_ingress.integrations.signatures import SANDBOX_STRIPE_SECRET, signed_url, stripe_secrets
+from careline_ingress.spool import SpoolUnavailable
 from careline_platform.messaging import PublishFailed
 from careline_platform.settings import Settings
 from careline_platform.webhooks import SignatureError
@@ -27,6 +28,8 @@ from careline_platform.webhooks import SignatureError
         ("twilio-sms", PublishFailed("TimeoutError"), 503),
         ("stripe", ServerSelectionTimeoutError("no primary"), 503),
         ("twilio-sms", AutoReconnect("gone"), 503),
+        ("twilio-sms", SpoolUnavailable("SQLITE_FULL"), 503),
+        ("stripe", SpoolUnavailable("SQLITE_READONLY"), 503),  # Stripe retries it for three days
     ],
     ids=lambda v: type(v).__name__ if isinstance(v, Exception) else str(v),
 )
@@ -59,6 +62,19 @@ def test_refusals_speak_each_providers_register() -> None:
 def test_ready_only_when_every_check_passes(checks: dict[str, bool], status: int) -> None:
     body, code = readiness_report(checks)
     assert code == status and body == {"ready": status == 200, **checks}
+
+
+@pytest.mark.parametrize(
+    ("nats", "writable", "status"),
+    [(True, False, 200), (False, True, 200), (False, False, 503)],
+    ids=["broker-answers", "spool-writes", "neither"],
+)
+def test_ready_while_a_webhook_can_be_made_durable(nats: bool, writable: bool, status: int) -> None:
+    """JetStream (with MongoDB) or a writable spool: either makes a webhook durable."""
+    body, code = readiness_report({"nats": nats, "mongodb": True}, SpoolReport(writable, depth=7))
+    assert code == status
+    spool = {"writable": writable, "depth": 7}
+    assert body == {"ready": status == 200, "nats": nats, "mongodb": True, "spool": spool}
 
 
 def test_the_mongodb_probe_is_false_when_the_ping_fails() -> None:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from careline_ingress import handlers
-from careline_ingress.domain.webhooks import BadRequest
+from careline_ingress.domain.webhooks import BadRequest, HeldSms
 from careline_ingress.handlers import Background
 from careline_platform.messaging import PublishFailed
 from careline_testing.uow import FakeClock
@@ -25,7 +25,13 @@ PHONE = "+14155550100"
 async def text(users: FakeUsers, publisher: FakePublisher, background: Background, sid: str = SID) -> None:
     params = {"MessageSid": sid, "From": PHONE, "To": "+18005550000", "Body": "hello", "AccountSid": ACCOUNT}
     await handlers.on_sms(
-        params, "cid", users=users, publisher=publisher, clock=FakeClock(), background=background
+        params,
+        "cid",
+        users=users,
+        publisher=publisher,
+        clock=FakeClock(),
+        background=background,
+        identity_timeout_s=0.05,
     )
 
 
@@ -71,6 +77,25 @@ async def test_when_the_broker_does_not_acknowledge_the_handler_fails_and_nothin
     assert not background.tasks and users.by_phone[PHONE]["registered_published"] is False
 
 
+async def test_a_text_whose_sender_cannot_be_looked_up_in_time_is_held_whole() -> None:
+    """MongoDB does not answer within the bound: the verified text is held, nothing published."""
+    users, publisher, background = FakeUsers(down=True), FakePublisher(), Background()
+    await text(users, publisher, background)
+    assert publisher.published == [] and len(publisher.held) == 1
+    held = publisher.held[0]
+    assert (held.params["MessageSid"], held.correlation_id) == (SID, "cid")
+    assert HeldSms.from_bytes(held.to_bytes()) == held
+
+
+async def test_a_held_text_is_published_as_the_webhook_would_have_once_its_sender_is_known() -> None:
+    users, publisher, background = FakeUsers(down=True), FakePublisher(), Background()
+    await text(users, publisher, background)
+    users.down = False
+    await handlers.on_held_sms(publisher.held[0], users=users, publisher=publisher, background=background)
+    assert [p.msg_id for p in publisher.published] == ["user.registered:usr_1", f"twilio:{SID}"]
+    assert publisher.published[1].event.occurred_at == publisher.held[0].received_at
+
+
 async def test_a_refused_text_touches_nothing() -> None:
     users, publisher = FakeUsers(), FakePublisher()
     with pytest.raises(BadRequest):
@@ -81,8 +106,9 @@ async def test_a_refused_text_touches_nothing() -> None:
             publisher=publisher,
             clock=FakeClock(),
             background=Background(),
+            identity_timeout_s=0.05,
         )
-    assert users.by_phone == {} and publisher.published == []
+    assert users.by_phone == {} and publisher.published == [] and publisher.held == []
 
 
 async def test_status_and_stripe_events_are_published_whole() -> None:

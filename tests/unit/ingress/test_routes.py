@@ -8,22 +8,27 @@ give is reached in milliseconds.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
+from careline_contracts import subjects
 from careline_ingress.app import Connected, create_app
 from careline_ingress.audit_log import AuditLog
+from careline_ingress.durable import SpoolingPublisher
 from careline_ingress.handlers import Background
 from careline_ingress.health import Readiness
 from careline_ingress.repository import Users
 from careline_ingress.routes import Edge
+from careline_ingress.spool import Spool
 from careline_platform.settings import Settings
 from careline_testing.signing import inbound_sms_params, stripe_event, stripe_post, twilio_form
 from careline_testing.uow import FakeClock
 
-from .fakes import FakePublisher, FakeUsers
+from .fakes import FakeJetStream, FakeUsers
 
 TOKEN = "unit-twilio-token"
 STRIPE_SECRET = "whsec_unit_one"
@@ -32,10 +37,19 @@ SMS_PATH = "/webhooks/twilio/sms"
 
 
 class World:
-    def __init__(self) -> None:
-        self.publisher = FakePublisher()
+    """The edge as it runs: the spooling publisher over a fake JetStream and a real spool on disk."""
+
+    def __init__(self, spool_dir: Path) -> None:
+        self.jetstream = FakeJetStream()
         self.users = FakeUsers()
         self.probes = {"nats": True, "mongodb": True}
+        self.spool = Spool(spool_dir)
+        connected = lambda: self.probes["nats"]  # noqa: E731
+        self.publisher = SpoolingPublisher(self.jetstream, self.spool, connected, lambda: None)
+
+    def subjects(self) -> list[str]:
+        """What JetStream acknowledged, without the partition."""
+        return [p.subject.rsplit(".", 1)[0] for p in self.jetstream.published]
 
     def probe(self, name: str) -> Any:
         async def check() -> bool:
@@ -45,8 +59,8 @@ class World:
 
 
 @pytest.fixture
-def world() -> World:
-    return World()
+def world(tmp_path: Path) -> World:
+    return World(tmp_path / "spool")
 
 
 @pytest.fixture
@@ -61,7 +75,7 @@ def client(world: World) -> Iterator[TestClient]:
         edge=Edge(world.users, world.publisher, FakeClock(), Background()),
         users=cast(Users, world.users),
         audit=cast(AuditLog, None),  # no admin route runs here
-        readiness=Readiness({name: world.probe(name) for name in world.probes}),
+        readiness=Readiness({name: world.probe(name) for name in world.probes}, world.spool),
         nats=lambda: None,  # type: ignore[arg-type,return-value]
         broker=lambda: None,  # type: ignore[arg-type,return-value]
     )
@@ -74,7 +88,7 @@ def test_a_signed_text_is_answered_with_empty_twiml_once_published(client: TestC
     resp = client.post(SMS_PATH, content=body, headers=headers)
     assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/xml")
     assert resp.text.endswith("<Response/>")
-    assert world.publisher.subjects() == ["user.registered", "sms.inbound.received"]
+    assert world.subjects() == ["user.registered", "sms.inbound.received"]
 
 
 def test_the_signature_covers_the_public_url_and_the_query(client: TestClient, world: World) -> None:
@@ -83,7 +97,7 @@ def test_the_signature_covers_the_public_url_and_the_query(client: TestClient, w
     assert client.post(SMS_PATH, content=body, headers=headers).status_code == 403
     body, headers = twilio_form(TOKEN, PUBLIC + SMS_PATH + "?x=1", params)
     assert client.post(SMS_PATH + "?x=1", content=body, headers=headers).status_code == 200
-    assert len(world.publisher.published) == 2
+    assert len(world.jetstream.published) == 2
 
 
 @pytest.mark.parametrize(
@@ -102,7 +116,7 @@ def test_refusals_publish_nothing(
 ) -> None:
     resp = client.post(path, content=b"a=b", headers={"Content-Type": content_type})
     assert resp.status_code == status
-    assert world.publisher.published == []
+    assert world.jetstream.published == [] and world.spool.depth == 0
 
 
 def test_a_signed_but_incomplete_text_is_a_400_with_its_reason(client: TestClient) -> None:
@@ -118,23 +132,69 @@ def test_stripe_accepts_any_of_the_rotated_secrets(client: TestClient, world: Wo
     body, headers = stripe_post("whsec_someone_else", stripe_event("invoice.paid", {}))
     refused = client.post("/webhooks/stripe", content=body, headers=headers)
     assert refused.status_code == 400 and refused.json()["error"].startswith("rejected:")
-    assert [p.key for p in world.publisher.published] == ["cus_1"]
+    assert [p.subject for p in world.jetstream.published] == [
+        subjects.partitioned(subjects.STRIPE_EVENT_RECEIVED, "cus_1")
+    ]
 
 
-def test_without_the_broker_a_webhook_is_a_503_and_readiness_says_why(
+def test_without_the_broker_a_text_is_spooled_answered_200_and_readiness_holds(
     client: TestClient, world: World
 ) -> None:
-    world.publisher.down = True
+    """Twilio does not retry a 503: with NATS away the text goes to the spool and is accepted."""
+    world.jetstream.down = True
     world.probes["nats"] = False
     body, headers = twilio_form(TOKEN, PUBLIC + SMS_PATH, inbound_sms_params("+14155550100", "hi"))
     resp = client.post(SMS_PATH, content=body, headers=headers)
-    assert (resp.status_code, resp.text) == (503, "unavailable: PublishFailed")
+    assert resp.status_code == 200 and resp.text.endswith("<Response/>")
+    assert world.jetstream.attempts == []  # disconnected: no wait for an ack that cannot come
+    assert world.spool.depth == 2  # user.registered, then the text
     ready = client.get("/readyz")
-    assert (ready.status_code, ready.json()) == (503, {"ready": False, "nats": False, "mongodb": True})
+    assert (ready.status_code, ready.json()) == (
+        200,
+        {"ready": True, "nats": False, "mongodb": True, "spool": {"writable": True, "depth": 2}},
+    )
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_a_publish_without_an_ack_is_spooled_and_what_follows_queues_behind_it(
+    client: TestClient, world: World
+) -> None:
+    world.jetstream.down = True  # connected, but no ack comes
+    for text in ("first", "second"):
+        body, headers = twilio_form(TOKEN, PUBLIC + SMS_PATH, inbound_sms_params("+14155550100", text))
+        assert client.post(SMS_PATH, content=body, headers=headers).status_code == 200
+    world.jetstream.down = False
+    body, headers = stripe_post(STRIPE_SECRET, stripe_event("invoice.paid", {"customer": "cus_1"}))
+    assert client.post("/webhooks/stripe", content=body, headers=headers).status_code == 200
+    # one attempt (the registration); the rest went straight behind it, the Stripe event too
+    assert len(world.jetstream.attempts) == 1 and world.jetstream.published == []
+    assert world.spool.depth == 4
+
+
+def test_a_spool_that_cannot_write_makes_the_webhook_a_503_and_the_replica_not_ready(
+    tmp_path: Path, world: World, client: TestClient
+) -> None:
+    (tmp_path / "not-a-directory").write_text("")
+    world.spool.path = tmp_path / "not-a-directory" / "spool" / "ingress-spool.sqlite3"  # mkdir fails
+    world.jetstream.down = True
+    world.probes["nats"] = False
+    failures = REGISTRY.get_sample_value("careline_spool_write_failures_total") or 0.0
+    body, headers = twilio_form(TOKEN, PUBLIC + SMS_PATH, inbound_sms_params("+14155550100", "hi"))
+    resp = client.post(SMS_PATH, content=body, headers=headers)
+    assert (resp.status_code, resp.text) == (503, "unavailable: spool")
+    assert REGISTRY.get_sample_value("careline_spool_write_failures_total") == failures + 1
+    ready = client.get("/readyz")
+    assert (ready.status_code, ready.json()) == (
+        503,
+        {"ready": False, "nats": False, "mongodb": True, "spool": {"writable": False, "depth": 0}},
+    )
 
 
 def test_readiness_and_metrics_while_everything_answers(client: TestClient) -> None:
     ready = client.get("/readyz")
-    assert (ready.status_code, ready.json()) == (200, {"ready": True, "nats": True, "mongodb": True})
-    assert "careline_webhook_seconds" in client.get("/metrics").text
+    assert (ready.status_code, ready.json()) == (
+        200,
+        {"ready": True, "nats": True, "mongodb": True, "spool": {"writable": True, "depth": 0}},
+    )
+    metrics = client.get("/metrics").text
+    assert "careline_webhook_seconds" in metrics and "careline_spool_depth" in metrics

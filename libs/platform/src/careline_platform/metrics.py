@@ -37,6 +37,14 @@ WEBHOOK_SECONDS = Histogram(
     ["kind", "status"],
     buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2.5),
 )
+SPOOL_DEPTH = Gauge("careline_spool_depth", "Webhooks waiting in ingress's local spool for JetStream")
+SPOOLED = Counter(
+    "careline_spooled_total", "Webhooks written to ingress's spool, by why JetStream was skipped", ["reason"]
+)
+SPOOL_DRAINED = Counter("careline_spool_drained_total", "Spooled webhooks republished and acknowledged")
+SPOOL_WRITE_FAILURES = Counter(
+    "careline_spool_write_failures_total", "Webhooks answered 503 because the spool could not write"
+)
 REFRESH_S = 5.0
 
 

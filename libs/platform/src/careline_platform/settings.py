@@ -94,6 +94,17 @@ class Settings(BaseSettings):
         "must never change; required in production, a public development key otherwise",
     )
     publish_timeout_s: float = 2.0
+    ingress_spool_dir: str = Field(
+        default=".data/spool/ingress",
+        description="where ingress spools webhooks while JetStream does not answer (a persistent "
+        "volume of the replica's own)",
+    )
+    ingress_spool_max_mb: int = Field(
+        default=1024, gt=0, description="largest the spool may grow; past it webhooks are answered 503"
+    )
+    ingress_identity_timeout_s: float = Field(
+        default=2.0, gt=0, description="longest wait for the caregiver lookup; then the webhook is spooled"
+    )
     startup_timeout_s: float = Field(
         default=120.0, description="how long a starting service waits for NATS and MongoDB"
     )

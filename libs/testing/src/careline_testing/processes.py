@@ -153,6 +153,8 @@ class Cluster:
             "INGRESS_PORT": str(self.ingress_port),
             "PUBLIC_BASE_URL": self.base_url,
             "LOG_FORMAT": "json",
+            # ingress's spool beside the logs, never the checkout's .data/ (each test its own)
+            "INGRESS_SPOOL_DIR": str(self.log_dir.parent / "spool"),
             **credentials,
             **self.env,
         }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,13 +28,15 @@ from careline_ingress.asgi import BodyLimit, DirectRoutes
 from careline_ingress.audit_log import AuditLog
 from careline_ingress.dashboard import dashboard_router
 from careline_ingress.dev import dev_router
-from careline_ingress.domain.webhooks import MAX_BODY_BYTES
-from careline_ingress.handlers import Background
+from careline_ingress.domain.webhooks import MAX_BODY_BYTES, HeldSms
+from careline_ingress.durable import Drainer, SpoolingPublisher
+from careline_ingress.handlers import Background, on_held_sms
 from careline_ingress.health import Readiness, health_router, mongo_probe
 from careline_ingress.integrations.signatures import Signatures, stripe_secrets
 from careline_ingress.repository import Users
 from careline_ingress.routes import Edge, webhook_endpoints
 from careline_ingress.simulator import simulator_router
+from careline_ingress.spool import Spool
 from careline_platform.admin_operations import Scrub, no_streams
 from careline_platform.clock import Clock
 from careline_platform.erasure import DEAD_LETTERS_SCRUBBER, scrub_streams
@@ -76,29 +79,47 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> WebS
     users = Users(infra.db, settings.phone_hash_secret)
     audit = AuditLog(infra.db, infra.clock)
     background = Background()
+    spool = Spool(Path(settings.ingress_spool_dir), settings.ingress_spool_max_mb * 1024 * 1024)
+
+    async def replay_sms(held: HeldSms) -> None:
+        await on_held_sms(held, users=users, publisher=infra.publisher, background=background)
+
+    def broker_connected() -> bool:
+        return bool(infra.broker.connection.is_connected)
+
+    drainer = Drainer(spool, infra.publisher, replay_sms, broker_connected)
+    publisher = SpoolingPublisher(infra.publisher, spool, broker_connected, drainer.wake)
 
     async def bootstrap_admins() -> None:  # once per id, ever: a revoke sticks
         await users.roles.apply_bootstrap(settings.bootstrap_admin_ids, infra.clock.now())
 
+    async def open_spool() -> None:
+        left = await spool.open()
+        log.info("spool.opened", path=str(spool.path), depth=left)
+        drainer.start()  # what an earlier run left goes out first
+
     async def finish_background() -> None:
         await background.finish(settings.shutdown_grace_s)
+        await drainer.stop()  # what is left stays on disk for the next start
+        await spool.close()
 
     definition = ServiceDefinition(
         name=NAME,
         owned_streams=OWNED_STREAMS,
         consumers=[backfill_consumer(infra, users)],
-        on_start=[users.ensure_indexes, audit.ensure_indexes, bootstrap_admins],
+        on_start=[users.ensure_indexes, audit.ensure_indexes, bootstrap_admins, open_spool],
         on_stop=[finish_background],  # after the HTTP server answered its last request
     )
     connected = Connected(
-        edge=Edge(users, infra.publisher, infra.clock, background),
+        edge=Edge(users, publisher, infra.clock, background, settings.ingress_identity_timeout_s),
         users=users,
         audit=audit,
         readiness=Readiness(
             {
                 "nats": lambda: _is_connected(infra),
                 "mongodb": mongo_probe(lambda: infra.client.admin.command("ping")),
-            }
+            },
+            spool,
         ),
         nats=lambda: infra.broker.connection,
         broker=lambda: infra.broker,
@@ -113,7 +134,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> WebS
     return WebServiceRuntime(infra, definition, web)
 
 
-async def _is_connected(infra: Infrastructure) -> bool:
+async def _is_connected(infra: Infrastructure) -> bool:  # the probe's form of broker_connected
     return bool(infra.broker.connection.is_connected)
 
 

@@ -3,9 +3,10 @@
 The status tells the provider what to do next. 403 (Twilio) and 400 (Stripe) for a bad
 signature: never retry. 400 for a signed body we cannot use, 413 for a body over the limit
 (counted while it is read) and 415 for the wrong media type:
-a bug to fix, not to retry. 503 when the message could not be made durable (JetStream did not
-acknowledge, or the identity database did not answer): the provider may retry. Anything else
-is a bug; it propagates to the app's short JSON 500.
+a bug to fix, not to retry. 503 only when the message could not be made durable: neither
+JetStream nor ingress's local spool took it (the spool could not write). Twilio does not retry
+that by default (a lost text: README, Operations); Stripe retries it for up to three days.
+Anything else is a bug; it propagates to the app's short JSON 500.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from careline_ingress.asgi import BodyTooLarge
 from careline_ingress.domain.webhooks import BadRequest
+from careline_ingress.spool import SpoolUnavailable
 from careline_platform.messaging import PublishFailed
 from careline_platform.webhooks import SignatureError
 
@@ -52,6 +54,8 @@ def outcome_of(kind: str, exc: Exception) -> Outcome | None:
         return Outcome(400 if kind == STRIPE else 403, f"rejected: {exc}")
     if isinstance(exc, BadRequest):
         return Outcome(400, f"bad request: {exc}")
+    if isinstance(exc, SpoolUnavailable):
+        return Outcome(503, "unavailable: spool")
     if isinstance(exc, (PublishFailed, PyMongoError)):
         return Outcome(503, f"unavailable: {type(exc).__name__}")
     return None

@@ -2,7 +2,8 @@
 
 A route reads the body, checks the media type and the provider's signature, hands the
 verified message to its handler in :mod:`careline_ingress.handlers`, and answers from the
-outcome (:mod:`careline_ingress.errors`): 200 only once the events are durable.
+outcome (:mod:`careline_ingress.errors`): 200 only once the events are durable (acknowledged by
+JetStream or written to the local spool).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from careline_ingress import handlers
 from careline_ingress.asgi import Endpoint
 from careline_ingress.domain import webhooks
 from careline_ingress.errors import ACCEPTED, STRIPE, Outcome, UnsupportedMedia, outcome_of, refusal
-from careline_ingress.handlers import Background, EventPublisher, Identities
+from careline_ingress.handlers import Background, DurablePublisher, Identities
 from careline_ingress.integrations.signatures import Signatures
 from careline_platform.clock import Clock
 from careline_platform.logging import get_logger
@@ -40,9 +41,11 @@ class Edge:
     """What the webhooks need once the service is connected."""
 
     users: Identities
-    publisher: EventPublisher
+    publisher: DurablePublisher
+    """JetStream, or the local spool when it does not answer (``careline_ingress.durable``)."""
     clock: Clock
     background: Background
+    identity_timeout_s: float = 2.0
 
 
 def media_type(request: Request) -> str:
@@ -111,6 +114,7 @@ def webhook_endpoints(signatures: Signatures, edge: Callable[[], Edge]) -> dict[
                 publisher=deps.publisher,
                 clock=deps.clock,
                 background=deps.background,
+                identity_timeout_s=deps.identity_timeout_s,
             )
 
         return await answered("twilio-sms", request, accept, twiml)

@@ -51,6 +51,28 @@ class InboundSms:
     phone: str
 
 
+@dataclass(frozen=True)
+class HeldSms:
+    """A verified inbound text kept whole until its sender can be looked up (the spool's ``sms``).
+
+    ``received_at`` is when the webhook arrived: the event published later says so, not when
+    the spool was drained.
+    """
+
+    params: dict[str, str]
+    correlation_id: str
+    received_at: datetime
+
+    def to_bytes(self) -> bytes:
+        document = {"params": self.params, "cid": self.correlation_id, "at": self.received_at.isoformat()}
+        return json.dumps(document).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> HeldSms:
+        document = json.loads(raw)
+        return cls(dict(document["params"]), document["cid"], datetime.fromisoformat(document["at"]))
+
+
 def check_size(raw: bytes) -> bytes:
     """The body, if within the limit (a chunked body has no Content-Length to refuse early)."""
     if len(raw) > MAX_BODY_BYTES:
