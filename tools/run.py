@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from careline_platform.nats_auth import local_credentials_path, write_local_credentials
-from careline_platform.services import SERVICES, ServiceInfo
+from careline_platform.services import EDGE, SERVICES, ServiceInfo
 from careline_platform.settings import Settings
 from careline_platform.supervision import Exit, GiveUp, RestartPolicy, next_action, restart_report
 from careline_testing.servers import NatsUsers, ServerProcess, mongo_server, nats_server
@@ -36,6 +36,8 @@ COLORS = {"nats": 90, "mongodb": 90, "run": 1} | {
 }
 POLICY = RestartPolicy()
 STOP_TIMEOUT_S = 15.0
+UP_EVENT = b"service.started"
+"""What every service logs once it is up (console or JSON, at INFO): from then on it counts as up."""
 
 
 def prefix(name: str) -> str:
@@ -49,21 +51,18 @@ def say(text: str) -> None:
     sys.stdout.flush()
 
 
-def pump(name: str, stream: object) -> None:
+def pump(name: str, stream: object, on_line: Callable[[bytes], None] | None = None) -> None:
     head = prefix(name)
     for line in iter(stream.readline, b""):  # type: ignore[attr-defined]
         sys.stdout.write(f"{head} {line.decode(errors='replace').rstrip()}\n")
         sys.stdout.flush()
+        if on_line is not None:
+            on_line(line)
 
 
 def port_of(url: str, default: int) -> int:
     tail = url.split(",")[0].rsplit(":", 1)[-1].split("/")[0]
     return int(tail) if tail.isdigit() else default
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 @dataclass
@@ -74,19 +73,25 @@ class Supervised:
     env: dict[str, str]
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
+    up_at: float | None = None
     history: list[Exit] = field(default_factory=list)
     restart_at: float | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-m", self.info.package],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
         )
-        self.started_at, self.restart_at = time.monotonic(), None
-        threading.Thread(target=pump, args=(self.info.name, self.proc.stdout), daemon=True).start()
-        say(f"started {self.info.name} (pid {self.proc.pid})")
+        self.proc, self.started_at, self.up_at, self.restart_at = proc, time.monotonic(), None, None
+
+        def watch(line: bytes) -> None:  # this run, not a later one, said it is up
+            if self.proc is proc and self.up_at is None and UP_EVENT in line:
+                self.up_at = time.monotonic()
+
+        threading.Thread(target=pump, args=(self.info.name, proc.stdout, watch), daemon=True).start()
+        say(f"started {self.info.name} (pid {proc.pid})")
 
     def due(self, now: float) -> bool:
         """Whether a restart waits and its delay is over."""
@@ -97,7 +102,7 @@ class Supervised:
         if self.proc is None or (code := self.proc.poll()) is None:
             return None
         self.proc = None
-        ended = Exit(self.started_at, time.monotonic(), code)
+        ended = Exit(self.started_at, time.monotonic(), code, self.up_at)
         self.history.append(ended)
         return ended
 
@@ -136,7 +141,7 @@ def supervise(services: list[Supervised], stop: threading.Event, settings: Setti
                 and time.monotonic() >= service.restart_at
             ):
                 service.start()
-        if not announced and listening(settings.ingress_port):
+        if not announced and any(s.info.name == EDGE and s.up_at is not None for s in services):
             announced = True
             sandbox = "sandbox (no Twilio credential)" if settings.twilio_sandbox else "Twilio"
             say(f"Careline is up: {settings.public_base_url}  outbound SMS: {sandbox}")

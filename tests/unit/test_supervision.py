@@ -14,15 +14,19 @@ from careline_platform.supervision import (
     restart_report,
 )
 
-POLICY = RestartPolicy(first_delay_s=0.5, max_delay_s=30.0, quick_run_s=30.0, give_up_after=5)
+POLICY = RestartPolicy(first_delay_s=0.5, max_delay_s=30.0, steady_s=10.0, give_up_after=5)
+NEVER = -1.0
+STARTUP_S = 40.0  # a slow start (a loaded machine) does not count as being up
 
 
-def runs(*seconds: float, code: int = 1) -> list[Exit]:
-    """Consecutive runs that lasted ``seconds`` each, with no pause between them."""
+def runs(*up: float, code: int = 1) -> list[Exit]:
+    """Consecutive runs, each up for ``up`` seconds after a slow start (``NEVER``: not up at all)."""
     history, t = [], 0.0
-    for ran in seconds:
-        history.append(Exit(t, t + ran, code))
-        t += ran
+    for seconds in up:
+        up_at = t + STARTUP_S if seconds != NEVER else None
+        ended = t + STARTUP_S + max(seconds, 0.0)
+        history.append(Exit(t, ended, code, up_at))
+        t = ended
     return history
 
 
@@ -37,8 +41,10 @@ def runs(*seconds: float, code: int = 1) -> list[Exit]:
         pytest.param(runs(2, 2, 2, 2, 2), GiveUp(5), id="fifth-quick-failure-gives-up"),
         pytest.param(runs(2, 2, 2, 2, 600, 2), Restart(0.5, 1), id="a-run-that-lasted-resets-the-streak"),
         pytest.param(runs(2, 2, 2, 2, 600), Restart(0.5, 0), id="a-long-run-after-failures"),
-        pytest.param(runs(29.9, 29.9, 29.9, 29.9, 29.9), GiveUp(5), id="just-under-quick-counts"),
-        pytest.param(runs(30, 30, 30, 30, 30), Restart(0.5, 0), id="at-quick-run-s-is-not-quick"),
+        pytest.param(runs(9.9, 9.9, 9.9, 9.9, 9.9), GiveUp(5), id="up-just-under-steady-counts"),
+        pytest.param(runs(10, 10, 10, 10, 10), Restart(0.5, 0), id="up-for-steady-s-is-not-quick"),
+        pytest.param(runs(*[NEVER] * 5), GiveUp(5), id="never-up-however-long-it-ran"),
+        pytest.param(runs(NEVER, 2, NEVER, 2), Restart(4.0, 4), id="never-up-and-briefly-up-both-count"),
     ],
 )
 def test_next_action_from_the_history(history: list[Exit], expected: Restart | GiveUp) -> None:
@@ -68,15 +74,18 @@ def test_exit_statuses_read_as_an_operator_would() -> None:
 
 
 def test_the_report_names_the_service_the_status_and_the_next_delay() -> None:
-    last = Exit(0.0, 1.25, -9)
+    last = Exit(0.0, 31.5, -9, up_at=30.0)
     line = restart_report("conversation", last, Restart(1.0, 2), POLICY)
     assert line == (
-        "conversation exited (killed by SIGKILL) after 1.2 s; restarting in 1 s, quick failure 2 of 5"
+        "conversation exited (killed by SIGKILL), up for 1.5 s; restarting in 1 s, quick failure 2 of 5"
     )
-    assert restart_report("billing", Exit(0, 100, 0), Restart(0.5, 0), POLICY).endswith("restarting in 0.5 s")
+    steady = restart_report("billing", Exit(0, 100, 0, up_at=5), Restart(0.5, 0), POLICY)
+    assert steady == "billing exited (exit code 0), up for 95.0 s; restarting in 0.5 s"
 
 
 def test_giving_up_says_so_plainly() -> None:
-    line = restart_report("billing", Exit(0.0, 2.0, 1), GiveUp(5), POLICY)
-    assert line.startswith("billing exited (exit code 1) after 2.0 s; it failed 5 times in a row")
+    line = restart_report("billing", Exit(0.0, 25.0, 78), GiveUp(5), POLICY)
+    assert line.startswith(
+        "billing exited (exit code 78), 25.0 s after its start, never up; it failed 5 times in a row"
+    )
     assert "stopping everything" in line

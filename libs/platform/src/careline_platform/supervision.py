@@ -2,13 +2,14 @@
 
 compose's ``restart: unless-stopped`` and a Kubernetes Deployment restart a dead service instead
 of stopping the whole system; ``make run`` does the same. Docker restarts with "an ever
-increasing delay (double the previous delay, starting at 100ms)" and resets the delay once a
-container has stayed up for 10 s (Docker Engine API, RestartPolicy). We start at 0.5 s (a
-Python service needs seconds to start anyway) and count a run as *quick* when it lasted under
-30 s: a fresh interpreter that imports a service takes up to 10 s to start on a loaded two-core
-machine, so Docker's 10 s would count a service that fails during start-up as a healthy run.
-A service that fails quickly five times in a row will not get better by itself (a bad setting,
-a port in use): the run stops, saying so, instead of restarting it forever.
+increasing delay (double the previous delay, starting at 100ms)" (Docker Engine API,
+RestartPolicy) and starts the delay over once a container has stayed up for 10 s. We start at
+0.5 s (a Python service needs seconds to start anyway) and count a failure as *quick* when the
+service never came up (it had not logged ``service.started``) or stayed up for under 10 s. Up,
+not merely running: a fresh interpreter importing a service took 20 to 60 s to fail on a loaded
+two-core machine, so a clock started at the process's start would call a service that never
+came up a healthy run. A service that fails quickly five times in a row will not get better by
+itself (a bad setting, a port in use): the run stops, saying so, instead of restarting forever.
 
 ``next_action`` decides from a service's exit history alone; ``tools/run.py`` only watches the
 processes, sleeps and starts them.
@@ -25,8 +26,8 @@ from dataclasses import dataclass
 class RestartPolicy:
     first_delay_s: float = 0.5
     max_delay_s: float = 30.0
-    quick_run_s: float = 30.0
-    """A run shorter than this is a quick failure; a longer one resets the delay."""
+    steady_s: float = 10.0
+    """Up for less than this (or never up) is a quick failure; up longer resets the delay."""
     give_up_after: int = 5
     """Quick failures in a row after which the run stops."""
 
@@ -39,10 +40,17 @@ class Exit:
     ended_at: float
     code: int
     """The exit status; negative: killed by that signal (as ``subprocess.Popen`` reports it)."""
+    up_at: float | None = None
+    """When the service said it was up (``service.started``); None: it never was."""
 
     @property
     def ran_s(self) -> float:
         return self.ended_at - self.started_at
+
+    @property
+    def up_s(self) -> float:
+        """How long the service was up before it exited (0 when it never came up)."""
+        return self.ended_at - self.up_at if self.up_at is not None else 0.0
 
 
 @dataclass(frozen=True)
@@ -57,10 +65,10 @@ class GiveUp:
 
 
 def quick_failures_in_a_row(history: Sequence[Exit], policy: RestartPolicy) -> int:
-    """How many of the latest exits, counting back from the last, came after a quick run."""
+    """How many of the latest exits, counting back from the last, were quick failures."""
     count = 0
     for ended in reversed(history):
-        if ended.ran_s >= policy.quick_run_s:
+        if ended.up_s >= policy.steady_s:
             break
         count += 1
     return count
@@ -70,7 +78,7 @@ def next_action(history: Sequence[Exit], policy: RestartPolicy = RestartPolicy()
     """What to do after the last exit of ``history`` (a service's unrequested exits, oldest first).
 
     Any exit status restarts, 0 included: nobody asked the service to stop. The delay doubles
-    with each quick failure in a row and starts over after a run that lasted.
+    with each quick failure in a row and starts over after a service stayed up.
     """
     if not history:
         raise ValueError("no exit to act on")
@@ -94,7 +102,12 @@ def describe_exit(code: int) -> str:
 
 def restart_report(service: str, last: Exit, action: Restart | GiveUp, policy: RestartPolicy) -> str:
     """The line `make run` prints about an exit: what happened and what comes next."""
-    what = f"{service} exited ({describe_exit(last.code)}) after {last.ran_s:.1f} s"
+    how_long = (
+        f"up for {last.up_s:.1f} s"
+        if last.up_at is not None
+        else f"{last.ran_s:.1f} s after its start, never up"
+    )
+    what = f"{service} exited ({describe_exit(last.code)}), {how_long}"
     if isinstance(action, Restart):
         streak = (
             f", quick failure {action.quick_failures} of {policy.give_up_after}"
@@ -103,6 +116,6 @@ def restart_report(service: str, last: Exit, action: Restart | GiveUp, policy: R
         )
         return f"{what}; restarting in {action.delay_s:g} s{streak}"
     return (
-        f"{what}; it failed {action.quick_failures} times in a row, each within "
-        f"{policy.quick_run_s:g} s of starting: stopping everything. See its log lines above."
+        f"{what}; it failed {action.quick_failures} times in a row, each before it had been up "
+        f"{policy.steady_s:g} s: stopping everything. See its log lines above."
     )
