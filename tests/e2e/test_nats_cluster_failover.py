@@ -211,9 +211,7 @@ async def test_killing_the_inbound_streams_leader_loses_and_doubles_nothing(
         "leader_elected_s": round(killed["elected_s"], 2),
         "node_restarted_s": round(killed["restarted_s"], 2),
         "first_reply_after_kill_s": round(min(m.at for m in after_kill) - killed["at"], 2),
-        "first_reply_to_a_text_posted_after_kill_s": round(
-            min(m.at for m in posted_after) - killed["at"], 2
-        ),
+        "first_reply_to_a_text_posted_after_kill_s": round(min(m.at for m in posted_after) - killed["at"], 2),
         "all_answered_after_kill_s": round(all_answered_s, 2),
         "posts_refused_and_retried": refused,
         "traffic_s": round(time.monotonic() - began, 1),
