@@ -4,7 +4,8 @@ Data lives under `.data/` (`CARELINE_DATA_DIR`). Logs of every process are shown
 terminal, prefixed by name. A service that exits without being asked to is restarted with a
 growing delay, as compose's `restart: unless-stopped` would, and the terminal says so; after
 five quick failures in a row the run stops everything and exits 1
-(`careline_platform.supervision` decides, this file only watches and starts processes).
+(`careline_platform.supervision` decides, this file only watches and starts processes). A
+service is up once it logged `service.started`, so `LOG_LEVEL` must stay INFO or DEBUG here.
 Ctrl-C stops the services gracefully (SIGTERM), then the servers.
 
 NATS refuses anonymous clients: each run generates a password for every identity of
@@ -135,11 +136,7 @@ def supervise(services: list[Supervised], stop: threading.Event, settings: Setti
                     print(f"make run: {service.info.name} keeps failing; stopped everything", file=sys.stderr)
                     return 1
                 service.restart_at = time.monotonic() + action.delay_s
-            elif (
-                service.proc is None
-                and service.restart_at is not None
-                and time.monotonic() >= service.restart_at
-            ):
+            elif service.due(time.monotonic()):
                 service.start()
         if not announced and any(s.info.name == EDGE and s.up_at is not None for s in services):
             announced = True
