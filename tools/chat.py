@@ -38,7 +38,7 @@ async def chat(phone: str, settings: Settings) -> None:
     url = settings.public_base_url.rstrip("/") + "/webhooks/twilio/sms"
     post_url = f"http://127.0.0.1:{settings.ingress_port}/webhooks/twilio/sms"
     nc = await nats.connect(
-        settings.nats_url, **connect_options(with_local_credentials(settings), "operator")
+        settings.nats_servers, **connect_options(with_local_credentials(settings), "operator")
     )
 
     async def on_reply(msg: nats.aio.msg.Msg) -> None:

@@ -71,7 +71,7 @@ async def wait_until_settled(cluster: Cluster, timeout_s: float = 30.0) -> None:
     second change): whatever the last message could have caused has happened by then, since a
     reply is a job and an event is a stream message, and a consumer acks only after its commit.
     """
-    nc = await nats.connect(cluster.harness_url)
+    nc = await nats.connect(cluster.harness_servers)
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(cluster.mongodb_uri, tz_aware=True)
     try:
         js = nc.jetstream()

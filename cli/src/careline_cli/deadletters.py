@@ -46,7 +46,7 @@ async def nats_client(settings: Settings, timeout_s: float) -> AsyncIterator[Nat
         # one attempt per server (0 would mean "forever" while picking one), bounded overall
         nc = await asyncio.wait_for(
             nats.connect(
-                url,
+                settings.nats_servers,
                 connect_timeout=timeout_s,
                 allow_reconnect=False,
                 max_reconnect_attempts=1,

@@ -89,7 +89,7 @@ async def admin(settings: Settings, timeout_s: float) -> AsyncIterator[Admin]:
 
     url = settings.nats_url
     broker = NatsBroker(
-        url,
+        settings.nats_servers,
         connect_timeout=max(1, round(timeout_s)),
         allow_reconnect=False,
         max_reconnect_attempts=1,

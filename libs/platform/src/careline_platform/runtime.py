@@ -125,7 +125,7 @@ async def connect_infrastructure(
     client = mongo.connect(settings.mongodb_uri)
     db = client[settings.database_name(service)]
     broker = NatsBroker(
-        settings.nats_url,
+        settings.nats_servers,
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
         logger=logging.getLogger("faststream"),

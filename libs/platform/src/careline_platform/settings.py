@@ -25,7 +25,10 @@ class Settings(BaseSettings):
         default="development",
         description="production refuses sandbox defaults and placeholder secrets (see production.py)",
     )
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = Field(
+        default="nats://127.0.0.1:4222",
+        description="NATS server URL, or several comma-separated (the servers of a cluster)",
+    )
     nats_user: str | None = Field(
         default=None, description="NATS user; a service's own name, or `operator` for the CLI, by default"
     )
@@ -154,6 +157,16 @@ class Settings(BaseSettings):
     def sms_regions(self) -> frozenset[str]:
         """The region codes of ``SMS_ALLOWED_REGIONS`` (validated when the settings were read)."""
         return regions.parse_allowed(self.sms_allowed_regions)
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """The server URLs of ``NATS_URL``: a client tries each in turn and reconnects to any.
+
+        nats-py takes a list, not a comma-separated string. Connected, a client also learns the
+        cluster's other servers from the one it reached, so one address of a cluster suffices
+        to connect; listing all of them lets a client (re)connect while that one is down.
+        """
+        return [url.strip() for url in self.nats_url.split(",") if url.strip()]
 
     @property
     def bootstrap_admin_ids(self) -> frozenset[str]:

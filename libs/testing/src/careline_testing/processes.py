@@ -140,6 +140,12 @@ class Cluster:
         return self.nats_users.url(self.nats_url) if self.nats_users is not None else self.nats_url
 
     @property
+    def harness_servers(self) -> list[str]:
+        """Every server of ``nats_url`` (a cluster lists several) with the harness user's credentials."""
+        urls = [url.strip() for url in self.nats_url.split(",") if url.strip()]
+        return [self.nats_users.url(url) for url in urls] if self.nats_users is not None else urls
+
+    @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.ingress_port}"
 

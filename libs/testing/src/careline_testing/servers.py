@@ -199,6 +199,43 @@ def nats_server(data_dir: Path, port: int | None = None, users: NatsUsers | None
     )
 
 
+def nats_cluster(data_dir: Path, users: NatsUsers | None = None, size: int = 3) -> list[ServerProcess]:
+    """``size`` JetStream servers routed into one cluster on free local ports, sharing ``users``.
+
+    Each server's ``name`` is its ``server_name`` (``n0``, ``n1``, ...), the name JetStream gives
+    a stream's leader, and each keeps its store under ``data_dir/<name>``, so a server killed and
+    started again rejoins with what it held. Plain TCP on 127.0.0.1: the TLS of the Kubernetes
+    configuration is tested on its own (tests/integration/test_nats_cluster.py).
+    """
+    users = users or NatsUsers.generate()
+    ports = [(free_port(), free_port()) for _ in range(size)]  # (client, route)
+    routes = ", ".join(f"nats://127.0.0.1:{route}" for _, route in ports)
+    servers = []
+    for i, (client, route) in enumerate(ports):
+        home = data_dir / f"n{i}"
+        store = home / "jetstream"
+        store.mkdir(parents=True, exist_ok=True)
+        config = home / "nats.conf"
+        config.touch(mode=0o600)
+        config.write_text(
+            "\n".join(
+                (
+                    f"server_name: n{i}",
+                    f"listen: 127.0.0.1:{client}",
+                    f'jetstream {{ store_dir: "{home / "jetstream"}" }}',
+                    f"cluster {{ name: careline, listen: 127.0.0.1:{route}, routes: [{routes}] }}",
+                    users.authorization(),
+                )
+            )
+        )
+        servers.append(
+            ServerProcess(
+                f"n{i}", client, [_bin("nats-server"), "-c", str(config)], home / "nats.log", users=users
+            )
+        )
+    return servers
+
+
 TRANSACTION_LIFETIME_S = 15.0
 """How long a dead client's open transaction holds its documents (mongod's default is 60 s)."""
 
