@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -9,10 +10,18 @@ import pytest
 
 from careline_billing import backfill, handlers
 from careline_billing.domain.access import Terms
-from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
+from careline_contracts.billing import BillingNoticeReady, CheckoutLinkReady, EntitlementChanged
 from careline_contracts.conversation import CheckoutRequested
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
-from careline_contracts.jobs import CheckoutCreateJob, GraceEndJob, SubscriptionSyncJob, TrialEndJob
+from careline_contracts.jobs import (
+    CanceledAccessEndJob,
+    CheckoutCreateJob,
+    GraceEndJob,
+    PortalNoticeJob,
+    SubscriptionSyncJob,
+    TrialEndJob,
+    TrialWarningJob,
+)
 from careline_contracts.migration import (
     BillingBackfillApplied,
     ImportedUser,
@@ -34,6 +43,13 @@ Uow = FakeUnitOfWork[FakeAccounts, FakeAccounts]
 
 def entitlements(uow: Uow) -> list[tuple[str, bool, str]]:
     return [(e.user_id, e.entitled, e.status) for e in uow.events(EntitlementChanged)]  # type: ignore[attr-defined]
+
+
+def notices(uow: Uow) -> list[tuple[str, str, str, str | None, int | None]]:
+    return [
+        (e.user_id, e.notice, e.notice_id, e.url, e.days_left)  # type: ignore[attr-defined]
+        for e in uow.events(BillingNoticeReady)
+    ]
 
 
 def stripe(type_: str, obj: dict[str, Any], created: int, event_id: str = "evt_1") -> StripeEventReceived:
@@ -73,7 +89,9 @@ async def test_a_registered_caregiver_gets_a_trial_an_entitlement_and_its_end_on
     with pytest.raises(AlreadyProcessed):
         await handlers.on_user_registered(event, delivery("m1"), uow, terms=TERMS)
     await handlers.on_user_registered(event, delivery("m2"), uow, terms=TERMS)  # a second registration
-    assert len(uow.emitted) == 1 and len(uow.scheduled) == 1 and uow.wakes == 1
+    assert len(uow.emitted) == 1 and len(uow.scheduled) == 2 and uow.wakes == 1
+    [warning] = uow.jobs(TrialWarningJob)  # a kind warning 3 days before the end
+    assert warning.key == "trial:warning:u1" and warning.run_at == account["trial_end"] - timedelta(days=3)
 
 
 async def test_a_trial_no_subscription_replaced_ends_access_once() -> None:
@@ -108,12 +126,14 @@ async def test_a_completed_checkout_links_the_customer_and_a_foreign_one_is_igno
     )
     account = uow.repo.accounts["u1"]
     assert account["stripe_customer_id"] == "cus_1" and account["checkout_completed_at"] == AT
-    assert account["status"] == "none" and uow.emitted == []  # the subscription's events set the status
+    assert account["status"] == "none" and entitlements(uow) == []  # the subscription's events set it
+    assert notices(uow) == [("u1", "thanks", "thanks:cs_1", None, None)]  # a thank-you, once
+    assert uow.emitted[0].msg_id == "notice:thanks:cs_1"
     foreign = {"id": "cs_2", "customer": "cus_9"}
     await handlers.on_stripe_event(
         stripe("checkout.session.completed", foreign, T0), delivery("s2"), uow, terms=TERMS
     )
-    assert list(uow.repo.accounts) == ["u1"] and uow.commits == 2
+    assert list(uow.repo.accounts) == ["u1"] and uow.commits == 2 and len(uow.emitted) == 1
 
 
 async def test_a_subscription_event_moves_status_forward_and_announces_a_flip() -> None:
@@ -133,8 +153,16 @@ async def test_a_subscription_event_moves_status_forward_and_announces_a_flip() 
     assert uow.repo.accounts["u1"]["status"] == "active" and len(uow.emitted) == 1  # older: no effect
     deleted = stripe("customer.subscription.deleted", sub("active"), T0 + 3, "evt_del")
     await handlers.on_stripe_event(deleted, delivery("s3"), uow, terms=TERMS)
-    assert uow.repo.accounts["u1"]["status"] == "canceled"
-    assert entitlements(uow)[-1] == ("u1", False, "canceled")
+    ended = AT + timedelta(seconds=3)
+    assert uow.repo.accounts["u1"]["status"] == "canceled" and uow.repo.accounts["u1"]["ended_at"] == ended
+    # access continues 30 days after the cancellation; the subscription no longer charges
+    assert entitlements(uow)[-1] == ("u1", True, "canceled")
+    assert uow.events(EntitlementChanged)[-1].subscribed is False  # type: ignore[attr-defined]
+    [over] = uow.jobs(CanceledAccessEndJob)
+    assert over.run_at == ended + timedelta(days=30) and over.key == f"canceled:end:u1:{ended.isoformat()}"
+    [told] = notices(uow)
+    left = math.ceil((ended + timedelta(days=30) - uow.now).total_seconds() / 86400)
+    assert told[1] == "canceled" and told[4] == left  # days of access left, rounded up
 
 
 async def test_a_subscription_event_finds_the_caregiver_by_metadata_before_the_checkout_links_them() -> None:
@@ -146,19 +174,38 @@ async def test_a_subscription_event_finds_the_caregiver_by_metadata_before_the_c
     assert entitlements(uow) == [("u1", False, "incomplete")]
 
 
-async def test_events_for_an_unknown_customer_are_refused_and_leave_nothing() -> None:
+async def test_events_for_an_unknown_customer_are_parked_and_applied_when_its_checkout_arrives() -> None:
     uow = billing_uow()
-    for type_, obj in (
-        ("customer.subscription.updated", sub("active")),
-        ("invoice.paid", {"id": "in_1", "customer": "cus_1"}),
-    ):
-        with pytest.raises(handlers.UnknownCustomer):
-            await handlers.on_stripe_event(stripe(type_, obj, T0), delivery(f"s-{type_}"), uow, terms=TERMS)
-    assert uow.rollbacks == 2 and uow.processed == set()  # redelivered later, handled then
+    await handlers.on_user_registered(
+        UserRegistered(occurred_at=uow.now, user_id="u1", phone="+15555550100"),
+        delivery("r1"),
+        uow,
+        terms=TERMS,
+    )
+    early = [
+        stripe("customer.subscription.updated", sub("active"), T0 + 2, "evt_up"),
+        stripe("invoice.paid", {"id": "in_1", "customer": "cus_1"}, T0 + 3, "evt_paid"),
+        stripe("customer.subscription.created", sub("incomplete"), T0 + 1, "evt_new"),
+    ]
+    for n, event in enumerate(early):
+        await handlers.on_stripe_event(event, delivery(f"s{n}"), uow, terms=TERMS)
+        await handlers.on_stripe_event(event, delivery(f"dup{n}"), uow, terms=TERMS)  # a later duplicate
+    # acknowledged at once (no retry holds the partition, nothing goes to the dead letters)
+    assert uow.rollbacks == 0 and {"s0", "s1", "s2"} <= uow.processed
+    assert sorted(uow.repo.parked) == ["evt_new", "evt_paid", "evt_up"]
+    assert uow.repo.accounts["u1"]["status"] == "trialing"
+    checkout = {"id": "cs_1", "client_reference_id": "u1", "customer": "cus_1", "subscription": "sub_1"}
+    await handlers.on_stripe_event(
+        stripe("checkout.session.completed", checkout, T0), delivery("c"), uow, terms=TERMS
+    )
+    account = uow.repo.accounts["u1"]
+    assert uow.repo.parked == {} and account["status"] == "active"  # the newest (evt_up) won
+    assert account["last_invoice_paid_at"] == AT + timedelta(seconds=3)
+    assert entitlements(uow)[-1] == ("u1", True, "active")
     await handlers.on_stripe_event(
         stripe("charge.refunded", {"customer": "cus_1"}, T0), delivery("s9"), uow, terms=TERMS
     )
-    assert uow.repo.accounts == {} and uow.commits == 1  # ignored, but recorded as handled
+    assert uow.repo.parked == {}  # an ignored type is not parked
 
 
 async def test_invoices_are_kept_as_facts_the_newest_of_each_kind() -> None:
@@ -211,7 +258,7 @@ async def test_the_sync_applies_stripes_current_subscription() -> None:
     assert entitlements(uow) == []  # past_due in grace to active: access never flipped
     gateway.subscriptions["sub_1"] = sub("canceled")
     await handlers.sync_subscription(sync, uow, gateway=gateway, terms=TERMS)
-    assert entitlements(uow) == [("u1", False, "canceled")]
+    assert entitlements(uow) == [("u1", True, "canceled")]  # 30 days of access; no longer subscribed
     assert uow.emitted[0].msg_id == "entitlement:u1:stripe:sync:sub_1:evt"
 
 
@@ -233,14 +280,14 @@ async def test_a_caregiver_without_access_is_owed_one_checkout_per_message() -> 
     uow = billing_uow()
     uow.repo.accounts["u1"] = {"_id": "u1", "status": "none"}
     event = CheckoutRequested(occurred_at=uow.now, correlation_id="c1", user_id="u1")
-    await handlers.on_checkout_requested(event, delivery("m1"), uow)
+    await handlers.on_checkout_requested(event, delivery("m1"), uow, terms=TERMS)
     [checkout] = uow.jobs(CheckoutCreateJob)
     assert checkout.key == "stripe:checkout:m1" and checkout.actor == "u1"
     assert checkout.job == CheckoutCreateJob(user_id="u1", correlation_id="c1") and uow.wakes == 1
     with pytest.raises(AlreadyProcessed):
-        await handlers.on_checkout_requested(event, delivery("m1"), uow)
+        await handlers.on_checkout_requested(event, delivery("m1"), uow, terms=TERMS)
     uow.repo.accounts["u1"]["status"] = "active"  # access came back meanwhile
-    await handlers.on_checkout_requested(event, delivery("m2"), uow)
+    await handlers.on_checkout_requested(event, delivery("m2"), uow, terms=TERMS)
     assert len(uow.scheduled) == 1 and uow.commits == 2
 
 
