@@ -388,3 +388,137 @@ async def test_erasure_and_the_read_only_views_see_the_same_accounts() -> None:
     async with uow.begin() as tx:
         erased = await tx.repo.erase_caregiver("u1")
     assert erased["deleted"]["billing_accounts"] == 1 and uow.repo.accounts == {}
+
+
+async def registered(uow: Uow, user: str = "u1") -> None:
+    event = UserRegistered(occurred_at=uow.now, user_id=user, phone="+15555550100")
+    await handlers.on_user_registered(event, delivery(f"reg-{user}"), uow, terms=TERMS)
+
+
+async def test_the_local_trial_warning_goes_out_once_and_never_again_for_stripes_trial_will_end() -> None:
+    clock = FakeClock(AT)
+    uow: Uow = FakeUnitOfWork(FakeAccounts(), clock=clock)
+    await registered(uow)
+    [warning] = uow.jobs(TrialWarningJob)
+    clock.advance(TERMS.trial - TERMS.warn_before)
+    assert await handlers.warn_trial(job(warning.key, warning.job.to_payload()), uow) == {"warned": True}
+    assert notices(uow) == [("u1", "trial_ending", f"trial_ending:u1:{T0 + 14 * 86400}", None, 3)]
+    assert await handlers.warn_trial(job(warning.key, warning.job.to_payload()), uow) == {"warned": False}
+    will_end = sub("trialing", trial_end=T0 + 14 * 86400, metadata={"user_id": "u1"})
+    await handlers.on_stripe_event(
+        stripe("customer.subscription.trial_will_end", will_end, T0 + 5), delivery("s1"), uow, terms=TERMS
+    )
+    assert len(notices(uow)) == 1  # the same trial: never twice
+
+
+async def test_stripes_trial_will_end_warns_once_when_stripe_runs_the_trial() -> None:
+    uow = billing_uow()
+    await subscribed(uow)
+    trial_end = T0 + 3 * 86400
+    will_end = sub("trialing", trial_end=trial_end)
+    for n in range(2):  # Stripe retries; a later duplicate under another delivery id
+        event = stripe("customer.subscription.trial_will_end", will_end, T0 + 5 + n, f"evt_t{n}")
+        await handlers.on_stripe_event(event, delivery(f"s{n}"), uow, terms=TERMS)
+    [told] = notices(uow)
+    assert told[1] == "trial_ending" and told[2] == f"trial_ending:u1:{trial_end}"
+
+
+async def test_a_failed_payment_owes_one_portal_notice_per_invoice() -> None:
+    uow = billing_uow()
+    await subscribed(uow)
+    failed = {"id": "in_9", "customer": "cus_1"}
+    for n in range(3):  # Stripe's retries of the same invoice each send payment_failed
+        event = stripe("invoice.payment_failed", failed, T0 + 10 + n, f"evt_f{n}")
+        await handlers.on_stripe_event(event, delivery(f"f{n}"), uow, terms=TERMS)
+    [portal] = uow.jobs(PortalNoticeJob)
+    assert portal.key == "notice:payment_failed:in_9" and portal.actor == "u1"
+    assert portal.job == PortalNoticeJob(
+        user_id="u1",
+        notice="payment_failed",
+        notice_id="payment_failed:in_9",
+        customer_id="cus_1",
+        correlation_id="c1",
+    )
+    gateway = FakeGateway()
+    await handlers.send_portal_notice(job(portal.key, portal.job.to_payload()), uow, gateway=gateway)
+    assert notices(uow) == [
+        ("u1", "payment_failed", "payment_failed:in_9", "https://billing.test/p/cus_1", None)
+    ]
+    assert uow.emitted[-1].msg_id == "notice:payment_failed:in_9" and gateway.calls == [portal.key]
+
+
+async def test_a_stale_payment_failure_after_a_newer_payment_tells_nobody() -> None:
+    uow = billing_uow()
+    await subscribed(uow)
+    await handlers.on_stripe_event(
+        stripe("invoice.paid", {"id": "in_2", "customer": "cus_1"}, T0 + 20), delivery("p"), uow, terms=TERMS
+    )
+    stale = stripe("invoice.payment_failed", {"id": "in_1", "customer": "cus_1"}, T0 + 10, "evt_old")
+    await handlers.on_stripe_event(stale, delivery("f"), uow, terms=TERMS)
+    assert uow.jobs(PortalNoticeJob) == []
+
+
+@pytest.mark.parametrize(
+    ("account", "asked", "plan", "expected"),
+    [
+        pytest.param({"status": "trialing"}, True, "monthly", ("checkout", "asked", "monthly"), id="billing-no-customer"),
+        pytest.param({"status": "trialing"}, True, "annual", ("checkout", "asked", "annual"), id="annual-no-customer"),
+        pytest.param({"status": "active", "stripe_customer_id": "cus_1", "stripe_subscription_id": "sub_1"},
+                     True, "monthly", ("portal", "portal"), id="billing-subscriber"),
+        pytest.param({"status": "active", "stripe_customer_id": "cus_1", "stripe_subscription_id": "sub_1"},
+                     True, "annual", ("portal", "portal"), id="annual-subscriber-switches-in-the-portal"),
+        pytest.param({"status": "past_due", "past_due_since": AT - timedelta(days=8), "stripe_customer_id": "cus_1",
+                      "stripe_subscription_id": "sub_1"}, False, "monthly", ("portal", "payment_overdue"),
+                     id="past-due-after-grace-updates-the-card"),
+        pytest.param({"status": "canceled", "ended_at": AT - timedelta(days=31), "stripe_customer_id": "cus_1",
+                      "stripe_subscription_id": "sub_1"}, False, "monthly", ("checkout", "lapsed", "monthly"),
+                     id="lapsed"),
+        pytest.param({"status": "none"}, False, "monthly", ("checkout", "new", "monthly"), id="trial-ended"),
+        pytest.param({"status": "past_due", "past_due_since": AT - timedelta(days=2), "stripe_customer_id": "cus_1",
+                      "stripe_subscription_id": "sub_1"}, False, "monthly", None, id="past-due-in-grace"),
+    ],
+)  # fmt: skip
+async def test_a_link_request_owes_the_portal_or_the_right_checkout(
+    account: dict[str, Any], asked: bool, plan: Any, expected: tuple[str, ...] | None
+) -> None:
+    uow: Uow = FakeUnitOfWork(FakeAccounts(), clock=FakeClock(AT))
+    uow.repo.accounts["u1"] = {"_id": "u1", **account}
+    event = CheckoutRequested(occurred_at=AT, correlation_id="c1", user_id="u1", asked=asked, plan=plan)
+    await handlers.on_checkout_requested(event, delivery("m1"), uow, terms=TERMS)
+    if expected is None:
+        assert uow.scheduled == []
+    elif expected[0] == "portal":
+        [portal] = uow.jobs(PortalNoticeJob)
+        assert portal.job.notice == expected[1] and portal.job.customer_id == "cus_1"  # type: ignore[attr-defined]
+        assert uow.jobs(CheckoutCreateJob) == []
+    else:
+        [checkout] = uow.jobs(CheckoutCreateJob)
+        assert (checkout.job.situation, checkout.job.plan) == expected[1:]  # type: ignore[attr-defined]
+
+
+async def test_the_checkout_job_asks_for_the_plan_and_hands_on_its_situation() -> None:
+    uow, gateway, progress = billing_uow(), FakeGateway(), FakeProgress()
+    uow.repo.accounts["u1"] = {"_id": "u1", "status": "canceled"}
+    payload = CheckoutCreateJob(user_id="u1", situation="lapsed", plan="annual").to_payload()
+    await handlers.create_checkout(
+        job("stripe:checkout:m9", payload), uow, gateway=gateway, progress=progress
+    )
+    [ready] = uow.events(CheckoutLinkReady)
+    assert gateway.plans == ["annual"] and (ready.situation, ready.plan) == ("lapsed", "annual")  # type: ignore[attr-defined]
+
+
+async def test_access_ends_thirty_days_after_a_cancellation_unless_the_caregiver_came_back() -> None:
+    clock = FakeClock(AT + timedelta(days=30))
+    uow: Uow = FakeUnitOfWork(FakeAccounts(), clock=clock)
+    uow.repo.accounts["u1"] = {
+        "_id": "u1",
+        "status": "canceled",
+        "ended_at": AT,
+        "stripe_subscription_id": "sub_1",
+    }
+    payload = CanceledAccessEndJob(user_id="u1", ended_at=AT).to_payload()
+    assert await handlers.end_canceled_access(job("canceled:end:u1", payload), uow) == {"ended": True}
+    assert entitlements(uow) == [("u1", False, "canceled")]
+    uow.repo.accounts["u1"].update(status="active", ended_at=None)  # subscribed again meanwhile
+    assert await handlers.end_canceled_access(job("canceled:end:u1:b", payload), uow) == {"ended": False}
+    assert len(uow.emitted) == 1
