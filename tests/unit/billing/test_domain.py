@@ -35,15 +35,25 @@ def test_status_grants_access_to_trialing_active_and_past_due_only(status: str |
         pytest.param({"status": "incomplete"}, False, id="incomplete"),
         pytest.param({"status": "incomplete_expired"}, False, id="incomplete-expired"),
         pytest.param({"status": "unpaid"}, False, id="unpaid"),
-        pytest.param({"status": "past_due", "past_due_since": NOW - timedelta(days=6)}, True, id="past-due-in-grace"),
-        pytest.param({"status": "past_due", "past_due_since": NOW - GRACE}, False, id="past-due-grace-just-over"),
+        pytest.param(
+            {"status": "past_due", "past_due_since": NOW - timedelta(days=6)}, True, id="past-due-in-grace"
+        ),
+        pytest.param(
+            {"status": "past_due", "past_due_since": NOW - GRACE}, False, id="past-due-grace-just-over"
+        ),
         pytest.param({"status": "past_due", "past_due_since": None}, True, id="past-due-unknown-since"),
         pytest.param({"status": "canceled"}, False, id="canceled-unknown-end"),
-        pytest.param({"status": "canceled", "ended_at": NOW - timedelta(days=29)}, True, id="canceled-in-grace"),
-        pytest.param({"status": "canceled", "ended_at": NOW - timedelta(days=30)}, False, id="canceled-grace-over"),
-        pytest.param({"status": "canceled", "canceled_at": NOW - timedelta(days=2)}, True, id="canceled-at-only"),
+        pytest.param(
+            {"status": "canceled", "ended_at": NOW - timedelta(days=29)}, True, id="canceled-in-grace"
+        ),
+        pytest.param(
+            {"status": "canceled", "ended_at": NOW - timedelta(days=30)}, False, id="canceled-grace-over"
+        ),
+        pytest.param(
+            {"status": "canceled", "canceled_at": NOW - timedelta(days=2)}, True, id="canceled-at-only"
+        ),
     ],
-)  # fmt: skip
+)
 def test_has_access_in_every_state_grace_periods_included(account: Any, expected: bool) -> None:
     assert access.has_access(account, NOW, TERMS) is expected
     assert access.needs_checkout(account, NOW, TERMS) is not expected
@@ -55,13 +65,17 @@ def test_has_access_in_every_state_grace_periods_included(account: Any, expected
         pytest.param(None, "new", id="unknown"),
         pytest.param({"status": "none"}, "new", id="trial-ended"),
         pytest.param({"status": "canceled", "stripe_subscription_id": "sub_1"}, "lapsed", id="canceled"),
-        pytest.param({"status": "none", "stripe_subscription_id": "sub_1"}, "lapsed", id="had-a-subscription"),
-        pytest.param({"status": "past_due", "past_due_since": NOW - GRACE * 2}, "payment", id="past-due-over"),
+        pytest.param(
+            {"status": "none", "stripe_subscription_id": "sub_1"}, "lapsed", id="had-a-subscription"
+        ),
+        pytest.param(
+            {"status": "past_due", "past_due_since": NOW - GRACE * 2}, "payment", id="past-due-over"
+        ),
         pytest.param({"status": "unpaid"}, "payment", id="unpaid"),
         pytest.param({"status": "incomplete"}, "incomplete", id="incomplete"),
         pytest.param({"status": "incomplete_expired"}, "incomplete", id="incomplete-expired"),
     ],
-)  # fmt: skip
+)
 def test_a_link_comes_with_the_words_of_its_situation_never_trial_ended_to_a_subscriber(
     account: Any, situation: str
 ) -> None:

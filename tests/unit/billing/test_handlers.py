@@ -461,23 +461,69 @@ async def test_a_stale_payment_failure_after_a_newer_payment_tells_nobody() -> N
 @pytest.mark.parametrize(
     ("account", "asked", "plan", "expected"),
     [
-        pytest.param({"status": "trialing"}, True, "monthly", ("checkout", "asked", "monthly"), id="billing-no-customer"),
-        pytest.param({"status": "trialing"}, True, "annual", ("checkout", "asked", "annual"), id="annual-no-customer"),
-        pytest.param({"status": "active", "stripe_customer_id": "cus_1", "stripe_subscription_id": "sub_1"},
-                     True, "monthly", ("portal", "portal"), id="billing-subscriber"),
-        pytest.param({"status": "active", "stripe_customer_id": "cus_1", "stripe_subscription_id": "sub_1"},
-                     True, "annual", ("portal", "portal"), id="annual-subscriber-switches-in-the-portal"),
-        pytest.param({"status": "past_due", "past_due_since": AT - timedelta(days=8), "stripe_customer_id": "cus_1",
-                      "stripe_subscription_id": "sub_1"}, False, "monthly", ("portal", "payment_overdue"),
-                     id="past-due-after-grace-updates-the-card"),
-        pytest.param({"status": "canceled", "ended_at": AT - timedelta(days=31), "stripe_customer_id": "cus_1",
-                      "stripe_subscription_id": "sub_1"}, False, "monthly", ("checkout", "lapsed", "monthly"),
-                     id="lapsed"),
+        pytest.param(
+            {"status": "trialing"},
+            True,
+            "monthly",
+            ("checkout", "asked", "monthly"),
+            id="billing-no-customer",
+        ),
+        pytest.param(
+            {"status": "trialing"}, True, "annual", ("checkout", "asked", "annual"), id="annual-no-customer"
+        ),
+        pytest.param(
+            {"status": "active", "stripe_customer_id": "cus_1", "stripe_subscription_id": "sub_1"},
+            True,
+            "monthly",
+            ("portal", "portal"),
+            id="billing-subscriber",
+        ),
+        pytest.param(
+            {"status": "active", "stripe_customer_id": "cus_1", "stripe_subscription_id": "sub_1"},
+            True,
+            "annual",
+            ("portal", "portal"),
+            id="annual-subscriber-switches-in-the-portal",
+        ),
+        pytest.param(
+            {
+                "status": "past_due",
+                "past_due_since": AT - timedelta(days=8),
+                "stripe_customer_id": "cus_1",
+                "stripe_subscription_id": "sub_1",
+            },
+            False,
+            "monthly",
+            ("portal", "payment_overdue"),
+            id="past-due-after-grace-updates-the-card",
+        ),
+        pytest.param(
+            {
+                "status": "canceled",
+                "ended_at": AT - timedelta(days=31),
+                "stripe_customer_id": "cus_1",
+                "stripe_subscription_id": "sub_1",
+            },
+            False,
+            "monthly",
+            ("checkout", "lapsed", "monthly"),
+            id="lapsed",
+        ),
         pytest.param({"status": "none"}, False, "monthly", ("checkout", "new", "monthly"), id="trial-ended"),
-        pytest.param({"status": "past_due", "past_due_since": AT - timedelta(days=2), "stripe_customer_id": "cus_1",
-                      "stripe_subscription_id": "sub_1"}, False, "monthly", None, id="past-due-in-grace"),
+        pytest.param(
+            {
+                "status": "past_due",
+                "past_due_since": AT - timedelta(days=2),
+                "stripe_customer_id": "cus_1",
+                "stripe_subscription_id": "sub_1",
+            },
+            False,
+            "monthly",
+            None,
+            id="past-due-in-grace",
+        ),
     ],
-)  # fmt: skip
+)
 async def test_a_link_request_owes_the_portal_or_the_right_checkout(
     account: dict[str, Any], asked: bool, plan: Any, expected: tuple[str, ...] | None
 ) -> None:
