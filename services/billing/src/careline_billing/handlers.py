@@ -148,7 +148,10 @@ async def _apply_checkout(
     if not user:  # not one of ours; nothing to link
         return
     created = lifecycle.stripe_time(event.created) or tx.now
+    before = await tx.repo.find_account(user) or {}
     await tx.repo.link_checkout(user, customer, obj.get("subscription"), created, tx.now)
+    after = await tx.repo.find_account(user) or {}
+    await _announce_flags(tx, user, before, after, cause_id, event.correlation_id, terms)
     await _notify(tx, user, "thanks", f"thanks:{obj.get('id') or event.event_id}", event.correlation_id)
     for parked in await tx.repo.take_parked(customer):
         earlier = StripeEventReceived.model_validate(parked)
@@ -214,14 +217,7 @@ async def _announce_change(
 ) -> None:
     """Owe the entitlement event if access (or the subscription) flipped, a grace period's end
     if one began, and the cancellation's notice when the subscription ended."""
-    after = {**before, **fields}
-    flags = access.announcement(before, after, tx.now, terms)
-    if flags is not None:
-        changed, msg_id = access.entitlement_changed(
-            user, str(fields["status"]), flags[0], now=tx.now, correlation_id=correlation_id,
-            cause_id=cause_id, is_subscribed=flags[1],
-        )  # fmt: skip
-        await tx.emit(changed, key=user, msg_id=msg_id)
+    await _announce_flags(tx, user, before, {**before, **fields}, cause_id, correlation_id, terms)
     since = lifecycle.grace_began(before, fields)
     if since is not None:
         end = GraceEndJob(user_id=user, since=since, correlation_id=correlation_id)
@@ -235,6 +231,26 @@ async def _announce_change(
             days = lifecycle.whole_days(until - tx.now)
             notice_id = f"canceled:{fields.get('stripe_subscription_id') or user}"
             await _notify(tx, user, "canceled", notice_id, correlation_id, days_left=days)
+
+
+async def _announce_flags(
+    tx: Tx[BillingWriter],
+    user: str,
+    before: Document,
+    after: Document,
+    cause_id: str,
+    correlation_id: str | None,
+    terms: Terms,
+) -> None:
+    """Owe the entitlement event when access or the subscription flag flipped (a checkout during
+    the local trial starts a subscription without changing access: conversation still hears)."""
+    flags = access.announcement(before, after, tx.now, terms)
+    if flags is not None:
+        changed, msg_id = access.entitlement_changed(
+            user, str(after.get("status") or "none"), flags[0], now=tx.now,
+            correlation_id=correlation_id, cause_id=cause_id, is_subscribed=flags[1],
+        )  # fmt: skip
+        await tx.emit(changed, key=user, msg_id=msg_id)
 
 
 async def sync_subscription(
