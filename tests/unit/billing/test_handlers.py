@@ -568,3 +568,12 @@ async def test_access_ends_thirty_days_after_a_cancellation_unless_the_caregiver
     uow.repo.accounts["u1"].update(status="active", ended_at=None)  # subscribed again meanwhile
     assert await handlers.end_canceled_access(job("canceled:end:u1:b", payload), uow) == {"ended": False}
     assert len(uow.emitted) == 1
+
+
+async def test_a_cancellation_whose_grace_is_over_ends_access_at_once_and_owes_no_end_job() -> None:
+    uow: Uow = FakeUnitOfWork(FakeAccounts(), clock=FakeClock(AT + timedelta(days=40)))
+    await subscribed(uow)
+    deleted = stripe("customer.subscription.deleted", sub("canceled", ended_at=T0), T0 + 5, "evt_late")
+    await handlers.on_stripe_event(deleted, delivery("s1"), uow, terms=TERMS)
+    assert entitlements(uow) == [("u1", False, "canceled")]
+    assert uow.jobs(CanceledAccessEndJob) == [] and notices(uow) == []  # nothing left to announce

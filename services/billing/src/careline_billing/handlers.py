@@ -218,16 +218,18 @@ async def _announce_change(
     """Owe the entitlement event if access (or the subscription) flipped, a grace period's end
     if one began, and the cancellation's notice when the subscription ended."""
     await _announce_flags(tx, user, before, {**before, **fields}, cause_id, correlation_id, terms)
+    # a grace period that is over already (a late event) ended access just now, in the
+    # announcement above: its end job would announce it twice
     since = lifecycle.grace_began(before, fields)
-    if since is not None:
+    if since is not None and since + terms.grace > tx.now:
         end = GraceEndJob(user_id=user, since=since, correlation_id=correlation_id)
         await tx.schedule(end, key=f"grace:end:{user}:{since.isoformat()}", run_at=since + terms.grace)
     ended_at = fields.get("ended_at")
     if ended_at is not None and before.get("status") != "canceled":
         over = CanceledAccessEndJob(user_id=user, ended_at=ended_at, correlation_id=correlation_id)
         until = ended_at + terms.after_cancel
-        await tx.schedule(over, key=f"canceled:end:{user}:{ended_at.isoformat()}", run_at=until)
         if until > tx.now:
+            await tx.schedule(over, key=f"canceled:end:{user}:{ended_at.isoformat()}", run_at=until)
             days = lifecycle.whole_days(until - tx.now)
             notice_id = f"canceled:{fields.get('stripe_subscription_id') or user}"
             await _notify(tx, user, "canceled", notice_id, correlation_id, days_left=days)
