@@ -419,8 +419,8 @@ async def test_stripes_trial_will_end_warns_once_when_stripe_runs_the_trial() ->
     for n in range(2):  # Stripe retries; a later duplicate under another delivery id
         event = stripe("customer.subscription.trial_will_end", will_end, T0 + 5 + n, f"evt_t{n}")
         await handlers.on_stripe_event(event, delivery(f"s{n}"), uow, terms=TERMS)
-    [told] = notices(uow)
-    assert told[1] == "trial_ending" and told[2] == f"trial_ending:u1:{trial_end}"
+    [told] = notices(uow)  # Stripe's trial turns into a paid subscription: the words say so
+    assert told[1] == "trial_converting" and told[2] == f"trial_ending:u1:{trial_end}"
 
 
 async def test_a_failed_payment_owes_one_portal_notice_per_invoice() -> None:

@@ -35,7 +35,15 @@ async def test_there_is_a_text_for_every_situation_and_notice() -> None:
     for situation in ("new", "lapsed", "payment", "incomplete", "asked"):
         assert URL in replies.checkout_message(URL, "es", situation)
     assert "$99" in replies.checkout_message(URL, "en", "asked", "annual")
-    for notice in ("trial_ending", "payment_failed", "payment_overdue", "thanks", "canceled", "portal"):
+    for notice in (
+        "trial_ending",
+        "trial_converting",
+        "payment_failed",
+        "payment_overdue",
+        "thanks",
+        "canceled",
+        "portal",
+    ):
         assert replies.billing_notice(notice, "en", url=URL, days=3)
     assert "3 days" in replies.billing_notice("trial_ending", "en", days=3)
     assert "1 día" in replies.billing_notice("trial_ending", "es", days=1)

@@ -47,7 +47,9 @@ class CheckoutLinkReady(Event):
 class BillingNoticeReady(Event):
     """Something billing owes the caregiver a text about; conversation words and sends it.
 
-    ``notice`` names the text: ``trial_ending`` (``days_left`` of the trial), ``payment_failed``
+    ``notice`` names the text: ``trial_ending`` (``days_left`` of the local trial),
+    ``trial_converting`` (``days_left`` of a trial Stripe runs: the subscription starts then),
+    ``payment_failed``
     (``url``: the billing portal, to update the card), ``payment_overdue`` (the same, once the
     grace period is over and replies are paused), ``thanks`` (a checkout completed),
     ``canceled`` (``days_left`` of access after a cancellation) or ``portal`` (BILLING from a
@@ -57,7 +59,15 @@ class BillingNoticeReady(Event):
 
     subject: ClassVar[str] = subjects.BILLING_NOTICE_READY
     user_id: str
-    notice: Literal["trial_ending", "payment_failed", "payment_overdue", "thanks", "canceled", "portal"]
+    notice: Literal[
+        "trial_ending",
+        "trial_converting",
+        "payment_failed",
+        "payment_overdue",
+        "thanks",
+        "canceled",
+        "portal",
+    ]
     notice_id: str
     url: str | None = None
     days_left: int | None = None

@@ -98,7 +98,8 @@ async def _warn_trial(
         return False  # this trial's warning went out already
     notice_id = f"trial_ending:{user}:{int(trial_end.timestamp())}"
     days = lifecycle.whole_days(trial_end - tx.now)
-    await _notify(tx, user, "trial_ending", notice_id, correlation_id, days_left=days)
+    notice = "trial_ending" if local else "trial_converting"  # Stripe's trial becomes a subscription
+    await _notify(tx, user, notice, notice_id, correlation_id, days_left=days)
     return True
 
 
