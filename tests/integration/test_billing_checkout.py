@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 from pymongo.asynchronous.collection import AsyncCollection
 
-from careline_billing import handlers, repository
+from careline_billing import handlers, notices, repository
 from careline_billing.integrations.stripe_gateway import SandboxGateway, StripeGateway
 from careline_billing.repository import MongoBillingReader, MongoBillingWriter
 from careline_contracts import subjects
@@ -171,7 +171,7 @@ async def test_a_portal_notice_opens_one_portal_session_through_the_sdk_and_owes
     job = Job.from_doc({**doc, "lease": {"token": "t"}})
     await deps.jobs.col.update_one({"_id": key}, {"$set": {"status": "processing", "lease": {"token": "t"}}})
     for _ in range(2):
-        await handlers.send_portal_notice(job, deps.uow, gateway=deps.gateway)
+        await notices.send_portal_notice(job, deps.uow, gateway=deps.gateway)
     [session] = api.portal_sessions
     assert session["customer"] == "cus_portal" and session["return_url"] == "http://127.0.0.1/done"
     assert [r["idempotency_key"] for r in api.requests if "portal" in r] == [key, key]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from careline_billing import backfill, handlers
+from careline_billing import backfill, handlers, notices
 from careline_billing.domain.access import Terms
 from careline_contracts.billing import BillingNoticeReady, CheckoutLinkReady, EntitlementChanged
 from careline_contracts.conversation import CheckoutRequested
@@ -45,7 +45,7 @@ def entitlements(uow: Uow) -> list[tuple[str, bool, str]]:
     return [(e.user_id, e.entitled, e.status) for e in uow.events(EntitlementChanged)]  # type: ignore[attr-defined]
 
 
-def notices(uow: Uow) -> list[tuple[str, str, str, str | None, int | None]]:
+def notices_of(uow: Uow) -> list[tuple[str, str, str, str | None, int | None]]:
     return [
         (e.user_id, e.notice, e.notice_id, e.url, e.days_left)  # type: ignore[attr-defined]
         for e in uow.events(BillingNoticeReady)
@@ -127,7 +127,7 @@ async def test_a_completed_checkout_links_the_customer_and_a_foreign_one_is_igno
     account = uow.repo.accounts["u1"]
     assert account["stripe_customer_id"] == "cus_1" and account["checkout_completed_at"] == AT
     assert account["status"] == "none" and entitlements(uow) == []  # the subscription's events set it
-    assert notices(uow) == [("u1", "thanks", "thanks:cs_1", None, None)]  # a thank-you, once
+    assert notices_of(uow) == [("u1", "thanks", "thanks:cs_1", None, None)]  # a thank-you, once
     assert uow.emitted[0].msg_id == "notice:thanks:cs_1"
     foreign = {"id": "cs_2", "customer": "cus_9"}
     await handlers.on_stripe_event(
@@ -160,7 +160,7 @@ async def test_a_subscription_event_moves_status_forward_and_announces_a_flip() 
     assert uow.events(EntitlementChanged)[-1].subscribed is False  # type: ignore[attr-defined]
     [over] = uow.jobs(CanceledAccessEndJob)
     assert over.run_at == ended + timedelta(days=30) and over.key == f"canceled:end:u1:{ended.isoformat()}"
-    [told] = notices(uow)
+    [told] = notices_of(uow)
     left = math.ceil((ended + timedelta(days=30) - uow.now).total_seconds() / 86400)
     assert told[1] == "canceled" and told[4] == left  # days of access left, rounded up
 
@@ -401,14 +401,14 @@ async def test_the_local_trial_warning_goes_out_once_and_never_again_for_stripes
     await registered(uow)
     [warning] = uow.jobs(TrialWarningJob)
     clock.advance(TERMS.trial - TERMS.warn_before)
-    assert await handlers.warn_trial(job(warning.key, warning.job.to_payload()), uow) == {"warned": True}
-    assert notices(uow) == [("u1", "trial_ending", f"trial_ending:u1:{T0 + 14 * 86400}", None, 3)]
-    assert await handlers.warn_trial(job(warning.key, warning.job.to_payload()), uow) == {"warned": False}
+    assert await notices.warn_trial(job(warning.key, warning.job.to_payload()), uow) == {"warned": True}
+    assert notices_of(uow) == [("u1", "trial_ending", f"trial_ending:u1:{T0 + 14 * 86400}", None, 3)]
+    assert await notices.warn_trial(job(warning.key, warning.job.to_payload()), uow) == {"warned": False}
     will_end = sub("trialing", trial_end=T0 + 14 * 86400, metadata={"user_id": "u1"})
     await handlers.on_stripe_event(
         stripe("customer.subscription.trial_will_end", will_end, T0 + 5), delivery("s1"), uow, terms=TERMS
     )
-    assert len(notices(uow)) == 1  # the same trial: never twice
+    assert len(notices_of(uow)) == 1  # the same trial: never twice
 
 
 async def test_stripes_trial_will_end_warns_once_when_stripe_runs_the_trial() -> None:
@@ -419,7 +419,7 @@ async def test_stripes_trial_will_end_warns_once_when_stripe_runs_the_trial() ->
     for n in range(2):  # Stripe retries; a later duplicate under another delivery id
         event = stripe("customer.subscription.trial_will_end", will_end, T0 + 5 + n, f"evt_t{n}")
         await handlers.on_stripe_event(event, delivery(f"s{n}"), uow, terms=TERMS)
-    [told] = notices(uow)  # Stripe's trial turns into a paid subscription: the words say so
+    [told] = notices_of(uow)  # Stripe's trial turns into a paid subscription: the words say so
     assert told[1] == "trial_converting" and told[2] == f"trial_ending:u1:{trial_end}"
 
 
@@ -440,8 +440,8 @@ async def test_a_failed_payment_owes_one_portal_notice_per_invoice() -> None:
         correlation_id="c1",
     )
     gateway = FakeGateway()
-    await handlers.send_portal_notice(job(portal.key, portal.job.to_payload()), uow, gateway=gateway)
-    assert notices(uow) == [
+    await notices.send_portal_notice(job(portal.key, portal.job.to_payload()), uow, gateway=gateway)
+    assert notices_of(uow) == [
         ("u1", "payment_failed", "payment_failed:in_9", "https://billing.test/p/cus_1", None)
     ]
     assert uow.emitted[-1].msg_id == "notice:payment_failed:in_9" and gateway.calls == [portal.key]
@@ -576,4 +576,4 @@ async def test_a_cancellation_whose_grace_is_over_ends_access_at_once_and_owes_n
     deleted = stripe("customer.subscription.deleted", sub("canceled", ended_at=T0), T0 + 5, "evt_late")
     await handlers.on_stripe_event(deleted, delivery("s1"), uow, terms=TERMS)
     assert entitlements(uow) == [("u1", False, "canceled")]
-    assert uow.jobs(CanceledAccessEndJob) == [] and notices(uow) == []  # nothing left to announce
+    assert uow.jobs(CanceledAccessEndJob) == [] and notices_of(uow) == []  # nothing left to announce

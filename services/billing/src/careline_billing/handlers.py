@@ -14,11 +14,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from careline_billing import notices
 from careline_billing.domain import access, lifecycle
 from careline_billing.domain.access import Terms
 from careline_billing.integrations.stripe_gateway import BillingGateway
 from careline_billing.repository import BillingUow, BillingWriter
-from careline_contracts.billing import BillingNoticeReady, CheckoutLinkReady
+from careline_contracts.billing import CheckoutLinkReady
 from careline_contracts.conversation import CheckoutRequested
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
 from careline_contracts.jobs import (
@@ -77,50 +78,6 @@ async def end_trial(job: Job, uow: BillingUow) -> dict[str, Any]:
     return {"ended": ended}
 
 
-async def warn_trial(job: Job, uow: BillingUow) -> dict[str, Any]:
-    """A few days before a local trial ends: a kind warning, unless a subscription replaced the
-    trial or this trial's warning went out already (Stripe's trial_will_end marks it too)."""
-    payload = TrialWarningJob.of(job.payload)
-    async with uow.begin() as tx:
-        warned = await _warn_trial(tx, payload.user_id, payload.trial_end, payload.correlation_id, local=True)
-    return {"warned": warned}
-
-
-async def _warn_trial(
-    tx: Tx[BillingWriter], user: str, trial_end: datetime, correlation_id: str | None, *, local: bool
-) -> bool:
-    account = await tx.repo.find_account(user)
-    if account is None or account.get("status") != "trialing" or trial_end <= tx.now:
-        return False
-    if local and account.get("stripe_subscription_id"):
-        return False  # Stripe runs the trial now: its trial_will_end warns
-    if not await tx.repo.mark_trial_warned(user, trial_end, tx.now):
-        return False  # this trial's warning went out already
-    notice_id = f"trial_ending:{user}:{int(trial_end.timestamp())}"
-    days = lifecycle.whole_days(trial_end - tx.now)
-    notice = "trial_ending" if local else "trial_converting"  # Stripe's trial becomes a subscription
-    await _notify(tx, user, notice, notice_id, correlation_id, days_left=days)
-    return True
-
-
-async def _notify(
-    tx: Tx[BillingWriter],
-    user: str,
-    notice: Any,
-    notice_id: str,
-    correlation_id: str | None,
-    *,
-    url: str | None = None,
-    days_left: int | None = None,
-) -> None:
-    """Owe conversation a notice; its message id names the fact, so it is texted once."""
-    ready = BillingNoticeReady(
-        occurred_at=tx.now, correlation_id=correlation_id or notice_id, user_id=user,
-        notice=notice, notice_id=notice_id, url=url, days_left=days_left,
-    )  # fmt: skip
-    await tx.emit(ready, key=user, msg_id=f"notice:{notice_id}")
-
-
 async def on_stripe_event(
     event: StripeEventReceived, delivery: HasMsgId, uow: BillingUow, *, terms: Terms
 ) -> None:
@@ -153,7 +110,9 @@ async def _apply_checkout(
     await tx.repo.link_checkout(user, customer, obj.get("subscription"), created, tx.now)
     after = await tx.repo.find_account(user) or {}
     await _announce_flags(tx, user, before, after, cause_id, event.correlation_id, terms)
-    await _notify(tx, user, "thanks", f"thanks:{obj.get('id') or event.event_id}", event.correlation_id)
+    await notices.notify(
+        tx, user, "thanks", f"thanks:{obj.get('id') or event.event_id}", event.correlation_id
+    )
     for parked in await tx.repo.take_parked(customer):
         earlier = StripeEventReceived.model_validate(parked)
         await _apply(tx, user, earlier, f"stripe:{earlier.event_id}", terms)
@@ -204,7 +163,7 @@ async def _apply_subscription_event(
     await _announce_change(tx, user, before, fields, cause_id, event.correlation_id, terms)
     trial_end = fields.get("trial_end")
     if event.type == "customer.subscription.trial_will_end" and trial_end is not None:
-        await _warn_trial(tx, user, trial_end, event.correlation_id, local=False)
+        await notices.owe_trial_warning(tx, user, trial_end, event.correlation_id, local=False)
 
 
 async def _announce_change(
@@ -233,7 +192,7 @@ async def _announce_change(
             await tx.schedule(over, key=f"canceled:end:{user}:{ended_at.isoformat()}", run_at=until)
             days = lifecycle.whole_days(until - tx.now)
             notice_id = f"canceled:{fields.get('stripe_subscription_id') or user}"
-            await _notify(tx, user, "canceled", notice_id, correlation_id, days_left=days)
+            await notices.notify(tx, user, "canceled", notice_id, correlation_id, days_left=days)
 
 
 async def _announce_flags(
@@ -356,15 +315,6 @@ async def create_checkout(
         )  # fmt: skip
         await tx.emit(ready, key=user, msg_id=f"checkout-link:{job.key}")
     return {"session_id": session_id}
-
-
-async def send_portal_notice(job: Job, uow: BillingUow, *, gateway: BillingGateway) -> dict[str, Any]:
-    """Open a billing portal session (idempotent under the job's key) and owe its notice."""
-    payload = PortalNoticeJob.of(job.payload)
-    url = await gateway.create_portal(customer_id=payload.customer_id, idempotency_key=job.key)
-    async with uow.begin() as tx:
-        await _notify(tx, payload.user_id, payload.notice, payload.notice_id, payload.correlation_id, url=url)
-    return {"notice": payload.notice}
 
 
 async def owe_subscription_cancel(tx: Tx[BillingWriter], user_id: str, erased: dict[str, Any]) -> None:

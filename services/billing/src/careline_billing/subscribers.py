@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from careline_billing import backfill, handlers
+from careline_billing import backfill, handlers, notices
 from careline_billing.domain.access import Terms
 from careline_billing.handlers import ProgressLog
 from careline_billing.integrations.stripe_gateway import BillingGateway
@@ -68,12 +68,12 @@ def job_types(
                                   RetryPolicy(max_attempts=20, cap_s=300)),
         TrialEndJob.JOB_TYPE: run(lambda job: handlers.end_trial(job, uow),
                                   RetryPolicy(max_attempts=20, cap_s=300)),
-        TrialWarningJob.JOB_TYPE: run(lambda job: handlers.warn_trial(job, uow),
+        TrialWarningJob.JOB_TYPE: run(lambda job: notices.warn_trial(job, uow),
                                       RetryPolicy(max_attempts=20, cap_s=300)),
         CanceledAccessEndJob.JOB_TYPE: run(lambda job: handlers.end_canceled_access(job, uow),
                                            RetryPolicy(max_attempts=20, cap_s=300)),
         PortalNoticeJob.JOB_TYPE: run(
-            lambda job: handlers.send_portal_notice(job, uow, gateway=gateway),
+            lambda job: notices.send_portal_notice(job, uow, gateway=gateway),
             RetryPolicy(max_attempts=6)),
         SubscriptionSyncJob.JOB_TYPE: run(
             lambda job: handlers.sync_subscription(job, uow, gateway=gateway, terms=terms),
