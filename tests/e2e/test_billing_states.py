@@ -46,6 +46,8 @@ def cluster_env(fake_stripe: tuple[FakeStripe, str], clock_file: Path) -> dict[s
         "STRIPE_WEBHOOK_SECRET": "whsec_e2e_billing",
         "CLOCK_OFFSET_FILE": str(clock_file),
         "JOBS_POLL_INTERVAL_S": "0.5",
+        # a shorter past_due grace than the day-7 re-engagement nudge, which would race the reply
+        "PAST_DUE_GRACE_DAYS": "2",
     }
 
 
@@ -139,7 +141,7 @@ async def test_an_early_event_is_parked_and_past_due_ends_access_after_its_grace
         await stripe(client, cluster, "customer.subscription.updated",
                      {"id": "sub_p", "customer": "cus_p", "status": "past_due"}, now + 10)  # fmt: skip
         await eventually(lambda: account(status="past_due"))
-        move_clock(clock_file, timedelta(days=7, hours=1))  # the grace period is over
+        move_clock(clock_file, timedelta(days=2, hours=1))  # the grace period (2 days here) is over
 
         async def projected(entitled: bool) -> bool:
             state = await db["conversation"].conversation_state.find_one({"_id": user}) or {}
