@@ -106,6 +106,7 @@ async def test_from_first_text_to_renewed_access(
         assert page.status_code == 200 and "Subscribe" in page.text
         done = await client.post(url.group(1).split("?")[0], data={"user": user_id})
         assert done.status_code == 200 and "subscribed" in done.text
+        await eventually(lambda: any("Thank you for subscribing" in r for r in phone.replies()))
 
         async def entitled_again() -> bool:
             state = await db["conversation"].conversation_state.find_one({"_id": user_id}) or {}

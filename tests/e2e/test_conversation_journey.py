@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -88,18 +89,20 @@ async def test_a_caregiver_whose_trial_ended_still_gets_crisis_help_and_one_chec
         user = await db["ingress"].users.find_one({"phone": "+14155550152"})
         assert user is not None
         user_id = user["_id"]
-        # the trial ends: the subscription the checkout created is deleted
+        # the subscription the checkout created ended more than 30 days ago: access is over
         checkout = stripe_event(
             "checkout.session.completed",
             {"id": "cs_j", "client_reference_id": user_id, "customer": "cus_j", "subscription": "sub_j"},
         )
+        ended = int(time.time()) - 31 * 86400
         deleted = stripe_event(
             "customer.subscription.deleted",
-            {"id": "sub_j", "customer": "cus_j", "status": "canceled"},
+            {"id": "sub_j", "customer": "cus_j", "status": "canceled", "ended_at": ended},
             created=1_900_000_000,
         )
         for event in (checkout, deleted):
             assert (await post_stripe(client, cluster, event)).status_code == 200
+        await eventually(lambda: any("Thank you for subscribing" in r for r in phone.replies()))
 
         async def not_entitled() -> bool:
             state = await db["conversation"].conversation_state.find_one({"_id": user_id}) or {}
@@ -109,6 +112,7 @@ async def test_a_caregiver_whose_trial_ended_still_gets_crisis_help_and_one_chec
 
         link = await phone.text("can we talk?")
         assert link is not None and "/dev/checkout/cs_sandbox_" in link
+        assert "subscription has ended" in link and "trial" not in link  # a lapsed subscriber's words
         await phone.text("hello?", expect_reply=False)  # at most one link a day
 
         # a crisis is answered whatever the subscription, and the day after it has no paywall

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.asyncio
 
 
 async def entitlement_events(nats: ServerProcess) -> list[tuple[str, EntitlementChanged]]:
-    """Every message of the BILLING stream, with its Nats-Msg-Id."""
+    """Every entitlement event of the BILLING stream, with its Nats-Msg-Id."""
     nc = await nats_client.connect(nats.url)
     try:
         js = nc.jetstream()
@@ -33,7 +33,8 @@ async def entitlement_events(nats: ServerProcess) -> list[tuple[str, Entitlement
             return found
         for seq in range(state.first_seq, state.last_seq + 1):
             msg = await js.get_msg(subjects.BILLING.name, seq)
-            found.append((msg.headers["Nats-Msg-Id"], EntitlementChanged.model_validate_json(msg.data)))
+            if (msg.subject or "").startswith(subjects.BILLING_ENTITLEMENT_CHANGED):  # not notices
+                found.append((msg.headers["Nats-Msg-Id"], EntitlementChanged.model_validate_json(msg.data)))
         return found
     finally:
         await nc.close()
@@ -66,14 +67,14 @@ async def test_entitlement_flips_are_published_once_each(
             {"id": "sub_ent", "customer": "cus_ent", "status": "active"},
             created=1_900_000_000,
         )
-        canceled = stripe_event(
+        canceled = stripe_event(  # ended over 30 days ago: its grace period is over too
             "customer.subscription.deleted",
-            {"id": "sub_ent", "customer": "cus_ent", "status": "canceled"},
+            {"id": "sub_ent", "customer": "cus_ent", "status": "canceled", "ended_at": 1_700_000_000},
             created=1_900_000_100,
         )
         for event in (active, canceled, canceled):  # the replay changes nothing
             assert (await post_stripe(client, cluster, event)).status_code == 200
-        await eventually(lambda: published(2), timeout_s=20)
+        await eventually(lambda: published(3), timeout_s=20)
 
         async def account_canceled() -> bool:
             doc = await db["billing"].billing_accounts.find_one({"_id": user_id})
@@ -88,11 +89,13 @@ async def test_entitlement_flips_are_published_once_each(
         await eventually(relay_idle, timeout_s=10)
 
     events = await entitlement_events(nats)
-    assert [(e.user_id, e.entitled, e.status) for _, e in events] == [
-        (user_id, True, "trialing"),
-        (user_id, False, "canceled"),
+    assert [(e.user_id, e.entitled, e.subscribed, e.status) for _, e in events] == [
+        (user_id, True, False, "trialing"),
+        (user_id, True, True, "trialing"),  # the checkout started a subscription (access unchanged)
+        (user_id, False, False, "canceled"),
     ]
     assert [msg_id for msg_id, _ in events] == [
         f"entitlement:{user_id}:user.registered:{user_id}",
+        f"entitlement:{user_id}:stripe:{checkout['id']}",
         f"entitlement:{user_id}:stripe:{canceled['id']}",
     ]

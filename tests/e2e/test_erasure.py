@@ -138,6 +138,7 @@ async def test_an_erased_caregiver_leaves_nothing_and_comes_back_as_someone_new(
             return doc.get("stripe_subscription_id") == "sub_erase"
 
         await eventually(subscribed, timeout_s=20)
+        await eventually(lambda: any("Thank you for subscribing" in r for r in phone.replies()))
 
         # a crisis: answered, an alert opened, follow-ups owed a day and two days on
         reply = await phone.text(CRISIS)

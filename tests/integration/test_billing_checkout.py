@@ -12,11 +12,11 @@ import pytest
 import pytest_asyncio
 from pymongo.asynchronous.collection import AsyncCollection
 
-from careline_billing import handlers, repository
+from careline_billing import handlers, notices, repository
 from careline_billing.integrations.stripe_gateway import SandboxGateway, StripeGateway
 from careline_billing.repository import MongoBillingReader, MongoBillingWriter
 from careline_contracts import subjects
-from careline_contracts.jobs import CheckoutCreateJob
+from careline_contracts.jobs import CheckoutCreateJob, PortalNoticeJob
 from careline_platform.clock import SystemClock
 from careline_platform.jobs import Job, JobStore, JobType, JobWorker, RetryPolicy, new_job
 from careline_platform.mongo import connect
@@ -67,7 +67,12 @@ async def deps(backends: Backends, fake_stripe: tuple[FakeStripe, str]) -> Async
         writer=MongoBillingWriter,
         reader=MongoBillingReader,
     )
-    gateway = StripeGateway("sk_test_fake", "price_monthly", "http://127.0.0.1/done", api_base=url)
+    gateway = StripeGateway(
+        "sk_test_fake",
+        {"monthly": "price_monthly", "annual": "price_annual"},
+        "http://127.0.0.1/done",
+        api_base=url,
+    )
     yield Deps(uow, db.billing_accounts, store, gateway)
     await client.close()
 
@@ -137,3 +142,47 @@ async def test_the_sandbox_link_points_at_the_local_simulator() -> None:
     assert first == again and first.session_id != other.session_id
     assert first.url.startswith("http://127.0.0.1:8080/dev/checkout/cs_sandbox_")
     assert first.url.endswith(f"?user={USER}")
+
+
+async def test_the_annual_plan_checks_out_at_the_annual_price(
+    deps: Deps, fake_stripe: tuple[FakeStripe, str]
+) -> None:
+    api, _ = fake_stripe
+    link = await deps.gateway.create_checkout(user_id=USER, idempotency_key="annual-1", plan="annual")
+    [session] = api.sessions
+    assert session["price"] == "price_annual" and link.url == session["url"]
+    await deps.gateway.create_checkout(user_id=USER, idempotency_key="monthly-1")
+    assert api.sessions[-1]["price"] == "price_monthly"
+
+
+async def test_a_portal_notice_opens_one_portal_session_through_the_sdk_and_owes_its_notice(
+    deps: Deps, fake_stripe: tuple[FakeStripe, str]
+) -> None:
+    """A failed payment's notice: a billing portal session (the real SDK against the fake Stripe),
+    the same one again on a retry (same idempotency key), and one notice event in the outbox."""
+    api, _ = fake_stripe
+    key = "notice:payment_failed:in_1"
+    payload = PortalNoticeJob(
+        user_id=USER, notice="payment_failed", notice_id="payment_failed:in_1", customer_id="cus_portal"
+    ).to_payload()
+    await deps.jobs.enqueue(new_job(key, PortalNoticeJob.JOB_TYPE, payload, now=datetime.now(UTC)))
+    doc = await deps.jobs.col.find_one({"_id": key})
+    assert doc is not None
+    job = Job.from_doc({**doc, "lease": {"token": "t"}})
+    await deps.jobs.col.update_one({"_id": key}, {"$set": {"status": "processing", "lease": {"token": "t"}}})
+    for _ in range(2):
+        await notices.send_portal_notice(job, deps.uow, gateway=deps.gateway)
+    [session] = api.portal_sessions
+    assert session["customer"] == "cus_portal" and session["return_url"] == "http://127.0.0.1/done"
+    assert [r["idempotency_key"] for r in api.requests if "portal" in r] == [key, key]
+    [outbox] = await deps.jobs.col.find({"type": "outbox.publish"}).to_list()
+    assert outbox["payload"]["msg_id"] == "notice:payment_failed:in_1"
+    assert session["url"] in outbox["payload"]["data"]
+
+
+async def test_the_sandbox_portal_and_annual_links_point_at_the_local_pages() -> None:
+    gateway = SandboxGateway("http://127.0.0.1:8080/")
+    portal = await gateway.create_portal(customer_id="cus_sbx_1", idempotency_key="k1")
+    assert portal.startswith("http://127.0.0.1:8080/dev/portal/bps_sandbox_")
+    annual = await gateway.create_checkout(user_id=USER, idempotency_key="k1", plan="annual")
+    assert annual.url.endswith(f"?user={USER}&plan=annual")

@@ -120,7 +120,7 @@ async def make_deps(backends: Backends, fake_stripe: tuple[FakeStripe, str]) -> 
             writer=MongoBillingWriter,
             reader=MongoBillingReader,
         )
-        gateway = StripeGateway("sk_test", "price_1", "http://127.0.0.1/done", api_base=url)
+        gateway = StripeGateway("sk_test", {"monthly": "price_1"}, "http://127.0.0.1/done", api_base=url)
         return Deps(uow, db.billing_accounts, store, gateway)
 
     yield build
@@ -142,16 +142,10 @@ async def deliver(deps: Deps, payload: dict[str, Any]) -> None:
 
 
 async def final_state(deps: Deps, events: list[dict[str, Any]]) -> dict[str, Any]:
-    pending = list(events)
-    for _ in range(len(events)):  # what failed (an invoice before its checkout) is redelivered
-        retry = []
-        for payload in pending:
-            try:
-                await deliver(deps, payload)
-            except handlers.UnknownCustomer:
-                retry.append(payload)
-        pending = retry
-    assert pending == []
+    """Deliver ``events`` once each, in order: none is refused (an event before its checkout is
+    parked and applied when the checkout arrives)."""
+    for payload in events:
+        await deliver(deps, payload)
     account = await deps.accounts.find_one({"_id": USER})
     assert account is not None
     return {k: account.get(k) for k in KEPT}
@@ -200,22 +194,52 @@ async def test_same_second_events_are_settled_by_asking_stripe(
 
 async def entitlement_events(deps: Deps) -> list[bool]:
     jobs = deps.jobs.col.find({"type": "outbox.publish"}).sort("order", 1)
-    return [json.loads(d["payload"]["data"])["entitled"] async for d in jobs]
+    return [
+        json.loads(d["payload"]["data"])["entitled"]
+        async for d in jobs
+        if d["payload"]["msg_id"].startswith("entitlement:")
+    ]
+
+
+async def test_an_invoice_before_its_checkout_is_parked_and_applied_when_the_checkout_arrives(
+    make_deps: Any,
+) -> None:
+    """Nothing is refused or retried: the early events are parked in MongoDB (once each, a
+    duplicate included) and applied, oldest first, in the checkout's own transaction."""
+    deps = await make_deps()
+    early = [
+        {"id": "evt_early_paid", "type": "invoice.paid", "created": T0 + 3,
+         "data": {"object": {"id": "in_1", "customer": CUSTOMER}}},
+        {"id": "evt_early_up", "type": "customer.subscription.updated", "created": T0 + 2,
+         "data": {"object": {"id": SUB, "customer": CUSTOMER, "status": "active"}}},
+    ]  # fmt: skip
+    await final_state(deps, early)
+    await deliver(deps, {**early[0], "id": "evt_early_paid"})  # a repeat after the window
+    parked = deps.accounts.database["parked_stripe_events"]
+    assert sorted([d["_id"] async for d in parked.find()]) == ["evt_early_paid", "evt_early_up"]
+    assert (await final_state(deps, []))["status"] == "trialing"
+    state = await final_state(deps, [LIFE[0]])  # the checkout
+    assert state["status"] == "active" and state["last_invoice_paid_at"] == datetime.fromtimestamp(
+        T0 + 3, UTC
+    )
+    assert await parked.count_documents({}) == 0
+    assert await entitlement_events(deps) == [True]  # the subscription began (access stays on)
 
 
 async def test_past_due_keeps_access_for_the_grace_period_then_ends_it(make_deps: Any) -> None:
     deps = await make_deps()
     await final_state(deps, LIFE[:3])  # the trial, then checkout, incomplete, active
-    assert await entitlement_events(deps) == [False, True]
+    # the checkout starts a subscription (announced), incomplete takes access, active gives it back
+    assert await entitlement_events(deps) == [True, False, True]
     await final_state(deps, [sub_event("customer.subscription.updated", "past_due", T0 + 4)])
-    assert await entitlement_events(deps) == [False, True]  # past_due: still entitled, no flip
+    assert await entitlement_events(deps) == [True, False, True]  # past_due: still entitled, no flip
     grace = await deps.jobs.col.find_one({"type": GraceEndJob.JOB_TYPE})
     assert grace is not None
     since = datetime.fromtimestamp(T0 + 4, UTC)
     assert grace["next_attempt_at"] == since + deps.terms.grace
     job = Job.from_doc({**grace, "lease": {"token": "t"}})
     assert await handlers.end_grace(job, deps.uow) == {"ended": True}
-    assert await entitlement_events(deps) == [False, True, False]
+    assert await entitlement_events(deps) == [True, False, True, False]
 
 
 async def test_a_payment_that_comes_through_in_the_grace_period_keeps_access(make_deps: Any) -> None:
@@ -226,4 +250,4 @@ async def test_a_payment_that_comes_through_in_the_grace_period_keeps_access(mak
     assert grace is not None
     job = Job.from_doc({**grace, "lease": {"token": "t"}})
     assert await handlers.end_grace(job, deps.uow) == {"ended": False}
-    assert await entitlement_events(deps) == [False, True]
+    assert await entitlement_events(deps) == [True, False, True]

@@ -24,6 +24,7 @@ LIVE: dict[str, Any] = {
     "stripe_api_key": "sk_live_" + "Zq8" * 10,
     "stripe_webhook_secret": "whsec_" + "k2P" * 10,
     "stripe_price_id": "price_1QxYz" + "a" * 10,
+    "stripe_price_id_annual": "price_1QxYz" + "y" * 10,
     "admin_jwt_secret": "7e2a" * 12,
     "phone_hash_key": "c41d" * 12,
     "public_base_url": "https://line.example.org",

@@ -23,6 +23,7 @@ class FakeAccounts:
     def __init__(self) -> None:
         self.accounts: dict[str, Document] = {}
         self.job_owners: dict[str, str] = {}  # job key -> user id, for erasure
+        self.parked: dict[str, Document] = {}  # event id -> parked event
 
     async def find_account(self, user_id: str) -> Document | None:
         return copy.deepcopy(self.accounts.get(user_id))
@@ -86,12 +87,36 @@ class FakeAccounts:
 
     async def record_invoice_event(
         self, user_id: str, kind: str, invoice_id: str | None, created: datetime, now: datetime
-    ) -> None:
+    ) -> Document | None:
         field = FACT_FIELDS[kind]
         account = self.accounts.get(user_id)
         if account is None or (account.get(field) is not None and account[field] >= created):
-            return
+            return None
+        before = copy.deepcopy(account)
         account.update({field: created, f"{field}_invoice": invoice_id, "updated_at": now})
+        return before
+
+    async def mark_trial_warned(self, user_id: str, trial_end: datetime, now: datetime) -> bool:
+        account = self.accounts.get(user_id)
+        if account is None or account.get("trial_warned_for") == trial_end:
+            return False
+        account.update(trial_warned_for=trial_end, trial_warned_at=now)
+        return True
+
+    async def park_event(self, event: Document, customer: str | None, now: datetime) -> None:
+        self.parked.setdefault(
+            event["event_id"],
+            {"customer": customer, "created": event["created"], "event": copy.deepcopy(event)},
+        )
+
+    async def take_parked(self, customer: str | None) -> list[Document]:
+        found = sorted(
+            (p for p in self.parked.values() if customer and p["customer"] == customer),
+            key=lambda p: p["created"],
+        )
+        for p in found:
+            del self.parked[p["event"]["event_id"]]
+        return [p["event"] for p in found]
 
     async def record_checkout_link(self, user_id: str, session_id: str, url: str, now: datetime) -> None:
         if user_id in self.accounts:
@@ -124,9 +149,13 @@ class FakeGateway:
         self.calls: list[str] = []
         self.subscriptions: dict[str, Document] = {}
         self.fail_next: Exception | None = None
+        self.plans: list[str] = []
 
-    async def create_checkout(self, *, user_id: str, idempotency_key: str) -> CheckoutLink:
+    async def create_checkout(
+        self, *, user_id: str, idempotency_key: str, plan: str = "monthly"
+    ) -> CheckoutLink:
         self.calls.append(idempotency_key)
+        self.plans.append(plan)
         if self.fail_next is not None:
             failure, self.fail_next = self.fail_next, None
             raise failure
@@ -136,6 +165,10 @@ class FakeGateway:
                 f"cs_{len(self.sessions)}", f"https://checkout.test/{len(self.sessions)}?u={user_id}"
             ),
         )
+
+    async def create_portal(self, *, customer_id: str, idempotency_key: str) -> str:
+        self.calls.append(idempotency_key)
+        return f"https://billing.test/p/{customer_id}"
 
     async def subscription(self, subscription_id: str) -> Document:
         return copy.deepcopy(self.subscriptions[subscription_id])

@@ -83,14 +83,16 @@ class FakeConversation:
                 target = target.setdefault(part, {})
             target[last] = value
 
-    async def project_entitlement(self, user_id: str, entitled: bool, status: str, at: datetime) -> None:
+    async def project_entitlement(
+        self, user_id: str, entitled: bool, status: str, at: datetime, subscribed: bool = False
+    ) -> None:
         known = self.states.get(user_id, {}).get("entitlement")
         if known is not None and known["at"] > at:
             return
         state = self.states.setdefault(
             user_id, {"_id": user_id, "conversation_started_at": at, "summary": ""}
         )
-        state["entitlement"] = {"entitled": entitled, "status": status, "at": at}
+        state["entitlement"] = {"entitled": entitled, "status": status, "at": at, "subscribed": subscribed}
 
     async def note_on_alert(
         self, alert_id: str, user_id: str, field: str, answer: str, now: datetime, *, escalate: bool

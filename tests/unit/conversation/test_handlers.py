@@ -163,7 +163,12 @@ async def test_entitlement_projection_keeps_the_newest_word() -> None:
     )
     await handlers.on_entitlement_changed(newer, delivery("e1"), conv.uow)
     await handlers.on_entitlement_changed(older, delivery("e2"), conv.uow)
-    assert conv.repo.states[USER]["entitlement"] == {"entitled": False, "status": "canceled", "at": now}
+    assert conv.repo.states[USER]["entitlement"] == {
+        "entitled": False,
+        "status": "canceled",
+        "at": now,
+        "subscribed": False,
+    }
     assert conv.uow.wakes == 0
 
 

@@ -57,10 +57,18 @@ class OptOutChanged(Event):
 
 
 class CheckoutRequested(Event):
-    """A caregiver who is not entitled wrote in; billing answers with a checkout link."""
+    """A caregiver who is not entitled wrote in, or asked for a link (BILLING, ANNUAL).
+
+    Billing answers a caregiver without access with a checkout link. ``asked`` (added later,
+    like ``plan``; defaults keep v1 events valid): the caregiver asked, so one with a Stripe
+    customer gets the billing portal and one without gets a checkout link, access or not.
+    ``plan`` is the price a checkout link is for (ANNUAL: the annual one).
+    """
 
     subject: ClassVar[str] = subjects.CONVERSATION_CHECKOUT_REQUESTED
     user_id: str
+    asked: bool = False
+    plan: Literal["monthly", "annual"] = "monthly"
 
 
 class AssessmentRequested(Event):

@@ -210,10 +210,45 @@ class SubscriptionSyncJob(JobPayload):
 
 class CheckoutCreateJob(JobPayload):
     """Create a caregiver's Stripe checkout session once and hand the link on
-    (``stripe.checkout.create``)."""
+    (``stripe.checkout.create``); ``situation`` and ``plan`` travel with the link."""
 
     JOB_TYPE: ClassVar[str] = "stripe.checkout.create"
 
+    correlation_id: str | None = None
+    situation: Literal["new", "lapsed", "payment", "incomplete", "asked"] = "new"
+    plan: Literal["monthly", "annual"] = "monthly"
+
+
+class CanceledAccessEndJob(JobPayload):
+    """End access 30 days after a subscription ended (``canceled.access.end``), unless the
+    account moved on since (a new subscription, or a newer cancellation)."""
+
+    JOB_TYPE: ClassVar[str] = "canceled.access.end"
+
+    ended_at: datetime
+    correlation_id: str | None = None
+
+
+class TrialWarningJob(JobPayload):
+    """Warn a caregiver kindly that their local trial ends in a few days (``trial.warning``),
+    unless a subscription replaced it or they were warned about this trial already."""
+
+    JOB_TYPE: ClassVar[str] = "trial.warning"
+
+    trial_end: datetime
+    correlation_id: str | None = None
+
+
+class PortalNoticeJob(JobPayload):
+    """Create a Stripe billing portal session for the caregiver and hand the notice on with its
+    link (``stripe.portal.notice``): a failed payment's (``payment_failed``) or BILLING's
+    (``portal``). ``notice_id`` names the fact, so the notice is owed once."""
+
+    JOB_TYPE: ClassVar[str] = "stripe.portal.notice"
+
+    notice: Literal["payment_failed", "payment_overdue", "portal"]
+    notice_id: str
+    customer_id: str
     correlation_id: str | None = None
 
 

@@ -62,7 +62,11 @@ def problems(settings: Settings) -> list[str]:
         ("TWILIO_AUTH_TOKEN", settings.twilio_auth_token),
         ("TWILIO_FROM_NUMBER", settings.twilio_from_number),
         ("STRIPE_API_KEY", settings.stripe_api_key),
-        ("STRIPE_PRICE_ID", settings.stripe_price_id),
+        (
+            "STRIPE_PRICE_ID_MONTHLY" if settings.stripe_price_id_monthly else "STRIPE_PRICE_ID",
+            settings.monthly_price_id,
+        ),
+        ("STRIPE_PRICE_ID_ANNUAL", settings.stripe_price_id_annual),
         ("ADMIN_JWT_SECRET", settings.admin_jwt_secret),
         ("NATS_PASSWORD", settings.nats_password),
         ("PHONE_HASH_KEY", settings.phone_hash_key),

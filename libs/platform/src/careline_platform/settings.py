@@ -55,7 +55,11 @@ class Settings(BaseSettings):
 
     stripe_api_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
-    stripe_price_id: str | None = None
+    stripe_price_id: str | None = Field(
+        default=None, description="the monthly price (kept for STRIPE_PRICE_ID_MONTHLY's sake)"
+    )
+    stripe_price_id_monthly: str | None = Field(default=None, description="the $9.99 monthly price")
+    stripe_price_id_annual: str | None = Field(default=None, description="the $99 annual price")
     stripe_api_base: str | None = None
 
     openai_api_key: SecretStr | None = None
@@ -126,6 +130,9 @@ class Settings(BaseSettings):
     past_due_grace_days: float = Field(
         default=7.0, ge=0, description="access kept while a payment is retried"
     )
+    canceled_grace_days: float = Field(
+        default=30.0, ge=0, description="access kept after a subscription ended"
+    )
     clock_offset_file: str | None = Field(
         default=None, description="tests only: a file holding seconds to add to the clock"
     )
@@ -193,6 +200,11 @@ class Settings(BaseSettings):
         """Texts stay on this machine: development, and no Twilio credential set at all (a SID
         without its token, or a token without its SID, is a mistake, not a sandbox)."""
         return not self.production and self.twilio_account_sid is None and self.twilio_auth_token is None
+
+    @property
+    def monthly_price_id(self) -> str | None:
+        """STRIPE_PRICE_ID_MONTHLY, or STRIPE_PRICE_ID (its older name) when it is not set."""
+        return self.stripe_price_id_monthly or self.stripe_price_id
 
     @property
     def stripe_sandbox(self) -> bool:

@@ -266,14 +266,16 @@ class FakeOpenAI:
 
 @dataclass
 class FakeStripe:
-    """Enough of Stripe's API for the real stripe SDK: checkout sessions and subscriptions
-    (retrieved, and cancelled: ``cancelled`` lists the ids, in order).
+    """Enough of Stripe's API for the real stripe SDK: checkout sessions (``price`` is the first
+    line item's), billing portal sessions (``portal_sessions``) and subscriptions (retrieved,
+    and cancelled: ``cancelled`` lists the ids, in order).
 
     Like Stripe, a request that repeats an ``Idempotency-Key`` gets the first answer again and
     creates nothing. ``lose_answers`` creates the session but answers 500 (a lost answer).
     """
 
     sessions: list[dict[str, Any]] = field(default_factory=list)
+    portal_sessions: list[dict[str, Any]] = field(default_factory=list)
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
@@ -299,6 +301,7 @@ class FakeStripe:
                 "object": "checkout.session",
                 "mode": form.get("mode"),
                 "client_reference_id": form.get("client_reference_id"),
+                "price": form.get("line_items[0][price]"),
                 "url": f"https://checkout.stripe.test/c/pay/{session_id}",
                 "status": "open",
             }
@@ -308,6 +311,32 @@ class FakeStripe:
             if self.lose_answers > 0:
                 self.lose_answers -= 1
                 return JSONResponse({"error": {"type": "api_error", "message": "lost"}}, status_code=500)
+        return JSONResponse(session)
+
+    async def _create_portal_session(self, request: Request) -> JSONResponse:
+        """``POST /v1/billing_portal/sessions``: a session for an existing customer (an unknown
+        one is ``resource_missing`` at Stripe; here any ``cus_`` id exists)."""
+        form = dict((await request.form()).items())
+        key = request.headers.get("idempotency-key")
+        with self._lock:
+            self.requests.append({"portal": form, "idempotency_key": key})
+            if key is not None and key in self._answers:
+                return JSONResponse(self._answers[key])
+            customer = str(form.get("customer") or "")
+            if not customer.startswith("cus_"):
+                error = {"type": "invalid_request_error", "code": "resource_missing", "message": "none"}
+                return JSONResponse({"error": error}, status_code=400)
+            session_id = f"bps_test_{next(self._ids):08d}"
+            session = {
+                "id": session_id,
+                "object": "billing_portal.session",
+                "customer": customer,
+                "return_url": form.get("return_url"),
+                "url": f"https://billing.stripe.test/p/session/{session_id}",
+            }
+            self.portal_sessions.append(session)
+            if key is not None:
+                self._answers[key] = session
         return JSONResponse(session)
 
     async def _subscription(self, request: Request) -> JSONResponse:
@@ -348,6 +377,7 @@ class FakeStripe:
         return Starlette(
             routes=[
                 Route("/v1/checkout/sessions", self._create_session, methods=["POST"]),
+                Route("/v1/billing_portal/sessions", self._create_portal_session, methods=["POST"]),
                 Route("/v1/subscriptions/{sub}", self._subscription, methods=["GET"]),
                 Route("/v1/subscriptions/{sub}", self._cancel_subscription, methods=["DELETE"]),
             ]

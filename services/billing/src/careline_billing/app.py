@@ -6,7 +6,12 @@ from datetime import timedelta
 
 from careline_billing import handlers, repository
 from careline_billing.domain.access import Terms
-from careline_billing.integrations.stripe_gateway import BillingGateway, SandboxGateway, StripeGateway
+from careline_billing.integrations.stripe_gateway import (
+    BillingGateway,
+    Plan,
+    SandboxGateway,
+    StripeGateway,
+)
 from careline_billing.repository import MongoBillingReader, MongoBillingWriter
 from careline_billing.subscribers import NAME, job_types, subscribers
 from careline_contracts import subjects
@@ -24,14 +29,17 @@ def build_gateway(settings: Settings) -> BillingGateway:
     (a key without its price, or a webhook secret alone, fails at start, not quietly here)."""
     if settings.stripe_sandbox:
         return SandboxGateway(settings.public_base_url)
-    if settings.stripe_api_key is None or not settings.stripe_price_id:
+    if settings.stripe_api_key is None or not settings.monthly_price_id:
         raise ConfigurationError(
-            "STRIPE_API_KEY and STRIPE_PRICE_ID must be set together (or no Stripe setting at all, "
-            "for the local checkout sandbox)"
+            "STRIPE_API_KEY and STRIPE_PRICE_ID (or STRIPE_PRICE_ID_MONTHLY) must be set together "
+            "(or no Stripe setting at all, for the local checkout sandbox)"
         )
+    prices: dict[Plan, str] = {"monthly": settings.monthly_price_id}
+    if settings.stripe_price_id_annual:  # production requires it; elsewhere ANNUAL fails its job
+        prices["annual"] = settings.stripe_price_id_annual
     return StripeGateway(
         settings.stripe_api_key.get_secret_value(),
-        settings.stripe_price_id,
+        prices,
         success_url=f"{settings.public_base_url.rstrip('/')}/checkout/done",
         api_base=settings.stripe_api_base,
     )
@@ -41,7 +49,9 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
     infra = await connect_infrastructure(settings, NAME, clock)
     uow = infra.unit_of_work(subjects.BILLING, writer=MongoBillingWriter, reader=MongoBillingReader)
     terms = Terms(
-        trial=timedelta(days=settings.trial_days), grace=timedelta(days=settings.past_due_grace_days)
+        trial=timedelta(days=settings.trial_days),
+        grace=timedelta(days=settings.past_due_grace_days),
+        after_cancel=timedelta(days=settings.canceled_grace_days),
     )
 
     definition = ServiceDefinition(

@@ -66,7 +66,7 @@ async def on_users_imported(
             counts=counts,
             entitlements=[
                 Entitlement(
-                    user_id=a["_id"], entitled=access.has_access(a, tx.now, terms.grace), status=a["status"]
+                    user_id=a["_id"], entitled=access.has_access(a, tx.now, terms), status=a["status"]
                 )
                 for a in created
             ],

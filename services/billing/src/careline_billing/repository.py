@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 
-from careline_billing.domain.lifecycle import FACT_FIELDS
+from careline_billing.domain.lifecycle import FACT_FIELDS, to_millis
 from careline_contracts.migration import SliceCounts
 from careline_platform.backfill import write_slices
 from careline_platform.uow import ReadDb, UnitOfWorkApi, WriteDb
@@ -46,7 +46,10 @@ class BillingWriter(Protocol):
     ) -> Document | None: ...
     async def record_invoice_event(
         self, user_id: str, kind: str, invoice_id: str | None, created: datetime, now: datetime
-    ) -> None: ...
+    ) -> Document | None: ...
+    async def mark_trial_warned(self, user_id: str, trial_end: datetime, now: datetime) -> bool: ...
+    async def park_event(self, event: Document, customer: str | None, now: datetime) -> None: ...
+    async def take_parked(self, customer: str | None) -> list[Document]: ...
     async def record_checkout_link(self, user_id: str, session_id: str, url: str, now: datetime) -> None: ...
     async def backfill(self, slices: list[Document], now: datetime) -> tuple[SliceCounts, list[Document]]: ...
     async def erase_caregiver(self, user_id: str) -> Document: ...
@@ -58,6 +61,7 @@ BillingUow = UnitOfWorkApi[BillingWriter, BillingReader]
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.billing_accounts.create_index("stripe_customer_id", sparse=True)
     await db.billing_accounts.create_index([("status", ASCENDING)])
+    await db.parked_stripe_events.create_index([("customer", ASCENDING), ("created", ASCENDING)])
 
 
 class MongoBillingReader:
@@ -76,6 +80,7 @@ class MongoBillingWriter:
     def __init__(self, db: WriteDb) -> None:
         self.accounts = db["billing_accounts"]
         self.jobs = db["jobs"]
+        self.parked = db["parked_stripe_events"]
 
     async def find_account(self, user_id: str) -> Document | None:
         return await self.accounts.find_one({"_id": user_id})
@@ -152,13 +157,48 @@ class MongoBillingWriter:
 
     async def record_invoice_event(
         self, user_id: str, kind: str, invoice_id: str | None, created: datetime, now: datetime
-    ) -> None:
-        """Invoices are kept as facts, the newest of each kind; the subscription events move the status."""
+    ) -> Document | None:
+        """Invoices are kept as facts, the newest of each kind; the subscription events move the
+        status. Returns the account before, or None when a newer fact of the kind was kept."""
         field = FACT_FIELDS[kind]
-        await self.accounts.update_one(
+        return await self.accounts.find_one_and_update(
             {"_id": user_id, "$or": [{field: None}, {field: {"$lt": created}}]},
             {"$set": {field: created, f"{field}_invoice": invoice_id, "updated_at": now}},
+            return_document=ReturnDocument.BEFORE,
         )
+
+    async def mark_trial_warned(self, user_id: str, trial_end: datetime, now: datetime) -> bool:
+        """Note that the trial ending at ``trial_end`` was warned about; False if it was already."""
+        end = to_millis(trial_end)
+        res = await self.accounts.update_one(
+            {"_id": user_id, "trial_warned_for": {"$ne": end}},
+            {"$set": {"trial_warned_for": end, "trial_warned_at": now}},
+        )
+        return res.modified_count == 1
+
+    async def park_event(self, event: Document, customer: str | None, now: datetime) -> None:
+        """Keep a Stripe event for a customer no checkout linked yet (once per event id)."""
+        await self.parked.update_one(
+            {"_id": event["event_id"]},
+            {
+                "$setOnInsert": {
+                    "customer": customer,
+                    "created": event["created"],
+                    "event": event,
+                    "parked_at": now,
+                }
+            },
+            upsert=True,
+        )
+
+    async def take_parked(self, customer: str | None) -> list[Document]:
+        """The events parked for ``customer``, oldest first, removed from the parking."""
+        if not customer:
+            return []
+        found = await self.parked.find({"customer": customer}).sort("created", ASCENDING).to_list()
+        if found:
+            await self.parked.delete_many({"_id": {"$in": [d["_id"] for d in found]}})
+        return [d["event"] for d in found]
 
     async def record_checkout_link(self, user_id: str, session_id: str, url: str, now: datetime) -> None:
         await self.accounts.update_one(

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from careline_billing import backfill, handlers
+from careline_billing import backfill, handlers, notices
 from careline_billing.domain.access import Terms
 from careline_billing.handlers import ProgressLog
 from careline_billing.integrations.stripe_gateway import BillingGateway
@@ -17,11 +17,14 @@ from careline_contracts.base import Event
 from careline_contracts.conversation import CheckoutRequested
 from careline_contracts.ingress import StripeEventReceived, UserRegistered
 from careline_contracts.jobs import (
+    CanceledAccessEndJob,
     CheckoutCreateJob,
     GraceEndJob,
+    PortalNoticeJob,
     SubscriptionCancelJob,
     SubscriptionSyncJob,
     TrialEndJob,
+    TrialWarningJob,
 )
 from careline_contracts.migration import UsersImported
 from careline_platform.jobs import Job, JobType, RetryPolicy
@@ -43,7 +46,7 @@ def subscribers(uow: BillingUow, terms: Terms) -> list[ConsumerSpec]:
         on(subjects.STRIPE, subjects.STRIPE_EVENT_RECEIVED, "billing-stripe", StripeEventReceived,
            lambda e, d: handlers.on_stripe_event(e, d, uow, terms=terms)),
         on(subjects.CONVERSATION, subjects.CONVERSATION_CHECKOUT_REQUESTED, "billing-checkout-requests",
-           CheckoutRequested, lambda e, d: handlers.on_checkout_requested(e, d, uow)),
+           CheckoutRequested, lambda e, d: handlers.on_checkout_requested(e, d, uow, terms=terms)),
         # a backfill batch spans caregivers (see backfill.py): one consumer, a longer ack wait
         replace(
             on(subjects.USERS, subjects.USER_IMPORTED, "billing-backfill", UsersImported,
@@ -65,6 +68,13 @@ def job_types(
                                   RetryPolicy(max_attempts=20, cap_s=300)),
         TrialEndJob.JOB_TYPE: run(lambda job: handlers.end_trial(job, uow),
                                   RetryPolicy(max_attempts=20, cap_s=300)),
+        TrialWarningJob.JOB_TYPE: run(lambda job: notices.warn_trial(job, uow),
+                                      RetryPolicy(max_attempts=20, cap_s=300)),
+        CanceledAccessEndJob.JOB_TYPE: run(lambda job: handlers.end_canceled_access(job, uow),
+                                           RetryPolicy(max_attempts=20, cap_s=300)),
+        PortalNoticeJob.JOB_TYPE: run(
+            lambda job: notices.send_portal_notice(job, uow, gateway=gateway),
+            RetryPolicy(max_attempts=6)),
         SubscriptionSyncJob.JOB_TYPE: run(
             lambda job: handlers.sync_subscription(job, uow, gateway=gateway, terms=terms),
             RetryPolicy(max_attempts=8)),

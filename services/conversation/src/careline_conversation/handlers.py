@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
+from careline_contracts.billing import BillingNoticeReady, CheckoutLinkReady, EntitlementChanged
 from careline_contracts.conversation import (
     AssessmentAnswered,
     AssessmentRequested,
@@ -234,6 +234,11 @@ async def _owe_turn_events(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> No
     if turn.request_checkout:
         request = CheckoutRequested(occurred_at=now, correlation_id=corr, user_id=user)
         await tx.emit(request, key=user, msg_id=f"checkout-request:{user}:{now.date().isoformat()}")
+    if turn.billing_plan is not None:  # BILLING or ANNUAL: the portal, or a checkout for the plan
+        asked = CheckoutRequested(
+            occurred_at=now, correlation_id=corr, user_id=user, asked=True, plan=turn.billing_plan
+        )
+        await tx.emit(asked, key=user, msg_id=f"billing-request:{sid}")
 
 
 async def _owe_checkin_events(event: SmsReceived, turn: Turn, tx: Tx[Writer]) -> None:
@@ -297,23 +302,52 @@ async def _owe_crisis_effects(event: SmsReceived, turn: Turn, tx: Tx[Writer]) ->
 async def on_entitlement_changed(event: EntitlementChanged, delivery: HasMsgId, uow: ConversationUow) -> None:
     """Keep conversation's own projection of billing's entitlement (newest event wins)."""
     async with uow.begin(delivery) as tx:
-        await tx.repo.project_entitlement(event.user_id, event.entitled, event.status, event.occurred_at)
+        await tx.repo.project_entitlement(
+            event.user_id, event.entitled, event.status, event.occurred_at, event.subscribed
+        )
 
 
 async def on_checkout_link_ready(event: CheckoutLinkReady, delivery: HasMsgId, uow: ConversationUow) -> None:
-    """Text the caregiver their checkout link, unless they opted out meanwhile."""
-    user = event.user_id
+    """Text the caregiver their checkout link, with the words that fit why they get it (a trial
+    that ended, a subscription that lapsed, a card that failed, BILLING), unless they opted out."""
+
+    def words(lang: str) -> str:
+        return replies.checkout_message(event.url, lang, event.situation, event.plan)
+
+    await _send_billing_text(event.user_id, words, f"sms:checkout:{event.session_id}", event, delivery, uow)
+
+
+async def on_billing_notice_ready(
+    event: BillingNoticeReady, delivery: HasMsgId, uow: ConversationUow
+) -> None:
+    """Text billing's notice (a trial ending, a failed payment, thanks, a cancellation, the
+    portal link) once, in the caregiver's language, unless they opted out."""
+
+    def words(lang: str) -> str:
+        return replies.billing_notice(event.notice, lang, url=event.url, days=event.days_left)
+
+    await _send_billing_text(event.user_id, words, f"sms:notice:{event.notice_id}", event, delivery, uow)
+
+
+async def _send_billing_text(
+    user: str,
+    body_in: Callable[[str], str],
+    key: str,
+    event: CheckoutLinkReady | BillingNoticeReady,
+    delivery: HasMsgId,
+    uow: ConversationUow,
+) -> None:
     async with uow.begin(delivery) as tx:
         state = await tx.repo.find_state(user) or {}
         phone = state.get("phone")
         if state.get("opted_out") or not phone:
             return
-        body = replies.checkout_message(event.url, language.language_of(state))
+        body = body_in(language.language_of(state))
         await tx.repo.record_reply(user, body, tx.now)
         sms = SendSmsJob(
             to=phone, user_id=user, body=body, kind="checkout", correlation_id=event.correlation_id
         )
-        await tx.schedule(sms, key=f"sms:checkout:{event.session_id}", actor=user)
+        await tx.schedule(sms, key=key, actor=user)
 
 
 async def on_prompt_ready(event: PromptReady, delivery: HasMsgId, uow: ConversationUow) -> None:

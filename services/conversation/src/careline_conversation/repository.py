@@ -57,7 +57,9 @@ class ConversationWriter(Protocol):
     async def uncount_inbound(self, user_id: str, at: datetime) -> None: ...
     async def find_state(self, user_id: str) -> Document | None: ...
     async def update_state(self, user_id: str, fields: Document) -> None: ...
-    async def project_entitlement(self, user_id: str, entitled: bool, status: str, at: datetime) -> None: ...
+    async def project_entitlement(
+        self, user_id: str, entitled: bool, status: str, at: datetime, subscribed: bool = False
+    ) -> None: ...
     async def note_on_alert(
         self, alert_id: str, user_id: str, field: str, answer: str, now: datetime, *, escalate: bool
     ) -> None: ...
@@ -261,7 +263,9 @@ class MongoConversationWriter:
     async def update_state(self, user_id: str, fields: Document) -> None:
         await self.states.update_one({"_id": user_id}, {"$set": fields})
 
-    async def project_entitlement(self, user_id: str, entitled: bool, status: str, at: datetime) -> None:
+    async def project_entitlement(
+        self, user_id: str, entitled: bool, status: str, at: datetime, subscribed: bool = False
+    ) -> None:
         """Keep billing's newest word on entitlement; an older event changes nothing."""
         current = await self.states.find_one({"_id": user_id}, {"entitlement": 1})
         known = (current or {}).get("entitlement")
@@ -270,7 +274,14 @@ class MongoConversationWriter:
         await self.states.update_one(
             {"_id": user_id},
             {
-                "$set": {"entitlement": {"entitled": entitled, "status": status, "at": at}},
+                "$set": {
+                    "entitlement": {
+                        "entitled": entitled,
+                        "status": status,
+                        "at": at,
+                        "subscribed": subscribed,
+                    }
+                },
                 "$setOnInsert": {"conversation_started_at": at, "summary": ""},
             },
             upsert=True,

@@ -9,7 +9,7 @@ from typing import Any
 
 from careline_contracts import subjects
 from careline_contracts.base import Event
-from careline_contracts.billing import CheckoutLinkReady, EntitlementChanged
+from careline_contracts.billing import BillingNoticeReady, CheckoutLinkReady, EntitlementChanged
 from careline_contracts.ingress import SmsReceived, SmsStatusUpdated
 from careline_contracts.jobs import (
     CrisisAlertJob,
@@ -50,6 +50,8 @@ def subscribers(uow: ConversationUow, services: Services) -> list[ConsumerSpec]:
            EntitlementChanged, lambda e, d: handlers.on_entitlement_changed(e, d, uow)),
         on(subjects.BILLING, subjects.BILLING_CHECKOUT_LINK_READY, "conversation-checkout-link",
            CheckoutLinkReady, lambda e, d: handlers.on_checkout_link_ready(e, d, uow)),
+        on(subjects.BILLING, subjects.BILLING_NOTICE_READY, "conversation-billing-notice",
+           BillingNoticeReady, lambda e, d: handlers.on_billing_notice_ready(e, d, uow)),
         on(subjects.PROFILE, subjects.PROFILE_PROMPT_READY, "conversation-profile-prompts", PromptReady,
            lambda e, d: handlers.on_prompt_ready(e, d, uow)),
         on(subjects.PROFILE, subjects.PROFILE_CHECKIN_DUE, "conversation-checkins", CheckinDue,

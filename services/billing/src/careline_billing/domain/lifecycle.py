@@ -49,8 +49,13 @@ def stripe_time(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), UTC) if value else None
 
 
-def subscription_fields(sub: Mapping[str, Any], event_type: str | None = None) -> Document:
-    """The parts of a Stripe subscription object billing keeps; a deletion means ``canceled``."""
+def subscription_fields(
+    sub: Mapping[str, Any], event_type: str | None = None, created: datetime | None = None
+) -> Document:
+    """The parts of a Stripe subscription object billing keeps; a deletion means ``canceled``.
+
+    ``ended_at`` starts the 30 days of access after a cancellation: Stripe's own, else the
+    cancellation's, else (a payload with neither) the event's ``created``."""
     items = (sub.get("items") or {}).get("data") or []
     price = (items[0].get("price") or {}).get("id") if items else None
     period_end = sub.get("current_period_end") or (items[0].get("current_period_end") if items else None)
@@ -63,6 +68,11 @@ def subscription_fields(sub: Mapping[str, Any], event_type: str | None = None) -
         "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
         "trial_end": stripe_time(sub.get("trial_end")),
         "canceled_at": stripe_time(sub.get("canceled_at")),
+        "ended_at": (
+            (stripe_time(sub.get("ended_at")) or stripe_time(sub.get("canceled_at")) or created)
+            if status == "canceled"
+            else None
+        ),
     }
 
 
@@ -112,6 +122,30 @@ def grace_ends(account: Mapping[str, Any] | None, since: datetime) -> bool:
 
 def trial_end(now: datetime, trial: timedelta) -> datetime:
     return now + trial
+
+
+def user_of(obj: Mapping[str, Any]) -> str | None:
+    """The caregiver a subscription or invoice names in its metadata (checkout sets it on the
+    subscription; an invoice carries its subscription's under ``parent.subscription_details``
+    in current API versions, ``subscription_details`` in older ones)."""
+    details = (obj.get("parent") or {}).get("subscription_details") or obj.get("subscription_details") or {}
+    for metadata in (obj.get("metadata"), details.get("metadata")):
+        if isinstance(metadata, Mapping) and metadata.get("user_id"):
+            return str(metadata["user_id"])
+    return None
+
+
+def canceled_access_ends(account: Mapping[str, Any] | None, ended_at: datetime) -> bool:
+    """A cancelled subscription's access end job ends access only if that cancellation is
+    still the account's state (no new subscription since, no other cancellation)."""
+    if account is None or account.get("status") != "canceled" or account.get("ended_at") is None:
+        return False
+    return to_millis(account["ended_at"]) == to_millis(ended_at)
+
+
+def whole_days(span: timedelta) -> int:
+    """Whole days in ``span``, rounded up (3 days and an hour is 4 days left: never understated)."""
+    return max(0, -(-span // timedelta(days=1)))
 
 
 def legacy_trial(

@@ -1,4 +1,11 @@
-"""Stripe through its official SDK: checkout sessions and subscription lookups.
+"""Stripe through its official SDK: checkout sessions, billing portal sessions and subscription
+lookups.
+
+Two plans, two prices: ``monthly`` ($9.99) and ``annual`` ($99); a checkout is for one of them
+(Stripe Checkout cannot mix a monthly and a yearly price in one subscription). A caregiver with
+a Stripe customer manages the subscription (card, plan, cancellation) in Stripe's customer
+portal; its sessions are short-lived, so one is created whenever a link is texted
+(https://docs.stripe.com/api/customer_portal/sessions/create), and BILLING gets a fresh one.
 
 Every call that creates something carries an idempotency key (the job's key), so a retry
 after a lost answer gets Stripe's stored answer back instead of a second session. Without an
@@ -10,11 +17,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import stripe
 
 from careline_platform.jobs import PermanentJobError
+
+Plan = Literal["monthly", "annual"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +33,13 @@ class CheckoutLink:
 
 
 class BillingGateway(Protocol):
-    async def create_checkout(self, *, user_id: str, idempotency_key: str) -> CheckoutLink: ...
+    async def create_checkout(
+        self, *, user_id: str, idempotency_key: str, plan: Plan = "monthly"
+    ) -> CheckoutLink: ...
+
+    async def create_portal(self, *, customer_id: str, idempotency_key: str) -> str:
+        """A billing portal session's URL for ``customer_id`` (card, plan, cancellation)."""
+        ...
 
     async def subscription(self, subscription_id: str) -> dict[str, Any]: ...
 
@@ -38,7 +53,7 @@ class StripeGateway:
     def __init__(
         self,
         api_key: str,
-        price_id: str,
+        prices: dict[Plan, str],
         success_url: str,
         api_base: str | None = None,
         timeout_s: float = 10.0,
@@ -49,16 +64,21 @@ class StripeGateway:
             max_network_retries=0,  # the job engine retries, with the same idempotency key
             http_client=stripe.HTTPXClient(timeout=timeout_s),
         )
-        self.price_id = price_id
+        self.prices = prices
         self.success_url = success_url
 
-    async def create_checkout(self, *, user_id: str, idempotency_key: str) -> CheckoutLink:
+    async def create_checkout(
+        self, *, user_id: str, idempotency_key: str, plan: Plan = "monthly"
+    ) -> CheckoutLink:
+        price = self.prices.get(plan)
+        if not price:
+            raise PermanentJobError(f"no price configured for the {plan} plan")
         try:
             session = await self.client.v1.checkout.sessions.create_async(
                 params={
                     "mode": "subscription",
                     "client_reference_id": user_id,
-                    "line_items": [{"price": self.price_id, "quantity": 1}],
+                    "line_items": [{"price": price, "quantity": 1}],
                     "success_url": self.success_url,
                     "metadata": {"user_id": user_id},
                     "subscription_data": {"metadata": {"user_id": user_id}},
@@ -68,6 +88,16 @@ class StripeGateway:
         except stripe.InvalidRequestError as exc:  # a bad price or parameter: no retry can fix it
             raise PermanentJobError(f"stripe rejected checkout: {exc.code}") from exc
         return CheckoutLink(session.id, str(session.url))
+
+    async def create_portal(self, *, customer_id: str, idempotency_key: str) -> str:
+        try:
+            session = await self.client.v1.billing_portal.sessions.create_async(
+                params={"customer": customer_id, "return_url": self.success_url},
+                options={"idempotency_key": idempotency_key},
+            )
+        except stripe.InvalidRequestError as exc:  # no such customer, no portal configured
+            raise PermanentJobError(f"stripe refused the portal session: {exc.code}") from exc
+        return str(session.url)
 
     async def subscription(self, subscription_id: str) -> dict[str, Any]:
         sub = await self.client.v1.subscriptions.retrieve_async(subscription_id)
@@ -91,9 +121,16 @@ class SandboxGateway:
     def __init__(self, public_base_url: str) -> None:
         self.public_base_url = public_base_url.rstrip("/")
 
-    async def create_checkout(self, *, user_id: str, idempotency_key: str) -> CheckoutLink:
+    async def create_checkout(
+        self, *, user_id: str, idempotency_key: str, plan: Plan = "monthly"
+    ) -> CheckoutLink:
         session_id = "cs_sandbox_" + hashlib.sha1(idempotency_key.encode()).hexdigest()[:24]
-        return CheckoutLink(session_id, f"{self.public_base_url}/dev/checkout/{session_id}?user={user_id}")
+        query = f"user={user_id}" + ("&plan=annual" if plan == "annual" else "")
+        return CheckoutLink(session_id, f"{self.public_base_url}/dev/checkout/{session_id}?{query}")
+
+    async def create_portal(self, *, customer_id: str, idempotency_key: str) -> str:
+        session_id = "bps_sandbox_" + hashlib.sha1(idempotency_key.encode()).hexdigest()[:24]
+        return f"{self.public_base_url}/dev/portal/{session_id}"
 
     async def subscription(self, subscription_id: str) -> dict[str, Any]:
         raise PermanentJobError("no Stripe account configured: nothing to fetch")

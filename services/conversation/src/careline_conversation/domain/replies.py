@@ -45,9 +45,34 @@ def gentle(language: str = "en") -> str:
     return text("gentle", language)
 
 
-def checkout_message(url: str, language: str = "en") -> str:
-    """The once-a-day note to a caregiver whose trial or subscription ended."""
-    return text("checkout", language).format(url=url)
+def checkout_message(url: str, language: str = "en", situation: str = "new", plan: str = "monthly") -> str:
+    """A checkout link's text: the annual plan's, or the one for why it is sent (a trial that
+    ended, a subscription that ended, a payment, an incomplete checkout, BILLING)."""
+    key = "checkout_annual" if plan == "annual" else _CHECKOUT_TEXTS.get(situation, "checkout")
+    return text(key, language).format(url=url)
+
+
+_CHECKOUT_TEXTS = {
+    "new": "checkout",
+    "lapsed": "checkout_lapsed",
+    "payment": "checkout_payment",
+    "incomplete": "checkout_incomplete",
+    "asked": "checkout_asked",
+}
+
+
+def billing_notice(
+    notice: str, language: str = "en", *, url: str | None = None, days: int | None = None
+) -> str:
+    """Billing's notice ``notice`` (``notice_<name>`` in replies.toml) with its link or days left."""
+    return text(f"notice_{notice}", language).format(url=url or "", when=days_phrase(days or 1, language))
+
+
+def days_phrase(days: int, language: str = "en") -> str:
+    """ "3 days", "1 day", "3 días", "1 día"."""
+    if language == "es":
+        return f"{days} día" if days == 1 else f"{days} días"
+    return f"{days} day" if days == 1 else f"{days} days"
 
 
 WELCOME = welcome("en")

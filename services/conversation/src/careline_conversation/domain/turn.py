@@ -11,9 +11,13 @@
 5. Keywords (STOP/HELP/START): they always work, and a retried STOP does nothing twice
    because the whole turn runs once per message id.
 6. An opted-out number gets silence.
+   STOP from a caregiver with a Stripe subscription says plainly that texts stop but the
+   subscription does not, and how to cancel it.
 6a. ESPAÑOL / ENGLISH switch the caregiver's language, whatever else is open (rate limit,
    assessment, onboarding), and the confirmation comes in the new language; a pending
    onboarding question is asked again after it. A caregiver not yet welcomed gets the welcome.
+6b. BILLING / ANNUAL (FACTURA / ANUAL) from a welcomed caregiver: billing texts the portal
+   or a checkout link for the plan (the link is the reply).
 7. A new caregiver gets the welcome and the first onboarding question (a death told in that
    first message is still reported to profile, so no caregiving check-in ever goes out).
 7a. The person cared for has died ("mom passed away last night", "mi mamá falleció";
@@ -53,7 +57,13 @@ from careline_conversation.domain.checkin_requests import CheckinRequest
 from careline_conversation.domain.language import Detection, Language
 from careline_conversation.safety import responses
 from careline_conversation.safety.crisis import detect
-from careline_conversation.safety.keywords import SWITCHES, Keyword, parse_keyword, spanish_keyword
+from careline_conversation.safety.keywords import (
+    BILLING_PLANS,
+    SWITCHES,
+    Keyword,
+    parse_keyword,
+    spanish_keyword,
+)
 from careline_conversation.safety.responses import Answer
 
 Document = dict[str, Any]
@@ -120,6 +130,8 @@ class Turn:
     """A fixed text sent after the agent's words in the same reply (an onboarding question)."""
     opted_out: bool | None = None  # set when STOP/START changed it
     request_checkout: bool = False
+    billing_plan: Literal["monthly", "annual"] | None = None
+    """BILLING or ANNUAL: billing texts the portal or a checkout link for this plan."""
     request_assessment: str | None = None  # an instrument key
     answer_assessment: str | None = None  # the open assessment this message answers
     onboarding_done: bool = False
@@ -304,7 +316,9 @@ def _ordinary(
         if opted_out:
             return Turn("silent:opted_out")
         stopped = {"opted_out": True, "opted_out_at": now}
-        return Turn("stop", replies.text("stop", said), set_state=stopped, opted_out=True)
+        # texts stop, a Stripe subscription does not: the one confirmation says how to cancel it
+        words = "stop_subscribed" if projected_subscription(state) else "stop"
+        return Turn("stop", replies.text(words, said), set_state=stopped, opted_out=True)
     if keyword is Keyword.HELP:
         return Turn("help", replies.text("help", said))
     if keyword is Keyword.START and opted_out:
@@ -314,6 +328,9 @@ def _ordinary(
     switch = SWITCHES.get(keyword) if keyword is not None else None
     if switch is not None and state.get("welcomed"):
         return _switch(state, switch, now, gentle)
+    plan = BILLING_PLANS.get(keyword) if keyword is not None else None
+    if plan is not None and state.get("welcomed"):  # billing's link is the reply
+        return Turn(f"billing:{plan}", billing_plan=plan)
     bereaved = loss.reports_loss(message)
     if not state.get("welcomed"):
         first = onboarding.start()
@@ -474,3 +491,8 @@ def projected_access(state: Document) -> bool:
     """
     projection = state.get("entitlement")
     return True if projection is None else bool(projection.get("entitled"))
+
+
+def projected_subscription(state: Document) -> bool:
+    """Whether billing last said a Stripe subscription may still charge the caregiver."""
+    return bool((state.get("entitlement") or {}).get("subscribed"))

@@ -4,7 +4,8 @@ A keyword is the whole message: trimmed, case-insensitive, trailing punctuation 
 ("stop.", "STOP!"). Anything more is conversation: "I need help with mom" is not HELP and
 "stop it" is not STOP (the original matched keywords anywhere in a sentence; see domain.md).
 ESPAÑOL and ENGLISH switch the language the line writes in (``domain.language``), with or
-without the accent, in either language ("spanish", "inglés", "en español").
+without the accent, in either language ("spanish", "inglés", "en español"). BILLING (FACTURA)
+and ANNUAL (ANUAL) ask billing for a link (``BILLING_PLANS``).
 
 Spanish words work too ("ayuda", "parar", "baja"): Careline reads them itself, since Twilio's
 own opt-out filtering knows only the English words unless Advanced Opt-Out is set up with
@@ -26,6 +27,8 @@ class Keyword(StrEnum):
     START = "START"
     SPANISH = "ESPAÑOL"
     ENGLISH = "ENGLISH"
+    BILLING = "BILLING"
+    ANNUAL = "ANNUAL"
 
 
 _KEYWORDS: dict[str, Keyword] = {
@@ -41,10 +44,20 @@ _KEYWORDS: dict[str, Keyword] = {
         ("español", "espanol", "spanish", "en español", "en espanol", "in spanish"), Keyword.SPANISH
     ),
     **dict.fromkeys(("english", "inglés", "ingles", "en inglés", "en ingles", "in english"), Keyword.ENGLISH),
+    **dict.fromkeys(("billing", "subscription", "factura", "facturación", "facturacion"), Keyword.BILLING),
+    **dict.fromkeys(("annual", "yearly", "anual"), Keyword.ANNUAL),
 }
 
 SWITCHES: dict[Keyword, Literal["en", "es"]] = {Keyword.SPANISH: "es", Keyword.ENGLISH: "en"}
 """The language each switch keyword chooses."""
+
+BILLING_PLANS: dict[Keyword, Literal["monthly", "annual"]] = {
+    Keyword.BILLING: "monthly",
+    Keyword.ANNUAL: "annual",
+}
+"""BILLING (FACTURA) asks for the billing portal, or a monthly checkout link with no
+subscription yet; ANNUAL (ANUAL) for the annual plan's checkout (or the portal, where a
+subscriber switches plans)."""
 
 _QUOTES = "\"'\u2018\u2019\u201c\u201d"
 _TRAILING = ".!?,;:\u2026"
