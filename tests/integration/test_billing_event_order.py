@@ -224,6 +224,8 @@ async def test_an_invoice_before_its_checkout_is_parked_and_applied_when_the_che
     )
     assert await parked.count_documents({}) == 0
     assert await entitlement_events(deps) == [True]  # the subscription began (access stays on)
+    ttl = [i for i in (await parked.index_information()).values() if i["key"] == [("parked_at", 1)]]
+    assert [i.get("expireAfterSeconds") for i in ttl] == [repository.PARKED_TTL_S]  # none kept for ever
 
 
 async def test_past_due_keeps_access_for_the_grace_period_then_ends_it(make_deps: Any) -> None:

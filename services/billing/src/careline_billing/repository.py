@@ -56,12 +56,18 @@ class BillingWriter(Protocol):
 
 
 BillingUow = UnitOfWorkApi[BillingWriter, BillingReader]
+PARKED_TTL_S = 30 * 24 * 3600
+"""How long an event for an unknown customer waits for its checkout. Stripe retries an
+undelivered event for up to three days and a checkout's own event follows its customer's
+within seconds, so a month is generous; after it the event is dropped by MongoDB's TTL monitor."""
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.billing_accounts.create_index("stripe_customer_id", sparse=True)
     await db.billing_accounts.create_index([("status", ASCENDING)])
     await db.parked_stripe_events.create_index([("customer", ASCENDING), ("created", ASCENDING)])
+    # A customer whose checkout never reaches billing leaves its events here: gone after PARKED_TTL_S.
+    await db.parked_stripe_events.create_index("parked_at", expireAfterSeconds=PARKED_TTL_S)
 
 
 class MongoBillingReader:
