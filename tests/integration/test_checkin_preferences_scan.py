@@ -74,6 +74,7 @@ async def test_chosen_frequencies_are_found_and_pauses_off_and_losses_are_not(
             caregiver("evening", None, "daily", checkins={"frequency": "daily", "hour": 18}),  # not yet
         ]
     )  # fmt: skip
+    assert await repository.fill_next_due(profiles.database, NOON_IN_SF) == 7  # written before next_due_at
     result = await assessments.scan_checkins(SCAN, uow)
     assert result["started"] == 2
     owed = sorted([d["payload"]["msg_id"] async for d in jobs.col.find({"type": "outbox.publish"})])
