@@ -37,6 +37,11 @@ WEBHOOK_SECONDS = Histogram(
     ["kind", "status"],
     buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2.5),
 )
+DB_COMMANDS = Counter(
+    "careline_db_commands_total",
+    "MongoDB commands this process sent (each one round trip to the server), by command name",
+    ["command"],
+)
 REFRESH_S = 5.0
 
 

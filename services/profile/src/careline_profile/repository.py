@@ -101,13 +101,25 @@ class MongoProfileReader:
 
     async def due_profiles(self, now: datetime, after: DueCursor | None, limit: int) -> list[Document]:
         """A page of profiles whose ``next_due_at`` has come, in (``next_due_at``, ``_id``) order
-        after ``after``: a walk of the index on both, bounded."""
+        after ``after``: a walk of the index on both, bounded.
+
+        The rest of ``after``'s own instant first, then what follows it: two simple queries
+        rather than one ``$or``, which the MongoDB-wire server would answer with a collection scan.
+        """
+        order = [(due.FIELD, ASCENDING), ("_id", ASCENDING)]
         query: Document = {due.FIELD: {"$lte": now}}
         if after is not None:
             at, user = after
-            query["$or"] = [{due.FIELD: {"$gt": at}}, {due.FIELD: at, "_id": {"$gt": user}}]
-        cursor = self.profiles.find(query).sort([(due.FIELD, ASCENDING), ("_id", ASCENDING)]).limit(limit)
-        return await cursor.to_list()
+            same = (
+                await self.profiles.find({due.FIELD: at, "_id": {"$gt": user}})
+                .sort(order)
+                .limit(limit)
+                .to_list()
+            )
+            if same:
+                return same
+            query = {due.FIELD: {"$gt": at, "$lte": now}}
+        return await self.profiles.find(query).sort(order).limit(limit).to_list()
 
     async def daily_metrics(self, start: datetime, end: datetime) -> Document:
         """Band and journey distributions (index-backed counts) and the day's completed assessments."""
