@@ -128,7 +128,7 @@ def backfill(stack: Stack, source: Path, batch: int, report: Path) -> dict[str, 
     started = time.monotonic()
     run = subprocess.run(
         [sys.executable, "-m", "careline_cli.main", "migrate", "backfill", "--source", str(source),
-         "--batch", str(batch), "--quiet", "--report", str(report)],
+         "--batch", str(batch), "--wait", "7200", "--quiet", "--report", str(report)],
         env=stack.cluster.service_env("operator"), capture_output=True, text=True, check=False,
     )  # fmt: skip
     seconds = time.monotonic() - started

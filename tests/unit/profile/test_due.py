@@ -116,3 +116,10 @@ def test_a_caregiver_read_and_found_not_due_is_looked_at_again_no_sooner_than_re
     odd = caregiver(journey_phase="crisis_support", last_crisis_at=NOW)  # calm in 7 days: no sooner
     assert due.after_visit(odd, NOW) == due.next_due_at(odd, NOW) == NOW + timedelta(days=2)  # its check-in
     assert due.after_visit(caregiver(last_contact_at=NOW - timedelta(days=40)), NOW) == NOW + due.RECHECK
+
+
+def test_a_caregiver_found_due_at_night_is_looked_at_again_when_their_morning_comes() -> None:
+    night = datetime(2025, 2, 12, 2, 0, tzinfo=UTC)  # 21:00 in New York
+    profile = caregiver(last_contact_at=night - timedelta(days=4))
+    assert not schedule.is_due(profile, night)
+    assert due.after_visit(profile, night) == datetime(2025, 2, 12, 14, 0, tzinfo=UTC)  # 09:00 there

@@ -48,16 +48,21 @@ INPUTS = frozenset(
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def next_due_at(profile: Mapping[str, Any], now: datetime) -> datetime | None:
-    """The earliest moment the scan may have something to do for this caregiver; None for never."""
+def next_due_at(
+    profile: Mapping[str, Any], now: datetime, not_before: datetime | None = None
+) -> datetime | None:
+    """The earliest moment the scan may have something to do for this caregiver; None for never.
+
+    ``not_before`` holds every moment back to it (a check-in or nudge then to the next moment
+    inside the send window after it)."""
     now = schedule.aware(now)
     if profile.get("journey_phase") == "churned":
         return None
-    moments = [_churn(profile), _crisis_calm(profile)]
+    floor = [] if not_before is None else [not_before]
+    moments = [max([m, *floor]) for m in (_churn(profile), _crisis_calm(profile)) if m is not None]
     if not profile.get("opted_out", False) and profile.get("bereaved_at") is None:
-        moments += [_checkin(profile, now), _nudge(profile, now)]
-    found = [m for m in moments if m is not None]
-    return min(found, default=None)
+        moments += [m for m in (_checkin(profile, now, floor), _nudge(profile, now, floor)) if m is not None]
+    return min(moments, default=None)
 
 
 def with_next_due(profile: Mapping[str, Any], fields: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -70,8 +75,7 @@ def with_next_due(profile: Mapping[str, Any], fields: dict[str, Any], now: datet
 def after_visit(profile: Mapping[str, Any], now: datetime) -> datetime | None:
     """``next_due_at`` for a caregiver the scan read and left as it was: never ``now`` or earlier,
     so a caregiver whose moment came but who was not due after all is not read on every scan."""
-    due = next_due_at(profile, now)
-    return None if due is None else max(due, schedule.aware(now) + RECHECK)
+    return next_due_at(profile, now, not_before=schedule.aware(now) + RECHECK)
 
 
 def _when(profile: Mapping[str, Any], field: str) -> datetime | None:
@@ -91,14 +95,14 @@ def _crisis_calm(profile: Mapping[str, Any]) -> datetime | None:
     return last_crisis + CRISIS_CALM if last_crisis is not None else LONG_AGO  # no crisis on record: calm
 
 
-def _checkin(profile: Mapping[str, Any], now: datetime) -> datetime | None:
+def _checkin(profile: Mapping[str, Any], now: datetime, floor: list[datetime]) -> datetime | None:
     chosen = preferences.of(profile)
     interval = preferences.INTERVALS[preferences.current(chosen, profile.get("burnout_band"))]
     if interval is None:
         return None
     slack = schedule.PREFERRED_TIME_SLACK if chosen.hour is not None else timedelta(0)
     last_contact, last_checkin = _when(profile, "last_contact_at"), _when(profile, "last_checkin_at")
-    floors = [chosen.paused_until] if chosen.paused(now) and chosen.paused_until is not None else []
+    floors = [*floor, *([chosen.paused_until] if chosen.paused(now) and chosen.paused_until else [])]
     if last_contact is not None:
         floors.append(last_contact + schedule.RECENT_CONTACT)
         if chosen.frequency is None and profile.get("burnout_band") == Band.CRISIS:
@@ -114,7 +118,7 @@ def _checkin(profile: Mapping[str, Any], now: datetime) -> datetime | None:
     return _on_their_clock(max(floors, default=now), profile.get("time_zone"), chosen.at())
 
 
-def _nudge(profile: Mapping[str, Any], now: datetime) -> datetime | None:
+def _nudge(profile: Mapping[str, Any], now: datetime, floor: list[datetime]) -> datetime | None:
     chosen = preferences.of(profile)
     last_contact = _when(profile, "last_contact_at")
     if last_contact is None or chosen.frequency is preferences.Frequency.OFF:
@@ -122,7 +126,7 @@ def _nudge(profile: Mapping[str, Any], now: datetime) -> datetime | None:
     step = _next_nudge_step(last_contact, profile.get("reengagements_sent") or (), now)
     if step is None:
         return None
-    floors = [step]
+    floors = [step, *floor]
     last_checkin = _when(profile, "last_checkin_at")
     if last_checkin is not None:
         floors.append(last_checkin + schedule.PROACTIVE_GAP)
