@@ -70,7 +70,7 @@ class Config:
     batch: int = 500
     users: int = 30
     """Onboarded caregivers the capacity phases spread their texts over."""
-    rates: tuple[float, ...] = (2, 4, 6, 8, 10, 12, 15, 20, 25, 30)
+    rates: tuple[float, ...] = (1, 2, 4, 6, 8, 10, 12, 15, 20, 25, 30)
     step_s: float = 20.0
     reply_timeout_s: float = 180.0
 
@@ -230,7 +230,7 @@ async def capacity(stack: Stack, config: Config, say: Any) -> dict[str, Any]:
     return {"capacity_texts_per_s": best, "steps": steps, "round_trips": round_trips}
 
 
-async def run(stack: Stack, config: Config, work: Path, say: Any) -> dict[str, Any]:
+async def run(stack: Stack, config: Config, work: Path, out: Path, say: Any) -> dict[str, Any]:
     at = scan_instant(datetime.now(UTC))
     sizes, seeded = [], 0
     for size in config.sizes:
@@ -241,6 +241,7 @@ async def run(stack: Stack, config: Config, work: Path, say: Any) -> dict[str, A
         seeded = size
         say(f"{size}: scan, rollup")
         sizes.append({"size": size, "backfill": filled, **await measure_size(stack, at)})
+        (out / "sizes.json").write_text(json.dumps(sizes, indent=2) + "\n")  # kept if capacity never ends
     return {"scan_at": at.isoformat(), "sizes": sizes, **await capacity(stack, config, say)}
 
 
@@ -302,7 +303,9 @@ def main() -> int:
     stack = Stack(work, args.log_level, env={"CHECKIN_SCAN_S": str(10**8)})  # the benchmark runs the scan
     try:
         time.sleep(1.0)  # let the consumers bind before measuring
-        measured = uvloop.run(run(stack, config, work, lambda s: print(f"[bench-scale] {s}", flush=True)))
+        measured = uvloop.run(
+            run(stack, config, work, args.out, lambda s: print(f"[bench-scale] {s}", flush=True))
+        )
     finally:
         stack.stop()
     host["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
