@@ -12,7 +12,7 @@ WORKERS ?= 2
 PYTEST_PARALLEL := -n $(WORKERS) --dist load --maxschedchunk 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run chat check test lint types browser unit integration e2e golden golden-update eval docs latency bench clean
+.PHONY: help install run chat check test lint types browser unit integration e2e golden golden-update eval docs latency bench bench-scale clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ latency: install ## Twilio webhook latency over 1,000 sequential signed posts
 
 bench: install ## Load benchmark vs a bare endpoint and raw JetStream (BENCH_ARGS=--quick); .data/bench/
 	$(RUN) python tools/bench.py $(BENCH_ARGS)
+
+bench-scale: install ## Check-in scan, rollup and backfill at 10k and 100k caregivers, capacity, round trips per text (BENCH_SCALE_ARGS=--tiny); .data/bench-scale/
+	$(RUN) python tools/bench_scale.py $(BENCH_SCALE_ARGS)
 
 clean: ## Remove local data and caches
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

@@ -89,7 +89,7 @@ PRESETS = {
 class Stack:
     """Everything the benchmark runs against, each its own process; ``stop`` ends them all."""
 
-    def __init__(self, data: Path, log_level: str) -> None:
+    def __init__(self, data: Path, log_level: str, env: dict[str, str] | None = None) -> None:
         self.data = data
         self.backends = start_backends(data)
         py = [sys.executable, str(Path(__file__).resolve().parent / "bench_servers.py")]
@@ -108,6 +108,7 @@ class Stack:
                 # a benchmark caregiver writes far more than the product allows a person to
                 "RATE_WINDOW_LIMIT": "1000000",
                 "RATE_DAILY_LIMIT": "1000000",
+                **(env or {}),
             },
         )
         self.cluster.start()

@@ -16,6 +16,7 @@ from careline_platform.jobs import Job, JobStore
 from careline_platform.mongo import connect
 from careline_platform.uow import UnitOfWork
 from careline_profile import assessments, repository
+from careline_profile.domain import due
 from careline_profile.repository import MongoProfileReader, MongoProfileWriter
 from careline_testing.servers import Backends
 
@@ -74,9 +75,24 @@ async def test_chosen_frequencies_are_found_and_pauses_off_and_losses_are_not(
             caregiver("evening", None, "daily", checkins={"frequency": "daily", "hour": 18}),  # not yet
         ]
     )  # fmt: skip
+    assert await repository.fill_next_due(profiles.database, NOON_IN_SF) == 7  # written before next_due_at
     result = await assessments.scan_checkins(SCAN, uow)
     assert result["started"] == 2
     owed = sorted([d["payload"]["msg_id"] async for d in jobs.col.find({"type": "outbox.publish"})])
     today = NOON_IN_SF.date().isoformat()
     assert owed == [f"checkin:daily-no-band:{today}", f"checkin:daily-over-moderate:{today}"]
     assert (await assessments.scan_checkins(SCAN, uow))["started"] == 0  # once a day
+
+
+async def test_the_start_up_migration_fills_next_due_at_once_per_database(
+    world: tuple[Any, Any, JobStore],
+) -> None:
+    _uow, profiles, _jobs = world
+    await profiles.insert_one(caregiver("older", "high", None))  # written before next_due_at existed
+    await repository.migrate(profiles.database, NOON_IN_SF)
+    older = await profiles.find_one({"_id": "older"})
+    assert older is not None and older[due.FIELD] == due.next_due_at(older, NOON_IN_SF) is not None
+    await profiles.insert_one(caregiver("by-hand", "high", None))
+    await repository.migrate(profiles.database, NOON_IN_SF)  # the marker: no second pass over everyone
+    by_hand = await profiles.find_one({"_id": "by-hand"})
+    assert by_hand is not None and due.FIELD not in by_hand

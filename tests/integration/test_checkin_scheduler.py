@@ -17,6 +17,7 @@ from careline_platform.jobs import Job, JobStore
 from careline_platform.mongo import connect
 from careline_platform.uow import UnitOfWork
 from careline_profile import assessments, repository
+from careline_profile.domain import due
 from careline_profile.repository import MongoProfileReader, MongoProfileWriter
 from careline_testing.servers import Backends
 
@@ -73,7 +74,8 @@ async def world(backends: Backends) -> AsyncIterator[tuple[Deps, MovableClock]]:
 
 
 def profile(user: str, band: str | None, silent_days: float, **extra: Any) -> dict[str, Any]:
-    return {
+    """A caregiver as the service keeps them, ``next_due_at`` included (``domain.due``)."""
+    doc = {
         "_id": user,
         "burnout_band": band,
         "last_contact_at": NOON_IN_SF - timedelta(days=silent_days),
@@ -84,6 +86,7 @@ def profile(user: str, band: str | None, silent_days: float, **extra: Any) -> di
         "reengagements_sent": [],
         **extra,
     }
+    return {**doc, due.FIELD: due.next_due_at(doc, NOON_IN_SF)}
 
 
 async def owed(deps: Deps) -> list[str]:
@@ -166,3 +169,25 @@ async def test_crisis_support_ends_after_a_calm_week(world: tuple[Deps, MovableC
     assert (await assessments.scan_checkins(SCAN, deps.uow))["calmed"] == 1
     phases = {d["_id"]: d["journey_phase"] async for d in deps.profiles.find({})}
     assert phases == {"calm": "active", "recent": "crisis_support"}
+
+
+async def test_a_band_full_of_churned_opted_out_and_paused_caregivers_does_not_starve_its_due_ones(
+    world: tuple[Deps, MovableClock],
+) -> None:
+    """600 caregivers of the high band the line must leave alone, silent longer than anyone (the
+    old scan took the 200 oldest of a band and found only them), and 250 due: more than a page.
+    Every due one gets a check-in, and the scan reads no one else."""
+    deps, _clock = world
+    paused = {"frequency": None, "paused_until": NOON_IN_SF + timedelta(days=3)}
+    left_alone = [
+        *(profile(f"churned-{i}", "high", 33, journey_phase="churned") for i in range(200)),
+        *(profile(f"stopped-{i}", "high", 10, opted_out=True) for i in range(200)),
+        *(profile(f"paused-{i}", "high", 10, checkins=paused) for i in range(200)),
+    ]
+    await deps.profiles.insert_many([*left_alone, *(profile(f"due-{i:03d}", "high", 4) for i in range(250))])
+    result = await assessments.scan_checkins(SCAN, deps.uow)
+    assert (result["started"], result["read"]) == (250, 250)
+    started = await owed(deps)
+    assert len(started) == 250 and all(msg_id.startswith("checkin:due-") for msg_id in started)
+    again = await assessments.scan_checkins(SCAN, deps.uow)
+    assert (again["started"], again["read"]) == (0, 0)  # each one's next look is days away

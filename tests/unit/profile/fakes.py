@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from careline_contracts.migration import SliceCounts
-from careline_profile.repository import BANDS, PHASES, SCHEDULED
+from careline_profile.domain import due
+from careline_profile.repository import BANDS, PHASES, DueCursor
 from careline_testing.slices import fill_slices
 from careline_testing.uow import FakeClock, FakeUnitOfWork
 
@@ -20,6 +21,13 @@ class FakeProfiles:
     def __init__(self) -> None:
         self.profiles: dict[str, Document] = {}
         self.assessments: dict[str, Document] = {}
+
+    def put(self, profile: Document, now: datetime) -> None:
+        """Store a profile as the service keeps it: with ``next_due_at`` from ``domain.due``."""
+        self.profiles[str(profile["_id"])] = {
+            **copy.deepcopy(profile),
+            due.FIELD: due.next_due_at(profile, now),
+        }
 
     # writer
     async def create_profile(self, user_id: str, now: datetime) -> None:
@@ -35,6 +43,7 @@ class FakeProfiles:
                 "last_checkin_at": None,
                 "band_history": [],
                 "reengagements_sent": [],
+                due.FIELD: due.next_due_at({"last_contact_at": now, "journey_phase": "onboarding"}, now),
                 "created_at": now,
                 "updated_at": now,
             },
@@ -54,15 +63,23 @@ class FakeProfiles:
         self.assessments[doc["_id"]] = copy.deepcopy(doc)
 
     async def claim_checkin(
-        self, user_id: str, previous: datetime | None, state: Document, now: datetime
+        self,
+        user_id: str,
+        previous: datetime | None,
+        state: Document,
+        next_due: datetime | None,
+        now: datetime,
     ) -> bool:
         profile = self.profiles.get(user_id)
         if profile is None or profile.get("last_checkin_at") != previous:
             return False
         profile.update(last_checkin_at=now, assessment_in_progress=copy.deepcopy(state), updated_at=now)
+        profile[due.FIELD] = next_due
         return True
 
-    async def claim_nudge(self, user_id: str, previous: datetime | None, days: int, now: datetime) -> bool:
+    async def claim_nudge(
+        self, user_id: str, previous: datetime | None, days: int, next_due: datetime | None, now: datetime
+    ) -> bool:
         profile = self.profiles.get(user_id)
         if profile is None or profile.get("last_checkin_at") != previous:
             return False
@@ -70,6 +87,14 @@ class FakeProfiles:
             return False
         profile.update(last_checkin_at=now, updated_at=now)
         profile["reengagements_sent"] = [*profile.get("reengagements_sent", []), days]
+        profile[due.FIELD] = next_due
+        return True
+
+    async def reschedule(self, user_id: str, seen: datetime | None, next_due: datetime | None) -> bool:
+        profile = self.profiles.get(user_id)
+        if profile is None or profile.get(due.FIELD) != seen:
+            return False
+        profile[due.FIELD] = next_due
         return True
 
     async def backfill(self, slices: list[Document], now: datetime) -> SliceCounts:
@@ -84,36 +109,13 @@ class FakeProfiles:
         return {"erased": True, "deleted": {"user_profiles": int(had), "assessments": len(mine)}}
 
     # reader
-    async def checkin_candidates(self, band: str, quiet_since: datetime, limit: int) -> list[Document]:
-        found = [
-            p for p in self.profiles.values()
-            if p.get("burnout_band") == band and p["last_contact_at"] <= quiet_since
-        ]  # fmt: skip
-        return copy.deepcopy(sorted(found, key=lambda p: p["last_contact_at"])[:limit])
-
-    async def chosen_checkin_candidates(self, quiet_since: datetime, limit: int) -> list[Document]:
-        found = [
-            p for p in self.profiles.values()
-            if (p.get("checkins") or {}).get("frequency") in SCHEDULED
-            and p["last_contact_at"] <= quiet_since
-            and p.get("bereaved_at") is None
-        ]  # fmt: skip
-        return copy.deepcopy(sorted(found, key=lambda p: p["last_contact_at"])[:limit])
-
-    async def silent_since(self, before: datetime, limit: int) -> list[Document]:
-        found = [
-            p for p in self.profiles.values()
-            if p["last_contact_at"] <= before and p.get("journey_phase") != "churned"
-        ]  # fmt: skip
-        return copy.deepcopy(sorted(found, key=lambda p: p["last_contact_at"])[:limit])
-
-    async def in_crisis_support(self, calm_since: datetime, limit: int) -> list[Document]:
-        found = [
-            p for p in self.profiles.values()
-            if p.get("journey_phase") == "crisis_support"
-            and p.get("last_crisis_at") is not None
-            and p["last_crisis_at"] <= calm_since
-        ]  # fmt: skip
+    async def due_profiles(self, now: datetime, after: DueCursor | None, limit: int) -> list[Document]:
+        found = sorted(
+            (p for p in self.profiles.values() if p.get(due.FIELD) is not None and p[due.FIELD] <= now),
+            key=lambda p: (p[due.FIELD], p["_id"]),
+        )
+        if after is not None:
+            found = [p for p in found if (p[due.FIELD], p["_id"]) > after]
         return copy.deepcopy(found[:limit])
 
     async def daily_metrics(self, start: datetime, end: datetime) -> Document:

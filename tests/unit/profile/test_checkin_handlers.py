@@ -119,11 +119,11 @@ async def test_the_scan_finds_a_caregiver_with_no_band_who_chose_daily() -> None
     uow = profile_uow(clock)
     now = clock.now()
     for user, chosen in (("chose-daily", "daily"), ("chose-nothing", None)):
-        uow.repo.profiles[user] = {
+        uow.repo.put({
             "_id": user, "burnout_band": None, "journey_phase": "active", "time_zone": "America/Los_Angeles",
             "last_contact_at": now - timedelta(days=2), "last_checkin_at": None, "opted_out": False,
             "reengagements_sent": [], "checkins": {"frequency": chosen},
-        }  # fmt: skip
+        }, now)  # fmt: skip
     assert (await assessments.scan_checkins(SCAN, uow))["started"] == 1
     [due] = uow.events(CheckinDue)
     assert due.user_id == "chose-daily"  # type: ignore[attr-defined]

@@ -188,7 +188,7 @@ async def test_the_scan_checks_in_once_a_day_nudges_and_churns() -> None:
         silent("quiet", "thriving", 8, clock.now()),
         silent("gone", None, 40, clock.now()),
     ):
-        uow.repo.profiles[str(doc["_id"])] = doc
+        uow.repo.put(doc, clock.now())
     first = await assessments.scan_checkins(SCAN, uow)
     again = await assessments.scan_checkins(SCAN, uow)
     assert (first["started"], first["nudged"], first["churned"]) == (1, 1, 1)
@@ -202,7 +202,7 @@ async def test_the_scan_checks_in_once_a_day_nudges_and_churns() -> None:
 async def test_nobody_is_checked_in_on_at_night() -> None:
     clock = FakeClock(NOON_IN_SF + timedelta(hours=12))  # midnight in San Francisco
     uow = profile_uow(clock)
-    uow.repo.profiles["high-4d"] = silent("high-4d", "high", 4, clock.now())
+    uow.repo.put(silent("high-4d", "high", 4, clock.now()), clock.now())
     assert (await assessments.scan_checkins(SCAN, uow))["started"] == 0
 
 
@@ -210,10 +210,10 @@ async def test_crisis_support_ends_after_a_calm_week_only() -> None:
     clock = FakeClock(NOON_IN_SF)
     uow = profile_uow(clock)
     now = clock.now()
-    uow.repo.profiles["calm"] = silent("calm", None, 1, now, journey_phase="crisis_support",
-                                       last_crisis_at=now - timedelta(days=8))  # fmt: skip
-    uow.repo.profiles["recent"] = silent("recent", None, 1, now, journey_phase="crisis_support",
-                                         last_crisis_at=now - timedelta(days=2))  # fmt: skip
+    uow.repo.put(silent("calm", None, 1, now, journey_phase="crisis_support",
+                        last_crisis_at=now - timedelta(days=8)), now)  # fmt: skip
+    uow.repo.put(silent("recent", None, 1, now, journey_phase="crisis_support",
+                        last_crisis_at=now - timedelta(days=2)), now)  # fmt: skip
     assert (await assessments.scan_checkins(SCAN, uow))["calmed"] == 1
     assert uow.repo.profiles["calm"]["journey_phase"] == "active"
     assert uow.repo.profiles["recent"]["journey_phase"] == "crisis_support"
@@ -251,7 +251,7 @@ async def test_a_spanish_speaker_is_asked_reminded_and_checked_in_on_in_spanish(
     await assessments.on_assessment_answered(gone, delivery("a1"), uow)
     assert uow.events(PromptReady)[-1].text == texts.say("session.ended", "es")  # type: ignore[attr-defined]
     for doc in (silent("es-high", "high", 4, clock.now()), silent("es-quiet", "thriving", 8, clock.now())):
-        uow.repo.profiles[str(doc["_id"])] = {**doc, "language": "es"}
+        uow.repo.put({**doc, "language": "es"}, clock.now())
     await assessments.scan_checkins(SCAN, uow)
     [due] = uow.events(CheckinDue)
     assert due.text.startswith("Revisión rápida") and "(1 de 3)" in due.text  # type: ignore[attr-defined]

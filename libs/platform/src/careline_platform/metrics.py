@@ -45,6 +45,11 @@ SPOOL_DRAINED = Counter("careline_spool_drained_total", "Spooled webhooks republ
 SPOOL_WRITE_FAILURES = Counter(
     "careline_spool_write_failures_total", "Webhooks answered 503 because the spool could not write"
 )
+DB_COMMANDS = Counter(
+    "careline_db_commands_total",
+    "MongoDB commands this process sent (each one round trip to the server), by command name",
+    ["command"],
+)
 REFRESH_S = 5.0
 
 

@@ -12,9 +12,11 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+
+from careline_platform import metrics
 
 PROCESSED_TTL_S = 30 * 24 * 3600
 """How long a handled message id is remembered: Stripe retries for three days; keep a month."""
@@ -28,6 +30,21 @@ class AlreadyProcessed(Exception):
     """This message id was handled before; the consumer acks it and does nothing else."""
 
 
+class CommandCounter(monitoring.CommandListener):
+    """Counts every command the driver sends (``careline_db_commands_total``): one round trip
+    each, so ``make bench-scale`` can say how many an inbound text costs. PyMongo's command
+    monitoring publishes the application's commands, not its own heartbeats or handshakes."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        metrics.DB_COMMANDS.labels(command=event.command_name).inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
 def connect(uri: str, *, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
     """A client that fails fast when the server is away (readiness and retries handle it)."""
     return AsyncMongoClient(
@@ -36,6 +53,7 @@ def connect(uri: str, *, timeout_ms: int = 5000) -> AsyncMongoClient[Document]:
         connectTimeoutMS=timeout_ms,
         tz_aware=True,
         uuidRepresentation="standard",
+        event_listeners=[CommandCounter()],
     )
 
 

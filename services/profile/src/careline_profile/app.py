@@ -24,7 +24,10 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> Serv
     definition = ServiceDefinition(
         name=NAME,
         owned_streams=(subjects.PROFILE,),
-        on_start=[lambda: repository.ensure_indexes(infra.db)],
+        on_start=[
+            lambda: repository.ensure_indexes(infra.db),
+            lambda: repository.migrate(infra.db, infra.clock.now()),  # next_due_at for older profiles
+        ],
         rollup=uow.read().daily_metrics,
         caregiver=CaregiverSlice.of(uow),
         periodic=[Periodic(assessments.CHECKIN_SCAN, timedelta(seconds=settings.checkin_scan_s))],

@@ -8,7 +8,7 @@ step, so a redelivered answer never asks twice.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from careline_contracts.conversation import AssessmentAnswered, AssessmentRequested
@@ -17,7 +17,7 @@ from careline_platform.jobs import Job
 from careline_platform.logging import get_logger
 from careline_platform.mongo import AlreadyProcessed
 from careline_platform.uow import HasMsgId
-from careline_profile.domain import checkin_texts, journey, schedule, session, texts
+from careline_profile.domain import checkin_texts, due, journey, schedule, session, texts
 from careline_profile.domain.instruments import INSTRUMENTS
 from careline_profile.domain.scoring import Result, result_message
 from careline_profile.domain.texts import say
@@ -25,7 +25,7 @@ from careline_profile.repository import ProfileUow, ProfileWriter
 
 log = get_logger(__name__)
 CHECKIN_SCAN = "checkin.scan"
-SCAN_BATCH = 200
+SCAN_PAGE = 200
 ENDED = say("session.ended", "en")
 PURPOSES = {
     session.Outcome.NEXT: "question",
@@ -95,7 +95,7 @@ async def on_assessment_answered(event: AssessmentAnswered, delivery: HasMsgId, 
             fields.update(await _record_result(tx.repo, user, open_state, step.finished, profile, now))
             spoken = event.language or session.language_of(open_state)
             text = result_message(instrument, step.finished, spoken)
-        await tx.repo.set_fields(user, fields, now)
+        await tx.repo.set_fields(user, due.with_next_due(profile, fields, now), now)
         if text:
             still_open = step.state is not None and step.outcome is not session.Outcome.PAUSED
             prompt = _prompt(event, text, PURPOSES[step.outcome], still_open, now)
@@ -184,37 +184,47 @@ async def _record_result(
 
 
 async def scan_checkins(job: Job, uow: ProfileUow) -> dict[str, Any]:
-    """Find caregivers due a check-in (bounded, index-backed reads per band) and start one each.
+    """Visit every caregiver whose ``next_due_at`` has come, a bounded page at a time, walking the
+    index on (``next_due_at``, ``_id``) until no page is left: its cost follows the caregivers who
+    need something, not the population. Churned, opted-out, bereaved and paused caregivers have no
+    such moment (``domain.due``), so however many there are, they cost the scan nothing.
 
-    The message id is the caregiver and the day, so two scheduler replicas (or a rerun of a
-    slot) never send a second check-in the same day; the conditional update on
+    A check-in's message id is the caregiver and the day, so two scheduler replicas (or a rerun of
+    a slot) never send a second check-in the same day; the conditional update on
     ``last_checkin_at`` keeps the profile side single too.
     """
-    now, started, reader = uow.now, 0, uow.read()
-    for band, interval in schedule.CHECKIN_INTERVALS.items():
-        if interval is None:
-            continue
-        quiet_since = now - max(interval, schedule.RECENT_CONTACT)
-        for profile in await reader.checkin_candidates(str(band), quiet_since, SCAN_BATCH):
-            if schedule.is_due(profile, now) and await _start_checkin(uow, profile, now):
-                started += 1
-    # caregivers who chose DAILY or WEEKLY (or were stepped down to every 3 days): with or
-    # without a band; those the band loop just started are no longer due
-    quiet_since = now - schedule.RECENT_CONTACT
-    for profile in await reader.chosen_checkin_candidates(quiet_since, SCAN_BATCH):
-        if schedule.is_due(profile, now) and await _start_checkin(uow, profile, now):
-            started += 1
-    calmed = 0
-    for profile in await reader.in_crisis_support(now - journey.CRISIS_CALM, SCAN_BATCH):
-        calmed += await _set_phase(uow, profile, "crisis_resolved", now)
-    nudged = churned = 0
-    for profile in await reader.silent_since(now - timedelta(days=schedule.REENGAGEMENT_DAYS[0]), SCAN_BATCH):
-        if schedule.is_churned(profile, now):
-            churned += await _set_phase(uow, profile, "silence", now)
-        elif (days := schedule.reengagement_due(profile, now)) is not None:
-            nudged += await _nudge(uow, profile, days, now)
-    log.info("checkin.scan", started=started, nudged=nudged, churned=churned, calmed=calmed)
-    return {"started": started, "nudged": nudged, "churned": churned, "calmed": calmed}
+    now, reader, after = uow.now, uow.read(), None
+    done = {"started": 0, "nudged": 0, "churned": 0, "calmed": 0, "rescheduled": 0, "read": 0}
+    while page := await reader.due_profiles(now, after, SCAN_PAGE):
+        for profile in page:
+            done[await _visit(uow, profile, now)] += 1
+        done["read"] += len(page)
+        last = page[-1]
+        after = (last[due.FIELD], last["_id"])
+    log.info("checkin.scan", **done)
+    return done
+
+
+async def _visit(uow: ProfileUow, profile: dict[str, Any], now: datetime) -> str:
+    """Do the one thing due for this caregiver (a check-in first), or move their next look on.
+
+    Whatever is due next (a calm crisis support after a check-in, say) is the next scan's.
+    """
+    if schedule.is_due(profile, now) and await _start_checkin(uow, profile, now):
+        return "started"
+    if profile.get("journey_phase") == "crisis_support" and await _set_phase(
+        uow, profile, "crisis_resolved", now
+    ):
+        return "calmed"
+    if schedule.is_churned(profile, now) and await _set_phase(uow, profile, "silence", now):
+        return "churned"
+    if (days := schedule.reengagement_due(profile, now)) is not None and await _nudge(
+        uow, profile, days, now
+    ):
+        return "nudged"
+    async with uow.begin() as tx:
+        await tx.repo.reschedule(profile["_id"], profile.get(due.FIELD), due.after_visit(profile, now))
+    return "rescheduled"
 
 
 NUDGES = {days: say(f"nudge.{days}", "en") for days in schedule.REENGAGEMENT_DAYS}
@@ -227,7 +237,13 @@ async def _nudge(uow: ProfileUow, profile: dict[str, Any], days: int, now: datet
     msg_id = f"reengage:{user}:{days}"
     try:
         async with uow.begin(msg_id) as tx:
-            claimed = await tx.repo.claim_nudge(user, profile.get("last_checkin_at"), days, now)
+            after = {
+                **profile,
+                "last_checkin_at": now,
+                "reengagements_sent": [*profile.get("reengagements_sent", ()), days],
+            }
+            next_due = due.next_due_at(after, now)
+            claimed = await tx.repo.claim_nudge(user, profile.get("last_checkin_at"), days, next_due, now)
             if not claimed:
                 return 0
             nudge = PromptReady(
@@ -252,7 +268,8 @@ async def _set_phase(uow: ProfileUow, profile: dict[str, Any], event: str, now: 
     if str(phase) == current:
         return 0
     async with uow.begin() as tx:
-        await tx.repo.set_fields(profile["_id"], {"journey_phase": str(phase)}, now)
+        fields = due.with_next_due(profile, {"journey_phase": str(phase)}, now)
+        await tx.repo.set_fields(profile["_id"], fields, now)
     return 1
 
 
@@ -272,12 +289,13 @@ async def _claim_and_owe_checkin(
     async with uow.begin(msg_id) as tx:
         language = profile.get("language")
         state = {**session.start("checkin", now, language), "id": f"asm:{msg_id}"}
-        claimed = await tx.repo.claim_checkin(user, profile.get("last_checkin_at"), state, now)
+        next_due = due.next_due_at({**profile, "last_checkin_at": now}, now)
+        claimed = await tx.repo.claim_checkin(user, profile.get("last_checkin_at"), state, next_due, now)
         if not claimed:
             return False
         text = f"{INSTRUMENTS['checkin'].intro_in(language)} {session.current_question(state)}"
-        due = CheckinDue(
+        checkin = CheckinDue(
             occurred_at=now, correlation_id=msg_id, user_id=user, assessment_id=state["id"], text=text
         )
-        await tx.emit(due, key=user, msg_id=msg_id)
+        await tx.emit(checkin, key=user, msg_id=msg_id)
     return True

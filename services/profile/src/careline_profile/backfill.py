@@ -16,6 +16,7 @@ from typing import Any
 from careline_contracts.migration import ImportedUser, ProfileBackfillApplied, UsersImported
 from careline_platform.backfill import confirmation_id
 from careline_platform.uow import HasMsgId
+from careline_profile.domain import due
 from careline_profile.domain.timezones import time_zone_for_zip
 from careline_profile.repository import ProfileUow
 
@@ -25,7 +26,7 @@ Document = dict[str, Any]
 def profile_slice(user: ImportedUser, now: datetime) -> Document:
     """The ``user_profiles`` document a legacy caregiver would have had from this service."""
     p = user.profile
-    return {
+    legacy = {
         "_id": user.user_id,
         "legacy_id": user.legacy_id,
         "first_name": p.first_name,
@@ -51,6 +52,7 @@ def profile_slice(user: ImportedUser, now: datetime) -> Document:
         "updated_at": now,
         "backfilled_at": now,
     }
+    return {**legacy, due.FIELD: due.next_due_at(legacy, now)}
 
 
 async def on_users_imported(event: UsersImported, delivery: HasMsgId, uow: ProfileUow) -> None:

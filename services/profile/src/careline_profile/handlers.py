@@ -17,7 +17,7 @@ from careline_contracts.conversation import (
 from careline_contracts.ingress import UserRegistered
 from careline_contracts.profile import PromptReady
 from careline_platform.uow import HasMsgId
-from careline_profile.domain import checkin_texts, journey, preferences, session
+from careline_profile.domain import checkin_texts, due, journey, preferences, session
 from careline_profile.domain.timezones import time_zone_for_zip
 from careline_profile.repository import ProfileUow
 
@@ -29,18 +29,22 @@ async def on_user_registered(event: UserRegistered, delivery: HasMsgId, uow: Pro
 
 
 async def on_fact_learned(event: FactLearned, delivery: HasMsgId, uow: ProfileUow) -> None:
-    """Store what the caregiver told the line about themselves."""
+    """Store what the caregiver told the line about themselves (a ZIP moves their send window)."""
     async with uow.begin(delivery) as tx:
         fields: dict[str, Any] = {event.field: event.value}
         if event.field == "zip":
             fields["time_zone"] = time_zone_for_zip(event.value)
+            profile = await tx.repo.get_or_create(event.user_id, tx.now)
+            fields = due.with_next_due(profile, fields, tx.now)
         await tx.repo.set_fields(event.user_id, fields, tx.now)
 
 
 async def on_optout_changed(event: OptOutChanged, delivery: HasMsgId, uow: ProfileUow) -> None:
-    """Follow STOP and START: an opted-out caregiver gets no check-ins."""
+    """Follow STOP and START: an opted-out caregiver gets no check-ins (and the scan never reads them)."""
     async with uow.begin(delivery) as tx:
-        await tx.repo.set_fields(event.user_id, {"opted_out": event.opted_out}, tx.now)
+        profile = await tx.repo.get_or_create(event.user_id, tx.now)
+        fields = due.with_next_due(profile, {"opted_out": event.opted_out}, tx.now)
+        await tx.repo.set_fields(event.user_id, fields, tx.now)
 
 
 async def on_contact_recorded(event: ContactRecorded, delivery: HasMsgId, uow: ProfileUow) -> None:
@@ -55,7 +59,7 @@ async def on_contact_recorded(event: ContactRecorded, delivery: HasMsgId, uow: P
             profile.get("journey_phase") or "onboarding", event="message", profile=profile, now=tx.now
         )
         fields["journey_phase"] = str(phase)
-        await tx.repo.set_fields(event.user_id, fields, tx.now)
+        await tx.repo.set_fields(event.user_id, due.with_next_due(profile, fields, tx.now), tx.now)
 
 
 async def on_onboarding_completed(event: OnboardingCompleted, delivery: HasMsgId, uow: ProfileUow) -> None:
@@ -65,7 +69,8 @@ async def on_onboarding_completed(event: OnboardingCompleted, delivery: HasMsgId
         phase = journey.next_phase(
             profile.get("journey_phase") or "onboarding", event="onboarding_done", profile=profile, now=tx.now
         )
-        await tx.repo.set_fields(event.user_id, {"journey_phase": str(phase)}, tx.now)
+        fields = due.with_next_due(profile, {"journey_phase": str(phase)}, tx.now)
+        await tx.repo.set_fields(event.user_id, fields, tx.now)
 
 
 async def on_crisis_detected(event: CrisisDetected, delivery: HasMsgId, uow: ProfileUow) -> None:
@@ -76,7 +81,7 @@ async def on_crisis_detected(event: CrisisDetected, delivery: HasMsgId, uow: Pro
             profile.get("journey_phase") or "onboarding", event="crisis", profile=profile, now=tx.now
         )
         fields = {"journey_phase": str(phase), "last_crisis_at": event.occurred_at}
-        await tx.repo.set_fields(event.user_id, fields, tx.now)
+        await tx.repo.set_fields(event.user_id, due.with_next_due(profile, fields, tx.now), tx.now)
 
 
 async def on_checkin_preference_changed(
@@ -101,7 +106,7 @@ async def on_checkin_preference_changed(
             current = profile.get("journey_phase") or "onboarding"
             phase = journey.next_phase(current, event="checkins_resumed", profile=profile, now=now)
             fields["journey_phase"] = str(phase)
-        await tx.repo.set_fields(user, fields, now)
+        await tx.repo.set_fields(user, due.with_next_due(profile, fields, now), now)
         text = checkin_texts.render(
             outcome.text, event.language, outcome.values, time_zone=profile.get("time_zone"), now=now
         )
@@ -130,4 +135,4 @@ async def on_loss_reported(event: LossReported, delivery: HasMsgId, uow: Profile
             "journey_phase": str(phase),
             "assessment_in_progress": None,
         }
-        await tx.repo.set_fields(event.user_id, fields, tx.now)
+        await tx.repo.set_fields(event.user_id, due.with_next_due(profile, fields, tx.now), tx.now)

@@ -10,25 +10,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from careline_contracts.migration import SliceCounts
 from careline_platform.backfill import write_slices
 from careline_platform.uow import ReadDb, UnitOfWorkApi, WriteDb
+from careline_profile.domain import due
 
 Document = dict[str, Any]
+DueCursor = tuple[datetime, str]
+"""Where a page of due profiles ended: the last one's ``next_due_at`` and ``_id``."""
 BANDS = ("crisis", "high", "moderate", "mild", "thriving")
 SCHEDULED = ("daily", "every_3_days", "weekly")
 """The chosen frequencies that bring check-ins (``domain.preferences.Frequency`` but ``off``)."""
+NEXT_DUE_MIGRATION = "user_profiles.next_due_at"
 PHASES = ("onboarding", "active", "maintenance", "crisis_support", "churned", "bereavement")
 
 
 class ProfileReader(Protocol):
-    async def checkin_candidates(self, band: str, quiet_since: datetime, limit: int) -> list[Document]: ...
-    async def chosen_checkin_candidates(self, quiet_since: datetime, limit: int) -> list[Document]: ...
-    async def silent_since(self, before: datetime, limit: int) -> list[Document]: ...
-    async def in_crisis_support(self, calm_since: datetime, limit: int) -> list[Document]: ...
+    async def due_profiles(self, now: datetime, after: DueCursor | None, limit: int) -> list[Document]: ...
     async def daily_metrics(self, start: datetime, end: datetime) -> Document: ...
     async def read_caregiver(self, user_id: str) -> Document: ...
 
@@ -39,11 +40,17 @@ class ProfileWriter(Protocol):
     async def get_or_create(self, user_id: str, now: datetime) -> Document: ...
     async def add_assessment(self, doc: Document) -> None: ...
     async def claim_checkin(
-        self, user_id: str, previous: datetime | None, state: Document, now: datetime
+        self,
+        user_id: str,
+        previous: datetime | None,
+        state: Document,
+        next_due: datetime | None,
+        now: datetime,
     ) -> bool: ...
     async def claim_nudge(
-        self, user_id: str, previous: datetime | None, days: int, now: datetime
+        self, user_id: str, previous: datetime | None, days: int, next_due: datetime | None, now: datetime
     ) -> bool: ...
+    async def reschedule(self, user_id: str, seen: datetime | None, next_due: datetime | None) -> bool: ...
     async def erase_caregiver(self, user_id: str) -> Document: ...
     async def backfill(self, slices: list[Document], now: datetime) -> SliceCounts: ...
 
@@ -57,8 +64,34 @@ async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
     await db.user_profiles.create_index([("last_contact_at", ASCENDING)])
     await db.user_profiles.create_index([("journey_phase", ASCENDING)])
     await db.user_profiles.create_index([("burnout_band", ASCENDING)])
-    await db.user_profiles.create_index([("burnout_band", ASCENDING), ("last_contact_at", ASCENDING)])
-    await db.user_profiles.create_index([("checkins.frequency", ASCENDING), ("last_contact_at", ASCENDING)])
+    await db.user_profiles.create_index([(due.FIELD, ASCENDING), ("_id", ASCENDING)])
+
+
+async def fill_next_due(db: AsyncDatabase[Document], now: datetime, page: int = 500) -> int:
+    """Give every profile without ``next_due_at`` (written before it existed) its value from
+    ``domain.due``, a page at a time; a profile a handler updated meanwhile keeps its own."""
+    filled = 0
+    while batch := await db.user_profiles.find({due.FIELD: {"$exists": False}}).limit(page).to_list():
+        writes = [
+            UpdateOne(
+                {"_id": p["_id"], due.FIELD: {"$exists": False}},
+                {"$set": {due.FIELD: due.next_due_at(p, now)}},
+            )
+            for p in batch
+        ]
+        filled += (await db.user_profiles.bulk_write(writes, ordered=False)).modified_count
+    return filled
+
+
+async def migrate(db: AsyncDatabase[Document], now: datetime) -> None:
+    """On start: fill ``next_due_at`` once per database (a marker in ``migrations`` skips the
+    pass afterwards, so a start does not read every profile)."""
+    if await db.migrations.find_one({"_id": NEXT_DUE_MIGRATION}) is not None:
+        return
+    filled = await fill_next_due(db, now)
+    await db.migrations.update_one(
+        {"_id": NEXT_DUE_MIGRATION}, {"$set": {"done_at": now, "filled": filled}}, upsert=True
+    )
 
 
 class MongoProfileReader:
@@ -66,30 +99,27 @@ class MongoProfileReader:
         self.profiles = db["user_profiles"]
         self.assessments = db["assessments"]
 
-    async def checkin_candidates(self, band: str, quiet_since: datetime, limit: int) -> list[Document]:
-        """Caregivers of a band silent since ``quiet_since``: the (band, last contact) index, bounded."""
-        cursor = (
-            self.profiles.find({"burnout_band": band, "last_contact_at": {"$lte": quiet_since}})
-            .sort("last_contact_at", ASCENDING)
-            .limit(limit)
-        )
-        return await cursor.to_list()
+    async def due_profiles(self, now: datetime, after: DueCursor | None, limit: int) -> list[Document]:
+        """A page of profiles whose ``next_due_at`` has come, in (``next_due_at``, ``_id``) order
+        after ``after``: a walk of the index on both, bounded.
 
-    async def chosen_checkin_candidates(self, quiet_since: datetime, limit: int) -> list[Document]:
-        """Caregivers who chose how often check-ins come, silent since ``quiet_since``: the
-        (chosen frequency, last contact) index, bounded."""
-        cursor = (
-            self.profiles.find(
-                {
-                    "checkins.frequency": {"$in": list(SCHEDULED)},
-                    "last_contact_at": {"$lte": quiet_since},
-                    "bereaved_at": None,
-                }
+        The rest of ``after``'s own instant first, then what follows it: two simple queries
+        rather than one ``$or``, which the MongoDB-wire server would answer with a collection scan.
+        """
+        order = [(due.FIELD, ASCENDING), ("_id", ASCENDING)]
+        query: Document = {due.FIELD: {"$lte": now}}
+        if after is not None:
+            at, user = after
+            same = (
+                await self.profiles.find({due.FIELD: at, "_id": {"$gt": user}})
+                .sort(order)
+                .limit(limit)
+                .to_list()
             )
-            .sort("last_contact_at", ASCENDING)
-            .limit(limit)
-        )
-        return await cursor.to_list()
+            if same:
+                return same
+            query = {due.FIELD: {"$gt": at, "$lte": now}}
+        return await self.profiles.find(query).sort(order).limit(limit).to_list()
 
     async def daily_metrics(self, start: datetime, end: datetime) -> Document:
         """Band and journey distributions (index-backed counts) and the day's completed assessments."""
@@ -100,22 +130,6 @@ class MongoProfileReader:
                 {"completed_at": {"$gte": start, "$lt": end}}
             ),
         }
-
-    async def silent_since(self, before: datetime, limit: int) -> list[Document]:
-        """Caregivers not heard from since ``before``, not yet churned: the last-contact index, bounded."""
-        cursor = (
-            self.profiles.find({"last_contact_at": {"$lte": before}, "journey_phase": {"$ne": "churned"}})
-            .sort("last_contact_at", ASCENDING)
-            .limit(limit)
-        )
-        return await cursor.to_list()
-
-    async def in_crisis_support(self, calm_since: datetime, limit: int) -> list[Document]:
-        """Caregivers in crisis support whose last crisis is older than ``calm_since`` (journey index)."""
-        cursor = self.profiles.find(
-            {"journey_phase": "crisis_support", "last_crisis_at": {"$lte": calm_since}}
-        ).limit(limit)
-        return await cursor.to_list()
 
     async def read_caregiver(self, user_id: str) -> Document:
         return {
@@ -155,6 +169,7 @@ class MongoProfileWriter:
                     "last_checkin_at": None,
                     "band_history": [],
                     "reengagements_sent": [],
+                    due.FIELD: due.next_due_at({"last_contact_at": now, "journey_phase": "onboarding"}, now),
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -181,20 +196,36 @@ class MongoProfileWriter:
         user_id: str,
         previous: datetime | None,
         state: Document,
+        next_due: datetime | None,
         now: datetime,
     ) -> bool:
         """Mark the check-in started unless someone else just did (the last check-in moved)."""
-        res = await self.profiles.update_one(
-            {"_id": user_id, "last_checkin_at": previous},
-            {"$set": {"last_checkin_at": now, "assessment_in_progress": state, "updated_at": now}},
-        )
+        fields = {
+            "last_checkin_at": now,
+            "assessment_in_progress": state,
+            due.FIELD: next_due,
+            "updated_at": now,
+        }
+        res = await self.profiles.update_one({"_id": user_id, "last_checkin_at": previous}, {"$set": fields})
         return res.modified_count == 1
 
-    async def claim_nudge(self, user_id: str, previous: datetime | None, days: int, now: datetime) -> bool:
+    async def claim_nudge(
+        self, user_id: str, previous: datetime | None, days: int, next_due: datetime | None, now: datetime
+    ) -> bool:
         """Record a re-engagement nudge (it counts as the day's proactive message) unless one raced us."""
         res = await self.profiles.update_one(
             {"_id": user_id, "last_checkin_at": previous, "reengagements_sent": {"$ne": days}},
-            {"$set": {"last_checkin_at": now, "updated_at": now}, "$push": {"reengagements_sent": days}},
+            {
+                "$set": {"last_checkin_at": now, due.FIELD: next_due, "updated_at": now},
+                "$push": {"reengagements_sent": days},
+            },
+        )
+        return res.modified_count == 1
+
+    async def reschedule(self, user_id: str, seen: datetime | None, next_due: datetime | None) -> bool:
+        """Move ``next_due_at`` on, unless a handler recomputed it since the scan read ``seen``."""
+        res = await self.profiles.update_one(
+            {"_id": user_id, due.FIELD: seen}, {"$set": {due.FIELD: next_due}}
         )
         return res.modified_count == 1
 
