@@ -53,7 +53,8 @@ async def test_each_service_reports_what_it_did(
                 >= 1
                 and value(found, "careline_jobs_finished_total", type="sms.send", outcome="completed") >= 1
                 and value(found, "careline_handler_seconds_count", durable="conversation-sms-inbound") >= 1
-                and ("careline_jobs", frozenset({("status", "completed")})) in found
+                and ("careline_jobs", frozenset({("status", "pending")})) in found
+                and ("careline_jobs", frozenset({("status", "completed")})) not in found
                 and ("careline_consumer_pending", frozenset({("durable", "conversation-sms-inbound-p0")}))
                 in found
             )

@@ -27,7 +27,9 @@ JOBS_FINISHED = Counter(
 )
 RETRIES = Counter("careline_job_retries_total", "Job attempts that failed and will be retried", ["type"])
 DEAD_LETTERS = Counter("careline_dead_letters_total", "Messages and jobs given up on", ["kind"])
-JOBS = Gauge("careline_jobs", "Jobs by status (refreshed every 15 s)", ["status"])
+JOBS = Gauge(
+    "careline_jobs", "Jobs waiting, running, failed or dead, by status (refreshed every 15 s)", ["status"]
+)
 CONSUMER_PENDING = Gauge(
     "careline_consumer_pending", "Messages waiting for a durable consumer (JetStream lag)", ["durable"]
 )
