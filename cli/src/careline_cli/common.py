@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,6 +41,14 @@ async def mongo(settings: Settings, timeout_s: float) -> AsyncIterator[AsyncMong
         yield client
     finally:
         await client.close()
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (a limit, a sequence number)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def safe_uri(uri: str) -> str:

@@ -20,7 +20,17 @@ from rich.table import Table
 from rich.text import Text
 
 from careline_cli import redrive
-from careline_cli.common import OPERATOR, SERVICES, CliError, cell, fmt_time, mask_text, safe_uri, truncate
+from careline_cli.common import (
+    OPERATOR,
+    SERVICES,
+    CliError,
+    cell,
+    fmt_time,
+    mask_text,
+    positive_int,
+    safe_uri,
+    truncate,
+)
 from careline_contracts.deadletter import DeadLetter
 from careline_contracts.subjects import DEAD_LETTER_PREFIX, DEAD_LETTERS
 from careline_platform.settings import Settings
@@ -156,13 +166,6 @@ async def list_dead_letters(args: argparse.Namespace, settings: Settings, consol
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     """``careline deadletters list`` and ``redrive``."""
     letters = commands.add_parser(
@@ -178,6 +181,6 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="SERVICE",
         help=f"only letters from these services (one or more of: {', '.join(SERVICES)})",
     )
-    p.add_argument("--limit", type=_positive_int, default=50, help="at most N letters (default 50)")
+    p.add_argument("--limit", type=positive_int, default=50, help="at most N letters (default 50)")
     p.set_defaults(handler=list_dead_letters)
     redrive.add_parser(sub, common)

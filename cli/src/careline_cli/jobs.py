@@ -27,6 +27,7 @@ from careline_cli.common import (
     cell,
     fmt_time,
     fmt_value,
+    positive_int,
     safe_uri,
     truncate,
 )
@@ -297,13 +298,6 @@ async def purge_jobs(args: argparse.Namespace, settings: Settings, console: Cons
 # --- the parser -------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _non_negative(text: str) -> float:
     value = float(text)
     if value < 0:
@@ -337,7 +331,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         help="only this status (repeatable); 'all' includes completed",
     )
     p.add_argument("--type", help="only jobs of this type")
-    p.add_argument("--limit", type=_positive_int, default=50, help="at most N jobs (default 50)")
+    p.add_argument("--limit", type=positive_int, default=50, help="at most N jobs (default 50)")
     p.set_defaults(handler=list_jobs)
 
     p = sub.add_parser("show", help="show one job in full (personal data masked)", parents=[common])

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from careline_cli.common import SERVICES, CliError, cell, fmt_time, safe_uri
+from careline_cli.common import SERVICES, CliError, cell, fmt_time, positive_int, safe_uri
 from careline_contracts import admin as ops
 from careline_contracts.admin import DeadLetterRedriven, RedriveDeadLetter
 from careline_contracts.http import REDRIVE_MAX, SUBJECT_PATTERN
@@ -54,13 +54,6 @@ def _limit(text: str) -> int:
     value = int(text)
     if not 1 <= value <= REDRIVE_MAX:
         raise argparse.ArgumentTypeError(f"must be between 1 and {REDRIVE_MAX}")
-    return value
-
-
-def _seq(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
     return value
 
 
@@ -140,7 +133,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--id", action="append", metavar="MSG_ID", help="a letter's original message id (repeatable)"
     )
-    p.add_argument("--seq", action="append", type=_seq, metavar="N", help="a DEAD_LETTERS sequence number")
+    p.add_argument(
+        "--seq", action="append", type=positive_int, metavar="N", help="a DEAD_LETTERS sequence number"
+    )
     p.add_argument(
         "--subject", type=_subject, help="original subject: exact, a base (all partitions), or wildcards"
     )
