@@ -50,6 +50,23 @@ async def test_entries_come_back_in_arrival_order_with_everything_a_republish_ne
     await spool.close()
 
 
+async def test_a_drained_entry_leaves_no_trace_of_its_text_in_the_spools_files(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    text = b"Body=my+husband+fell+again+call+me+at+5551234"  # what a held text carries
+    kept = Entry(EVENT, "sms.inbound.received.0", "SMS", "twilio:SMkept", b"{}", {})
+    for first in (Entry(EVENT, "sms.inbound.received.0", "SMS", "twilio:SMgone", text, {}), kept):
+        await spool.append(first)
+    gone = await spool.oldest()
+    assert gone is not None and gone.payload == text
+    await spool.delete(gone.seq)
+    await spool.close()  # the last connection checkpoints the write-ahead log into the file
+    files = [f for f in tmp_path.iterdir() if f.is_file()]
+    assert files and all(text not in f.read_bytes() for f in files)
+    reopened = Spool(tmp_path)
+    assert await reopened.count() == 1  # the other entry is intact
+    await reopened.close()
+
+
 async def test_what_a_killed_process_appended_is_there_when_the_spool_is_reopened(tmp_path: Path) -> None:
     """SIGKILL right after the appends returned (no close, no checkpoint): the WAL was fsync'd."""
     script = f"""

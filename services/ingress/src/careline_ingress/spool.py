@@ -93,6 +93,8 @@ class Spool:
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=5.0)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # fsync the WAL at every commit, not only checkpoints
+        # a drained entry holds a caregiver's number and text: overwrite it on delete, not just unlink it
+        db.execute("PRAGMA secure_delete=ON")
         db.executescript(SCHEMA)
         if self.max_bytes is not None:
             page = int(db.execute("PRAGMA page_size").fetchone()[0])
