@@ -60,8 +60,8 @@ async def test_a_drained_entry_leaves_no_trace_of_its_text_in_the_spools_files(t
     assert gone is not None and gone.payload == text
     await spool.delete(gone.seq)
     await spool.close()  # the last connection checkpoints the write-ahead log into the file
-    files = [f for f in tmp_path.iterdir() if f.is_file()]
-    assert files and all(text not in f.read_bytes() for f in files)
+    contents = await asyncio.to_thread(lambda: [f.read_bytes() for f in tmp_path.iterdir() if f.is_file()])
+    assert contents and all(text not in content for content in contents)
     reopened = Spool(tmp_path)
     assert await reopened.count() == 1  # the other entry is intact
     await reopened.close()
