@@ -29,6 +29,8 @@ from careline_platform.runtime import Infrastructure, ServiceDefinition, Service
 log = get_logger(__name__)
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 """An ASGI application (scope, receive, send), such as a FastAPI app."""
+KEEP_ALIVE_S = 65
+"""How long an idle kept-alive connection stays open (see :class:`WebServer`)."""
 
 
 class _SignalFreeServer(uvicorn.Server):
@@ -52,6 +54,11 @@ class WebServer:
             lifespan="off",  # connections belong to the runtime, not to the ASGI app
             # bounded so the pod stops within its grace: what outlasts it is cancelled
             timeout_graceful_shutdown=round(grace_s),
+            # Longer than the idle timeout of the proxy in front (60 s on the common load
+            # balancers): uvicorn's default of 5 s lets the server close a kept-alive connection
+            # just as a client sends its next request on it, and that request is lost (the
+            # client sees a reset, not an answer). The closing side must be the client's.
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
         self.port = port
         self.server = _SignalFreeServer(config)
