@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 
 from careline_contracts import subjects
 from careline_platform.jobs import Job, JobStore
 from careline_platform.mongo import connect
-from careline_platform.uow import UnitOfWork
+from careline_platform.uow import ReadDb, UnitOfWork
 from careline_profile import assessments, repository
 from careline_profile.domain import due
 from careline_profile.repository import MongoProfileReader, MongoProfileWriter
@@ -191,3 +192,46 @@ async def test_a_band_full_of_churned_opted_out_and_paused_caregivers_does_not_s
     assert len(started) == 250 and all(msg_id.startswith("checkin:due-") for msg_id in started)
     again = await assessments.scan_checkins(SCAN, deps.uow)
     assert (again["started"], again["read"]) == (0, 0)  # each one's next look is days away
+
+
+class Finds(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.filters: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find":
+            self.filters.append(event.command["filter"])
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None: ...
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None: ...
+
+
+async def test_every_page_of_the_scan_is_bounded_on_both_sides_of_the_index(
+    world: tuple[Deps, MovableClock], backends: Backends
+) -> None:
+    """Churned caregivers have no due time (null), and nulls sort first in the index. MongoDB
+    reads ``$lte`` on a date as dates only; the local MongoDB-wire server walked every null to
+    find nothing (1.2 s at 100k profiles), so each page names its lower bound too."""
+    deps, _clock = world
+    await deps.profiles.insert_many(
+        [*(profile(f"churned-{i}", "high", 33, journey_phase="churned") for i in range(50)),
+         *(profile(f"due-{i}", "high", 4) for i in range(3))]
+    )  # fmt: skip
+    assert await deps.profiles.count_documents({due.FIELD: None}) == 50
+    finds = Finds()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        backends.mongodb_uri, event_listeners=[finds], tz_aware=True
+    )
+    try:
+        reader = MongoProfileReader(ReadDb(client[deps.profiles.database.name]))
+        first = await reader.due_profiles(NOON_IN_SF, None, 2)
+        rest = await reader.due_profiles(NOON_IN_SF, (first[-1][due.FIELD], first[-1]["_id"]), 2)
+    finally:
+        await client.close()
+    assert sorted(p["_id"] for p in [*first, *rest]) == ["due-0", "due-1", "due-2"]
+    ranges = [f[due.FIELD] for f in finds.filters if isinstance(f[due.FIELD], dict)]
+    assert ranges and all(set(r) >= {"$lte"} and ("$gte" in r or "$gt" in r) for r in ranges), (
+        ranges
+    )  # no page starts at the nulls
+    assert all(r.get("$gte", due.EARLIEST) == due.EARLIEST for r in ranges)

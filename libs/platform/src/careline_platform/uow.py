@@ -27,7 +27,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.command_cursor import AsyncCommandCursor
@@ -98,8 +98,41 @@ class WriteCollection(ReadCollection):
     async def replace_one(self, filter: Document, document: Document, **kwargs: Any) -> UpdateResult:
         return await self.collection.replace_one(filter, document, session=self.session, **kwargs)
 
-    async def find_one_and_update(self, filter: Document, update: Any, **kwargs: Any) -> Document | None:
-        return await self.collection.find_one_and_update(filter, update, session=self.session, **kwargs)
+    async def find_one_and_update(
+        self,
+        filter: Document,
+        update: Document,
+        *,
+        upsert: bool = False,
+        return_document: bool = ReturnDocument.BEFORE,
+    ) -> Document | None:
+        """The document matching ``filter``, as it was before (or after) ``update``; None if none.
+
+        Inside a transaction this is a read and then a write by ``_id``, not one
+        ``findAndModify``: the transaction makes the pair atomic (its snapshot, and a write
+        conflict if anyone changed the document since), and both are served by the ``_id``
+        index on every MongoDB-wire server. The local server answers every ``findAndModify`` on
+        an existing document with a scan of the whole collection (it re-asserts the query under
+        ``$and``, which no index serves): 0.7 s a call at 100k caregivers, and each inbound
+        text made one, so `make bench-scale` had no capacity at all at 100k. It costs one round
+        trip more. Outside a transaction it stays one atomic command.
+        """
+        if self.session is None or not self.session.in_transaction:
+            return await self.collection.find_one_and_update(
+                filter, update, session=self.session, upsert=upsert, return_document=return_document
+            )
+        before = await self.find_one(filter)
+        if before is None:
+            if not upsert:
+                return None
+            made = await self.update_one(filter, update, upsert=True)
+            if return_document == ReturnDocument.BEFORE:
+                return None
+            return await self.find_one({"_id": made.upserted_id})
+        await self.update_one({"_id": before["_id"]}, update)
+        if return_document == ReturnDocument.BEFORE:
+            return before
+        return await self.find_one({"_id": before["_id"]})
 
     async def delete_one(self, filter: Document) -> DeleteResult:
         return await self.collection.delete_one(filter, session=self.session)

@@ -150,7 +150,7 @@ class MongoBillingWriter:
         Returns the account as it was before, or None when nothing changed.
         """
         return await self.accounts.find_one_and_update(
-            {"_id": user_id, "$or": [{"last_event_at": None}, {"last_event_at": {"$lte": created}}]},
+            {"_id": user_id, "last_event_at": {"$not": {"$gt": created}}},  # none yet, or not newer
             {"$set": {**fields, "stripe_customer_id": customer, "last_event_at": created, "updated_at": now}},
             return_document=ReturnDocument.BEFORE,
         )
@@ -168,7 +168,7 @@ class MongoBillingWriter:
         status. Returns the account before, or None when a newer fact of the kind was kept."""
         field = FACT_FIELDS[kind]
         return await self.accounts.find_one_and_update(
-            {"_id": user_id, "$or": [{field: None}, {field: {"$lt": created}}]},
+            {"_id": user_id, field: {"$not": {"$gte": created}}},  # none yet, or older
             {"$set": {field: created, f"{field}_invoice": invoice_id, "updated_at": now}},
             return_document=ReturnDocument.BEFORE,
         )

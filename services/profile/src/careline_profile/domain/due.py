@@ -46,6 +46,8 @@ INPUTS = frozenset(
 )  # fmt: skip
 """The profile fields ``next_due_at`` depends on."""
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
+"""Below every due time: the scan's explicit lower bound (see ``MongoProfileReader.due_profiles``)."""
 
 
 def next_due_at(
