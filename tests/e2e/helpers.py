@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,35 @@ async def post_sms(client: httpx.AsyncClient, cluster: Cluster, params: dict[str
     url = f"{cluster.base_url}/webhooks/twilio/sms"
     body, headers = twilio_form(TWILIO_TOKEN, url, params)
     return await client.post(url, content=body, headers=headers)
+
+
+async def post_until_accepted(
+    client: httpx.AsyncClient,
+    signed_url: str,
+    params: dict[str, str],
+    *,
+    target: Callable[[], str] | None = None,
+    pause_s: float = 0.5,
+) -> int:
+    """Post a signed inbound text until ingress answers 200; how many posts were refused.
+
+    Not what Twilio does: it retries only a connection it could not make, once, within 15 s, and
+    never a 503 (README, Operations). The tests that kill or roll parts of the line post again so
+    that they can count the refusals, each a text Twilio could have lost, and still check that
+    every accepted text is answered once. ``target`` says where to post now, when that is not
+    the URL Twilio signs (a replacement ingress on another port).
+    """
+    body, headers = twilio_form(TWILIO_TOKEN, signed_url, params)
+    refused = 0
+    while True:
+        try:
+            url = target() if target is not None else signed_url
+            if (await client.post(url, content=body, headers=headers)).status_code == 200:
+                return refused
+        except httpx.TransportError:
+            pass
+        refused += 1
+        await asyncio.sleep(pause_s)
 
 
 async def post_stripe(client: httpx.AsyncClient, cluster: Cluster, event: dict[str, Any]) -> httpx.Response:

@@ -2,7 +2,8 @@
 
 Twilio does not retry a 503 (README, Operations), so every post must be accepted while the
 broker is away; once it is back, every text gets exactly one reply, in the order each caregiver
-sent them. The second test SIGKILLs ingress while its spool holds texts and starts it again.
+sent them. The second test SIGKILLs ingress while its spool holds texts and starts it again
+while NATS is still down: it listens and spools before it can connect.
 """
 
 from __future__ import annotations
@@ -115,7 +116,9 @@ async def test_a_minute_without_nats_loses_no_text_and_keeps_each_caregivers_ord
 async def test_ingress_killed_with_a_full_spool_drains_it_after_a_restart(
     cluster: Cluster, backends: Backends, nats: ServerProcess, fake_twilio: tuple[FakeTwilio, str]
 ) -> None:
-    """SIGKILL while the spool holds texts; the restarted ingress sends them first, then the rest."""
+    """SIGKILL while the spool holds texts. The restarted ingress listens at once, NATS still
+    down, and spools what it is sent behind what the killed one left; once NATS is back it sends
+    them all, oldest first, then the rest."""
     fake, _ = fake_twilio
     phones = [f"+1415558{i:04d}" for i in range(CAREGIVERS)]
     half = MESSAGES // 2
@@ -125,15 +128,17 @@ async def test_ingress_killed_with_a_full_spool_drains_it_after_a_restart(
         sent = await send(client, cluster, phones, range(half), pace_s=0.2)
         assert await spool_depth(client, cluster) >= CAREGIVERS * half
         ingress.kill()
-        ingress.start()  # waits for NATS before it listens
-        await asyncio.sleep(2.0)
+        ingress.start()  # listens before it connects (ServiceDefinition.edge_first)
+        await asyncio.to_thread(wait_for_port, cluster.ingress_port, 30.0, ingress.proc)
+        during = await send(client, cluster, phones, range(half, half + 2), pace_s=0.2)
+        assert await spool_depth(client, cluster) >= CAREGIVERS * (half + 2)
+        assert fake.messages == []
         nats.start()
         back = time.monotonic()
-        await asyncio.to_thread(wait_for_port, cluster.ingress_port, 90.0, ingress.proc)
         await asyncio.to_thread(ingress.wait_started, 90.0)
-        later = await send(client, cluster, phones, range(half, MESSAGES), pace_s=0.2)
+        later = await send(client, cluster, phones, range(half + 2, MESSAGES), pace_s=0.2)
     for phone in phones:
-        sent[phone] += later[phone]
+        sent[phone] += during[phone] + later[phone]
     await eventually(lambda: len(fake.messages) >= CAREGIVERS * MESSAGES, timeout_s=240)
     print(f"spool after SIGKILL: all_answered_in={time.monotonic() - back:.1f}s")
     await assert_one_reply_each_in_order(cluster, backends, fake, sent)

@@ -33,9 +33,10 @@ from careline_contracts import subjects
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.servers import Backends, NatsUsers, ServerProcess, nats_cluster
-from careline_testing.signing import inbound_sms_params, twilio_form
+from careline_testing.signing import inbound_sms_params
 from careline_testing.waiting import eventually
 
+from . import helpers
 from .conftest import DUPLICATE_WINDOW_S, TWILIO_TOKEN
 from .helpers import databases, wait_until_settled
 
@@ -142,17 +143,8 @@ async def test_killing_the_inbound_streams_leader_loses_and_doubles_nothing(
 
     async def post_until_accepted(client: httpx.AsyncClient, params: dict[str, str]) -> None:
         nonlocal refused
-        url = f"{live.base_url}/webhooks/twilio/sms"
-        body, headers = twilio_form(TWILIO_TOKEN, url, params)
-        while True:
-            try:
-                if (await client.post(url, content=body, headers=headers)).status_code == 200:
-                    accepted_at[params["MessageSid"]] = time.monotonic()
-                    return
-            except httpx.TransportError:
-                pass
-            refused += 1
-            await asyncio.sleep(0.5)
+        refused += await helpers.post_until_accepted(client, f"{live.base_url}/webhooks/twilio/sms", params)
+        accepted_at[params["MessageSid"]] = time.monotonic()
 
     async def caregiver(client: httpx.AsyncClient, i: int) -> None:
         phone = f"+1415557{i:04d}"

@@ -25,10 +25,10 @@ from pymongo import AsyncMongoClient
 from careline_testing.fakes import FakeTwilio
 from careline_testing.processes import SERVICES, Cluster, ServiceProcess
 from careline_testing.servers import free_port, wait_for_port
-from careline_testing.signing import inbound_sms_params, twilio_form
+from careline_testing.signing import inbound_sms_params
 from careline_testing.waiting import eventually
 
-from .conftest import TWILIO_TOKEN
+from . import helpers
 from .helpers import databases, wait_until_settled
 
 pytestmark = pytest.mark.asyncio
@@ -116,19 +116,10 @@ async def test_rolling_restart_of_every_service_loses_and_doubles_nothing(
     rng = random.Random(7)
 
     async def post_until_accepted(client: httpx.AsyncClient, params: dict[str, str]) -> None:
-        """Twilio's behaviour: a webhook not answered 200 is posted again."""
         nonlocal refused
         signed_url = f"{cluster.base_url}/webhooks/twilio/sms"
-        body, headers = twilio_form(TWILIO_TOKEN, signed_url, params)
-        while True:
-            try:
-                url = f"{rollout.ingress_url}/webhooks/twilio/sms"
-                if (await client.post(url, content=body, headers=headers)).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            refused += 1
-            await asyncio.sleep(0.3)
+        target = lambda: f"{rollout.ingress_url}/webhooks/twilio/sms"  # noqa: E731
+        refused += await helpers.post_until_accepted(client, signed_url, params, target=target, pause_s=0.3)
 
     async def caregiver(client: httpx.AsyncClient, i: int) -> None:
         phone = f"+1415554{i:04d}"

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import os
 import signal
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -18,23 +19,28 @@ from careline_platform.runtime import (
     Infrastructure,
     ServiceDefinition,
     ServiceRuntime,
+    build_infrastructure,
     connect_infrastructure,
 )
 from careline_platform.settings import Settings
 from careline_testing.servers import Backends, ServerProcess
+from careline_testing.waiting import eventually
 
 pytestmark = pytest.mark.asyncio
 _names = itertools.count()
 
 
-async def probe_infrastructure(backends: Backends, nats: ServerProcess) -> Infrastructure:
-    settings = Settings(
+def probe_settings(backends: Backends, nats: ServerProcess) -> Settings:
+    return Settings(
         nats_url=nats.url,
         mongodb_uri=backends.mongodb_uri,
         db_prefix=f"startup{next(_names)}",
         metrics_port=None,
     )
-    return await connect_infrastructure(settings, "probe")
+
+
+async def probe_infrastructure(backends: Backends, nats: ServerProcess) -> Infrastructure:
+    return await connect_infrastructure(probe_settings(backends, nats), "probe")
 
 
 class EdgeThatNeverStarts(ServiceRuntime):
@@ -81,3 +87,60 @@ async def test_sigterm_while_waiting_for_another_services_stream_exits_cleanly(
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.wait_for(run, 30)  # returns, does not raise
     assert runtime.worker is None and not runtime.running
+
+
+class RecordedEdge(ServiceRuntime):
+    """An edge that only notes when it started, beside the definition's own steps."""
+
+    order: list[str]
+
+    async def start_edge(self) -> None:
+        self.order.append("edge")
+
+
+def edge_first(infra: Infrastructure) -> RecordedEdge:
+    order: list[str] = []
+
+    def note(what: str) -> Callable[[], Awaitable[None]]:
+        async def step() -> None:
+            order.append(what)
+
+        return step
+
+    definition = ServiceDefinition(
+        "probe", edge_first=True, before_edge=[note("spool")], on_start=[note("declare")]
+    )
+    runtime = RecordedEdge(infra, definition)
+    runtime.order = order
+    return runtime
+
+
+async def test_an_edge_first_service_listens_while_nats_is_down_and_starts_once_it_is_back(
+    backends: Backends, nats: ServerProcess
+) -> None:
+    """Ingress's order: its spool, then its edge, then NATS for as long as it takes (a replica
+    started during an outage answers Twilio and spools), then the rest."""
+    nats.stop()
+    infra = build_infrastructure(probe_settings(backends, nats), "probe")
+    runtime = edge_first(infra)
+    starting = asyncio.create_task(runtime.start())
+    await eventually(lambda: runtime.order == ["spool", "edge"], timeout_s=10)
+    await asyncio.sleep(1.5)  # two tries to connect, and more to come
+    assert runtime.order == ["spool", "edge"] and not infra.broker_connected() and not runtime.running
+    nats.start()
+    await asyncio.wait_for(starting, 60)
+    assert runtime.order == ["spool", "edge", "declare"] and runtime.running and infra.broker_connected()
+    await runtime.stop()
+
+
+async def test_sigterm_while_an_edge_first_service_waits_for_nats_exits_cleanly(
+    backends: Backends, nats: ServerProcess
+) -> None:
+    nats.stop()
+    infra = build_infrastructure(probe_settings(backends, nats), "probe")
+    runtime = edge_first(infra)
+    run = asyncio.create_task(runtime.run_until_signalled())
+    await eventually(lambda: runtime.order == ["spool", "edge"], timeout_s=10)
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(run, 30)  # returns, does not raise: a broker never connected stops too
+    assert runtime.order == ["spool", "edge"] and not runtime.running

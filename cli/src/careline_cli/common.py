@@ -17,9 +17,9 @@ from careline_platform.services import SERVICE_NAMES
 from careline_platform.settings import Settings
 
 SERVICES = SERVICE_NAMES
+"""Every service with its own database (``<prefix>_<service>``) and ``jobs`` collection."""
 OPERATOR = "operator"
 """The NATS user the CLI connects as (``careline_contracts.access``), unless NATS_USER says."""
-"""Every service with its own database (``<prefix>_<service>``) and ``jobs`` collection."""
 
 _PHONE = re.compile(
     r"\+\d{7,15}\b"  # E.164
@@ -49,6 +49,19 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def service_option(parser: argparse.ArgumentParser, only: str) -> None:
+    """``--service A [B ...]`` (repeatable), narrowing a command to some services: ``only``
+    says what is kept ("only letters from these services")."""
+    parser.add_argument(
+        "--service",
+        action="extend",
+        nargs="+",
+        choices=SERVICES,
+        metavar="SERVICE",
+        help=f"{only} (one or more of: {', '.join(SERVICES)})",
+    )
 
 
 def safe_uri(uri: str) -> str:

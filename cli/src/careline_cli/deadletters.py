@@ -22,13 +22,13 @@ from rich.text import Text
 from careline_cli import redrive
 from careline_cli.common import (
     OPERATOR,
-    SERVICES,
     CliError,
     cell,
     fmt_time,
     mask_text,
     positive_int,
     safe_uri,
+    service_option,
     truncate,
 )
 from careline_contracts.deadletter import DeadLetter
@@ -173,14 +173,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     sub = letters.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="list dead-lettered messages, newest first", parents=[common])
-    p.add_argument(
-        "--service",
-        action="extend",
-        nargs="+",
-        choices=SERVICES,
-        metavar="SERVICE",
-        help=f"only letters from these services (one or more of: {', '.join(SERVICES)})",
-    )
+    service_option(p, "only letters from these services")
     p.add_argument("--limit", type=positive_int, default=50, help="at most N letters (default 50)")
     p.set_defaults(handler=list_dead_letters)
     redrive.add_parser(sub, common)

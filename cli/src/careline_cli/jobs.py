@@ -29,6 +29,7 @@ from careline_cli.common import (
     fmt_value,
     positive_int,
     safe_uri,
+    service_option,
     truncate,
 )
 from careline_contracts import admin as ops
@@ -316,14 +317,7 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         description="List jobs across services (default: every service; failed, dead, processing, pending).",
     )
-    p.add_argument(
-        "--service",
-        action="extend",
-        nargs="+",
-        choices=SERVICES,
-        metavar="SERVICE",
-        help=f"only these services (one or more of: {', '.join(SERVICES)})",
-    )
+    service_option(p, "only these services")
     p.add_argument(
         "--status",
         action="append",

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from careline_cli.common import SERVICES, CliError, cell, fmt_time, positive_int, safe_uri
+from careline_cli.common import CliError, cell, fmt_time, positive_int, safe_uri, service_option
 from careline_contracts import admin as ops
 from careline_contracts.admin import DeadLetterRedriven, RedriveDeadLetter
 from careline_contracts.http import REDRIVE_MAX, SUBJECT_PATTERN
@@ -140,14 +140,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         "--subject", type=_subject, help="original subject: exact, a base (all partitions), or wildcards"
     )
     p.add_argument("--since", type=parse_since, metavar="TIME", help="dead since: ISO time, or 30m / 2h / 7d")
-    p.add_argument(
-        "--service",
-        action="extend",
-        nargs="+",
-        choices=SERVICES,
-        metavar="SERVICE",
-        help="only letters of these services' consumers",
-    )
+    service_option(p, "only letters of these services' consumers")
     p.add_argument(
         "--limit", type=_limit, default=100, help=f"at most N letters (default 100, max {REDRIVE_MAX})"
     )

@@ -4,9 +4,11 @@ from a subscriber says how to cancel the subscription."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
-from careline_contracts.billing import BillingNoticeReady, CheckoutLinkReady
+from careline_contracts.billing import BillingNoticeReady, CheckoutLinkReady, Notice
 from careline_contracts.conversation import CheckoutRequested
 from careline_contracts.jobs import SendSmsJob
 from careline_conversation import handlers
@@ -35,15 +37,7 @@ async def test_there_is_a_text_for_every_situation_and_notice() -> None:
     for situation in ("new", "lapsed", "payment", "incomplete", "asked"):
         assert URL in replies.checkout_message(URL, "es", situation)
     assert "$99" in replies.checkout_message(URL, "en", "asked", "annual")
-    for notice in (
-        "trial_ending",
-        "trial_converting",
-        "payment_failed",
-        "payment_overdue",
-        "thanks",
-        "canceled",
-        "portal",
-    ):
+    for notice in get_args(Notice):
         assert replies.billing_notice(notice, "en", url=URL, days=3)
     assert "3 days" in replies.billing_notice("trial_ending", "en", days=3)
     assert "1 día" in replies.billing_notice("trial_ending", "es", days=1)

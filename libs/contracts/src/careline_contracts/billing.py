@@ -44,6 +44,12 @@ class CheckoutLinkReady(Event):
     plan: Plan = "monthly"
 
 
+Notice = Literal[
+    "trial_ending", "trial_converting", "payment_failed", "payment_overdue", "thanks", "canceled", "portal"
+]
+"""The billing notices conversation has a text for (``BillingNoticeReady``)."""
+
+
 class BillingNoticeReady(Event):
     """Something billing owes the caregiver a text about; conversation words and sends it.
 
@@ -59,15 +65,7 @@ class BillingNoticeReady(Event):
 
     subject: ClassVar[str] = subjects.BILLING_NOTICE_READY
     user_id: str
-    notice: Literal[
-        "trial_ending",
-        "trial_converting",
-        "payment_failed",
-        "payment_overdue",
-        "thanks",
-        "canceled",
-        "portal",
-    ]
+    notice: Notice
     notice_id: str
     url: str | None = None
     days_left: int | None = None

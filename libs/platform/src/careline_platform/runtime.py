@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
+from faststream.exceptions import IncorrectState
 from faststream.nats import NatsBroker, NatsRouter
 from nats.js import JetStreamContext
 from pymongo import AsyncMongoClient
@@ -67,15 +68,15 @@ DEFAULT_METRICS_PORTS = default_metrics_ports()  # ingress: none, its HTTP app s
 EDGE_METRICS_PORT = 9100
 """Where ingress serves /metrics in production (METRICS_PORT overrides): not its public port."""
 GAUGE_REFRESH_S = 15.0
+"""How often the query-backed gauges are refreshed: Prometheus's default scrape interval. Each
+refresh is a count per job status and a consumer-info request per durable, so a quicker one
+would be load on MongoDB and NATS that no scrape reads."""
 GAUGED_STATUSES = (*UNFINISHED, JobStatus.DEAD)
 """The job statuses the ``careline_jobs`` gauge counts: the work waiting and the work given up,
 both small. Completed jobs are left out: they pile up until their TTL (every text leaves a few),
 and a count walks every index entry it matches (measured on the MongoDB-wire server: 0.7 s for
 20,000), which every service would repeat every 15 s for ever larger numbers. Completions are
 counted as they happen (``careline_jobs_finished_total``)."""
-"""How often the query-backed gauges are refreshed: Prometheus's default scrape interval. Each
-refresh is a count per job status and a consumer-info request per durable, so a quicker one
-would be load on MongoDB and NATS that no scrape reads."""
 
 
 def instance_name(service: str) -> str:
@@ -103,6 +104,25 @@ class Infrastructure:
         stream: JetStreamContext = self.broker.connection.jetstream()
         return stream
 
+    def broker_connected(self) -> bool:
+        """Whether NATS is connected now (False before the first connection, too)."""
+        try:
+            return bool(self.broker.connection.is_connected)
+        except IncorrectState:  # FastStream's answer before ``connect``
+            return False
+
+    async def connect(self, timeout_s: float | None) -> None:
+        """Connect to NATS and prepare the jobs collection, the inbox and the tombstones, trying
+        again until they answer: for ``timeout_s`` at most, or for as long as it takes (None)."""
+
+        async def prepare() -> None:
+            await self.broker.connect()
+            await self.jobs.ensure_indexes()
+            await mongo.ensure_inbox(self.db)
+            await Tombstones(self.db[TOMBSTONES]).ensure_indexes()
+
+        await retry_until_ready(prepare, "connect", timeout_s)
+
     def unit_of_work(
         self,
         stream: subjects.Stream,
@@ -123,10 +143,8 @@ class Infrastructure:
         return uow
 
 
-async def connect_infrastructure(
-    settings: Settings, service: str, clock: Clock | None = None
-) -> Infrastructure:
-    """Connect to MongoDB and NATS, and prepare the service's jobs collection and inbox."""
+def build_infrastructure(settings: Settings, service: str, clock: Clock | None = None) -> Infrastructure:
+    """The service's clients, not yet connected (nothing here waits on the network)."""
     clock = clock or clock_from(settings.clock_offset_file)
     client = mongo.connect(settings.mongodb_uri)
     db = client[settings.database_name(service)]
@@ -138,15 +156,6 @@ async def connect_infrastructure(
         connect_timeout=5,
         **nats_auth.broker_options(settings, service),
     )
-    jobs = JobStore(db.jobs, clock)
-
-    async def prepare() -> None:
-        await broker.connect()
-        await jobs.ensure_indexes()
-        await mongo.ensure_inbox(db)
-        await Tombstones(db[TOMBSTONES]).ensure_indexes()
-
-    await retry_until_ready(prepare, "connect", settings.startup_timeout_s)
     return Infrastructure(
         settings=settings,
         service=service,
@@ -155,26 +164,35 @@ async def connect_infrastructure(
         broker=broker,
         publisher=Publisher(broker, settings.publish_timeout_s),
         clock=clock,
-        jobs=jobs,
+        jobs=JobStore(db.jobs, clock),
     )
 
 
+async def connect_infrastructure(
+    settings: Settings, service: str, clock: Clock | None = None
+) -> Infrastructure:
+    """Connect to MongoDB and NATS, and prepare the service's jobs collection and inbox."""
+    infra = build_infrastructure(settings, service, clock)
+    await infra.connect(settings.startup_timeout_s)
+    return infra
+
+
 async def retry_until_ready(
-    step: Callable[[], Awaitable[None]], what: str, timeout_s: float, first_delay_s: float = 0.5
+    step: Callable[[], Awaitable[None]], what: str, timeout_s: float | None, first_delay_s: float = 0.5
 ) -> None:
-    """Run an idempotent start-up step until it succeeds or ``timeout_s`` passed.
+    """Run an idempotent start-up step until it succeeds or ``timeout_s`` passed (None: never).
 
     A service that starts while NATS or MongoDB is restarting waits for them instead of dying:
     nothing supervises a process on a developer's machine, and the steps are safe to repeat.
     """
-    deadline = asyncio.get_running_loop().time() + timeout_s
+    deadline = None if timeout_s is None else asyncio.get_running_loop().time() + timeout_s
     delay = first_delay_s
     while True:
         try:
             await step()
             return
         except Exception as exc:
-            if asyncio.get_running_loop().time() + delay > deadline:
+            if deadline is not None and asyncio.get_running_loop().time() + delay > deadline:
                 log.error("startup.gave_up", step=what, error=type(exc).__name__)
                 raise
             log.warning("startup.retry", step=what, error=type(exc).__name__, delay_s=delay)
@@ -191,6 +209,12 @@ class ServiceDefinition:
     consumers: list[ConsumerSpec] = field(default_factory=list)
     job_types: dict[str, JobType] = field(default_factory=dict)
     on_start: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    edge_first: bool = False
+    """Start the edge before connecting, then wait for NATS and MongoDB for as long as it takes.
+    For ingress, whose spool makes a webhook durable while they are away: a replica that starts
+    during an outage still answers Twilio (``careline_ingress.app``). Its ``before_edge`` steps
+    run first (opening the spool)."""
+    before_edge: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Run after consumers and jobs drained, before the connections close (e.g. HTTP clients)."""
     periodic: list[Periodic] = field(default_factory=list)
@@ -258,9 +282,18 @@ class ServiceRuntime:
             self.worker.wake()
 
     async def start(self) -> None:
-        """Start everything, the edge last; ``service.started`` says the service is whole."""
-        await self.start_pipeline()
-        await self.start_edge()
+        """Start everything, the edge last (or first: ``ServiceDefinition.edge_first``);
+        ``service.started`` says the service is whole."""
+        for step in self.definition.before_edge:
+            await step()
+        if self.definition.edge_first:
+            await self.start_edge()
+            log.info("service.edge_started", waiting_for="nats, mongodb")
+            await self.infra.connect(None)
+            await self.start_pipeline()
+        else:
+            await self.start_pipeline()
+            await self.start_edge()
         self.running = True
         job_types = sorted(self.worker.types) if self.worker is not None else []
         log.info("service.started", consumers=len(self.definition.consumers), job_types=job_types)

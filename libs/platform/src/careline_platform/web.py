@@ -5,7 +5,9 @@ order on SIGTERM) with an HTTP edge in front. :class:`WebServiceRuntime` is the 
 :class:`~careline_platform.runtime.ServiceRuntime` plus that edge:
 
 - start: everything the runtime starts (streams, consumers, job worker), then the HTTP server,
-  so no webhook is accepted before it can be made durable;
+  so no webhook is accepted before it can be made durable; or, for ingress
+  (``ServiceDefinition.edge_first``), its spool, then the HTTP server, then the connections and
+  the rest: the spool makes a webhook durable before NATS answers;
 - stop: the HTTP server first (stop accepting, answer the requests in flight, each of which
   ends once JetStream acknowledged or refused it), then the runtime's own stop (consumers and
   jobs drain, ``on_stop`` steps, NATS and MongoDB close last).

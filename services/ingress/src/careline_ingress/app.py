@@ -1,9 +1,12 @@
 """Composition root of the ingress service: its HTTP edge in front of the shared runtime.
 
-``create_service`` connects (MongoDB, NATS), describes ingress to the shared runtime (the
-streams it owns, the backfill consumer, its indexes) and puts the HTTP app in front of it:
-the runtime starts everything, then the HTTP server; on SIGTERM it stops the HTTP server
-first (requests in flight are answered), then drains and disconnects. ``create_app`` builds
+``create_service`` builds the clients (MongoDB, NATS), describes ingress to the shared runtime
+(the streams it owns, the backfill consumer, its indexes) and puts the HTTP app in front of it.
+Unlike the other services, ingress listens first: the runtime opens the spool, starts the HTTP
+server, and only then connects (waiting as long as NATS and MongoDB take) and starts the rest,
+so a replica started during an outage spools what Twilio sends instead of refusing it. On
+SIGTERM it stops the HTTP server first (requests in flight are answered), then drains and
+disconnects. ``create_app`` builds
 the ASGI app alone, with nothing connected, for the API document and the route tests.
 """
 
@@ -42,7 +45,7 @@ from careline_platform.clock import Clock
 from careline_platform.erasure import DEAD_LETTERS_SCRUBBER, scrub_streams
 from careline_platform.logging import get_logger
 from careline_platform.messaging import ConsumerSpec, Delivery
-from careline_platform.runtime import Infrastructure, ServiceDefinition, connect_infrastructure
+from careline_platform.runtime import Infrastructure, ServiceDefinition, build_infrastructure
 from careline_platform.settings import Settings
 from careline_platform.web import WebServer, WebServiceRuntime
 
@@ -75,7 +78,7 @@ class Connected:
 
 
 async def create_service(settings: Settings, clock: Clock | None = None) -> WebServiceRuntime:
-    infra = await connect_infrastructure(settings, NAME, clock)
+    infra = build_infrastructure(settings, NAME, clock)  # connected by the runtime, after the edge
     users = Users(infra.db, settings.phone_hash_secret)
     audit = AuditLog(infra.db, infra.clock)
     background = Background()
@@ -84,11 +87,8 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> WebS
     async def replay_sms(held: HeldSms) -> None:
         await on_held_sms(held, users=users, publisher=infra.publisher, background=background)
 
-    def broker_connected() -> bool:
-        return bool(infra.broker.connection.is_connected)
-
-    drainer = Drainer(spool, infra.publisher, replay_sms, broker_connected)
-    publisher = SpoolingPublisher(infra.publisher, spool, broker_connected, drainer.wake)
+    drainer = Drainer(spool, infra.publisher, replay_sms, infra.broker_connected)
+    publisher = SpoolingPublisher(infra.publisher, spool, infra.broker_connected, drainer.wake)
 
     async def bootstrap_admins() -> None:  # once per id, ever: a revoke sticks
         await users.roles.apply_bootstrap(settings.bootstrap_admin_ids, infra.clock.now())
@@ -107,7 +107,11 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> WebS
         name=NAME,
         owned_streams=OWNED_STREAMS,
         consumers=[backfill_consumer(infra, users)],
-        on_start=[users.ensure_indexes, audit.ensure_indexes, bootstrap_admins, open_spool],
+        on_start=[users.ensure_indexes, audit.ensure_indexes, bootstrap_admins],
+        # Listening before NATS and MongoDB answer: a replica started during their outage spools
+        # what it is sent (Twilio does not retry a refused text) and drains it once they are back.
+        edge_first=True,
+        before_edge=[open_spool],
         on_stop=[finish_background],  # after the HTTP server answered its last request
     )
     connected = Connected(
@@ -116,7 +120,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> WebS
         audit=audit,
         readiness=Readiness(
             {
-                "nats": lambda: _is_connected(infra),
+                "nats": lambda: _is_connected(infra),  # False until the first connection
                 "mongodb": mongo_probe(lambda: infra.client.admin.command("ping")),
             },
             spool,
@@ -135,7 +139,7 @@ async def create_service(settings: Settings, clock: Clock | None = None) -> WebS
 
 
 async def _is_connected(infra: Infrastructure) -> bool:  # the probe's form of broker_connected
-    return bool(infra.broker.connection.is_connected)
+    return infra.broker_connected()
 
 
 def backfill_consumer(infra: Infrastructure, users: Users) -> ConsumerSpec:
