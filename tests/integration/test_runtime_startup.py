@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from careline_platform.production import ConfigurationError
 from careline_platform.runtime import (
     Infrastructure,
     ServiceDefinition,
@@ -144,3 +145,24 @@ async def test_sigterm_while_an_edge_first_service_waits_for_nats_exits_cleanly(
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.wait_for(run, 30)  # returns, does not raise: a broker never connected stops too
     assert runtime.order == ["spool", "edge"] and not runtime.running
+
+
+async def test_credentials_nats_refuses_end_the_start_at_once_even_for_an_edge_first_service(
+    backends: Backends, nats: ServerProcess
+) -> None:
+    """Waiting "as long as it takes" is for a server that is away, not for a wrong password: that
+    will not fix itself, so the service stops with a configuration error (exit status 78)."""
+    settings = Settings(
+        nats_url=f"nats://127.0.0.1:{nats.port}",
+        nats_user="ingress",
+        nats_password="not-the-password-ingress-has",
+        mongodb_uri=backends.mongodb_uri,
+        db_prefix=f"startup{next(_names)}",
+        metrics_port=None,
+    )
+    infra = build_infrastructure(settings, "ingress")
+    runtime = edge_first(infra)
+    with pytest.raises(ConfigurationError, match="NATS refused the ingress user's credentials"):
+        await asyncio.wait_for(runtime.start(), 10)  # the first try, not a retry loop
+    assert runtime.order == ["spool", "edge"] and not runtime.running
+    await runtime.stop()

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from faststream.exceptions import IncorrectState
 from faststream.nats import NatsBroker, NatsRouter
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -55,6 +56,7 @@ from careline_platform.messaging import (
 )
 from careline_platform.metrics import CONSUMER_PENDING, JOBS
 from careline_platform.outbox import OUTBOX_PUBLISH, relay_job_type
+from careline_platform.production import ConfigurationError
 from careline_platform.rollups import ROLLUP_JOB, MongoRollups, rollup_job_type, rollup_periodic
 from careline_platform.services import default_metrics_ports
 from careline_platform.settings import Settings
@@ -113,10 +115,18 @@ class Infrastructure:
 
     async def connect(self, timeout_s: float | None) -> None:
         """Connect to NATS and prepare the jobs collection, the inbox and the tombstones, trying
-        again until they answer: for ``timeout_s`` at most, or for as long as it takes (None)."""
+        again until they answer: for ``timeout_s`` at most, or for as long as it takes (None).
+        Credentials NATS refuses are not tried again: ``ConfigurationError``, exit status 78."""
 
         async def prepare() -> None:
-            await self.broker.connect()
+            try:
+                await self.broker.connect()
+            except NatsError as exc:
+                if "authorization violation" in str(exc).lower():  # the server's words for it
+                    raise ConfigurationError(
+                        f"NATS refused the {self.service} user's credentials (NATS_USER, NATS_PASSWORD)"
+                    ) from exc
+                raise
             await self.jobs.ensure_indexes()
             await mongo.ensure_inbox(self.db)
             await Tombstones(self.db[TOMBSTONES]).ensure_indexes()
@@ -191,6 +201,9 @@ async def retry_until_ready(
         try:
             await step()
             return
+        except ConfigurationError:  # waiting will not change it (refused credentials)
+            log.error("startup.refused", step=what)
+            raise
         except Exception as exc:
             if deadline is not None and asyncio.get_running_loop().time() + delay > deadline:
                 log.error("startup.gave_up", step=what, error=type(exc).__name__)
