@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from careline_testing.fakes import FakeStripe, ThreadedServer
 from careline_testing.processes import service_zygote, use_launcher
 from careline_testing.servers import Backends, ServerProcess, nats_server, start_backends
 from careline_testing.zygote import zygote_supported
@@ -71,3 +72,11 @@ def nats(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProce
     if request.node.get_closest_marker("nats_violations") is None:
         violations = [line for line in server.log_path.read_text().splitlines() if "Violation" in line]
         assert not violations, f"NATS refused a Careline process: {violations[:3]}"
+
+
+@pytest.fixture
+def fake_stripe() -> Iterator[tuple[FakeStripe, str]]:
+    """A fake Stripe API (what the official SDK calls) on a free port, and its URL."""
+    api = FakeStripe()
+    with ThreadedServer(api.app()) as server:
+        yield api, server.url

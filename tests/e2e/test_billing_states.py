@@ -8,7 +8,6 @@ grace period and is told to update the card, never that a trial ended."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from careline_testing.fakes import FakeStripe, FakeTwilio, ThreadedServer
+from careline_testing.fakes import FakeStripe, FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.signing import stripe_event
 from careline_testing.waiting import eventually
@@ -26,13 +25,6 @@ from .helpers import databases, move_clock, post_stripe, wait_until_settled
 from .test_conversation_journey import Phone
 
 pytestmark = pytest.mark.asyncio
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[tuple[FakeStripe, str]]:
-    fake = FakeStripe()
-    with ThreadedServer(fake.app()) as server:
-        yield fake, server.url
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ texting again is a new caregiver, answered at once, a crisis included."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +18,7 @@ from pymongo import AsyncMongoClient
 
 from careline_contracts import subjects
 from careline_platform.admin_tokens import mint_token
-from careline_testing.fakes import FakeStripe, FakeTwilio, ThreadedServer
+from careline_testing.fakes import FakeStripe, FakeTwilio
 from careline_testing.processes import Cluster
 from careline_testing.servers import ServerProcess
 from careline_testing.signing import stripe_event
@@ -36,13 +35,6 @@ DIGITS = NUMBER.removeprefix("+")
 NAME = "Zephyrine"
 CRISIS = "i am going to kill myself tonight"
 WORDS = (NAME, CRISIS, "Quillbottom")  # everything distinctive the caregiver wrote
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[tuple[FakeStripe, str]]:
-    fake = FakeStripe()
-    with ThreadedServer(fake.app()) as server:
-        yield fake, server.url
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,20 +21,13 @@ from careline_platform.clock import SystemClock
 from careline_platform.jobs import Job, JobStore, JobType, JobWorker, RetryPolicy, new_job
 from careline_platform.mongo import connect
 from careline_platform.uow import UnitOfWork
-from careline_testing.fakes import FakeStripe, ThreadedServer
+from careline_testing.fakes import FakeStripe
 from careline_testing.servers import Backends
 from careline_testing.waiting import eventually
 
 pytestmark = pytest.mark.asyncio
 _names = itertools.count()
 USER = "usr_checkout"
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[tuple[FakeStripe, str]]:
-    api = FakeStripe()
-    with ThreadedServer(api.app()) as server:
-        yield api, server.url
 
 
 @dataclass

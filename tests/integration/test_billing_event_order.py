@@ -6,7 +6,7 @@ import contextlib
 import itertools
 import json
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +27,7 @@ from careline_platform.jobs import Job, JobStore
 from careline_platform.messaging import Delivery
 from careline_platform.mongo import AlreadyProcessed, connect
 from careline_platform.uow import UnitOfWork
-from careline_testing.fakes import FakeStripe, ThreadedServer
+from careline_testing.fakes import FakeStripe
 from careline_testing.servers import Backends
 
 pytestmark = pytest.mark.asyncio
@@ -78,13 +78,6 @@ LIFE = [
     sub_event("customer.subscription.updated", "active", T0 + 5, cancel_at_period_end=True),
     sub_event("customer.subscription.deleted", "canceled", T0 + 6),
 ]
-
-
-@pytest.fixture
-def fake_stripe() -> Iterator[tuple[FakeStripe, str]]:
-    api = FakeStripe()
-    with ThreadedServer(api.app()) as server:
-        yield api, server.url
 
 
 @dataclass
